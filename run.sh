@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# ./run.sh serve [digihuman serve options]  - set up .venv and run the API server with a worker
+# ./run.sh test  [pytest options]            - set up .venv (+ Redis and PostgreSQL) and run all tests
+set -euo pipefail
+cd "$(dirname "$0")"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+  # Debian packages only where no wheel serves; installed once, when missing.
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing Debian packages: ${missing[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+python_311() {
+  local py
+  for py in "${PYTHON:-}" python3.11 python3; do
+    [ -n "$py" ] && command -v "$py" >/dev/null 2>&1 || continue
+    if "$py" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then echo "$py"; return; fi
+  done
+  echo "Python 3.11 is required (set PYTHON=/path/to/python3.11)" >&2
+  exit 1
+}
+
+setup() {
+  local reqs=$1
+  if [ ! -x .venv/bin/python ]; then
+    "$(python_311)" -m venv .venv || { apt_install python3.11-venv && "$(python_311)" -m venv .venv; }
+  fi
+  # Reinstall only when the pinned files change.
+  local stamp=".venv/.installed-$(cat "$reqs" requirements.txt pyproject.toml | sha256sum | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    .venv/bin/python -m pip install --disable-pip-version-check -q -r "$reqs"
+    .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps -e .
+    touch "$stamp"
+  fi
+}
+
+case "${1:-}" in
+  serve)
+    shift
+    setup requirements.txt
+    exec .venv/bin/digihuman serve "$@"
+    ;;
+  test)
+    shift
+    apt_install redis-server postgresql
+    setup requirements-dev.txt
+    # The test setup starts its own Redis and PostgreSQL; here they must exist, never be skipped.
+    export DIGIHUMAN_REQUIRE_SERVICES=1
+    set +e
+    .venv/bin/python -m pytest "$@"
+    rc=$?
+    set -e
+    if [ "$rc" = 5 ]; then echo "pytest collected no tests: that is a failure" >&2; exit 1; fi
+    exit "$rc"
+    ;;
+  *)
+    sed -n '2,3p' "$0" | sed 's/^# //'
+    exit 2
+    ;;
+esac

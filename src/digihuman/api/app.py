@@ -1,0 +1,94 @@
+"""The FastAPI application: routers, error envelope, body limits, metrics, housekeeping."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from digihuman import __version__
+from digihuman.api.envelope import error_response, install_error_handlers
+from digihuman.api.metrics import Metrics
+from digihuman.api.routes import agent, avatar, chat, files, remix, system, tasks, tts, voice_models
+from digihuman.config import Settings
+from digihuman.services import Services
+from digihuman.tasks.reaper import Reaper
+
+# Routes that take file uploads get the upload limit instead of the small body limit.
+UPLOAD_PATHS = ("/v1/files", "/model", "/agent_api.php")
+
+
+def create_app(settings: Settings, services: Services | None = None, *, housekeeping: bool = True) -> FastAPI:
+    """The API server for ``settings``; ``housekeeping`` runs the reaper in this process."""
+    services = services or Services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        reaper = Reaper(services) if housekeeping else None
+        if reaper:
+            reaper.start()
+        yield
+        if reaper:
+            reaper.stop()
+
+    app = FastAPI(title="digihuman", version=__version__, lifespan=lifespan,
+                  description="Self-hosted digital-human API: talking videos, speech, voice cloning, remix.")
+    app.state.services = services
+    app.state.metrics = Metrics(services)
+    install_error_handlers(app)
+    for module in (avatar, agent, voice_models, tts, chat, remix, files, tasks, system):
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def count_requests(request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics = app.state.metrics
+        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        metrics.latency.labels(request.method, route).observe(time.perf_counter() - start)
+        return response
+
+    return BodyLimit(app, settings.max_body_bytes, settings.media.max_training_bytes)  # type: ignore[return-value]
+
+
+class BodyLimit:
+    """Refuses request bodies over the limit, by Content-Length or while they stream in."""
+
+    def __init__(self, app: FastAPI, limit: int, upload_limit: int) -> None:
+        self.app, self.limit, self.upload_limit = app, limit, upload_limit
+        self.state = app.state  # tests and the CLI reach the services through here
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope["path"]
+        limit = self.upload_limit + 1024 * 1024 if path in UPLOAD_PATHS else self.limit
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            return await self._refuse(scope, receive, send, limit)
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                # HTTPException passes FastAPI's body parsing untouched and becomes the 413 envelope.
+                raise HTTPException(413, _too_large(limit))
+            return message
+
+        await self.app(scope, counted, send)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        await error_response(Request(scope), 413, _too_large(limit))(scope, receive, send)
+
+
+def _too_large(limit: int) -> str:
+    return (f"the request body is larger than {limit // 1024} KiB; "
+            "upload large media with POST /v1/files and pass its url.")

@@ -1,0 +1,31 @@
+"""Request-scoped access to the process's services, and API-key authentication."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from digihuman.errors import Unauthorized
+from digihuman.services import Services
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def require_key(request: Request, services: Annotated[Services, Depends(get_services)]) -> str:
+    """The owner id of the request's Bearer key; 401 when missing or unknown."""
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Unauthorized("missing API key: send the header 'Authorization: Bearer <your key>'.")
+    owner = services.keys.identify(key.strip())
+    if owner is None:
+        raise Unauthorized("invalid API key: check the key, or create one with 'digihuman keys create'.")
+    request.state.owner = owner
+    return owner
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+Owner = Annotated[str, Depends(require_key)]

@@ -1,0 +1,66 @@
+"""The JSON envelope every route answers in: {"code", "msg", "data"}; errors share it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from digihuman.errors import DigihumanError
+
+log = logging.getLogger(__name__)
+
+# Routes whose clients speak OpenAI's error shape; they get it beside the envelope.
+OPENAI_PATHS = ("/v1/chat/completions", "/chat/completions", "/v1/models")
+
+
+def ok(data: Any = None, msg: str = "ok") -> dict[str, Any]:
+    return {"code": 200, "msg": msg, "data": data}
+
+
+def error_response(request: Request, status: int, msg: str) -> JSONResponse:
+    body: dict[str, Any] = {"code": status, "msg": msg, "data": None}
+    if request.url.path in OPENAI_PATHS:
+        body["error"] = {"message": msg, "type": _openai_type(status), "code": status}
+    return JSONResponse(body, status_code=status)
+
+
+def _openai_type(status: int) -> str:
+    return {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
+            429: "rate_limit_error"}.get(status, "server_error" if status >= 500 else "invalid_request_error")
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:3]:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "form"))
+        text = str(error.get("msg", "invalid")).replace("Field required", "is required")
+        parts.append(f"{where} {text}" if where else text)
+    return "invalid request: " + "; ".join(parts) + "."
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DigihumanError)
+    async def _domain(request: Request, exc: DigihumanError) -> JSONResponse:
+        return error_response(request, exc.status, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(request, 400, _validation_message(exc))
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return error_response(request, 404, f"no such route: {request.method} {request.url.path}.")
+        if exc.status_code == 405:
+            return error_response(request, 405, f"{request.method} is not allowed on {request.url.path}.")
+        return error_response(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return error_response(request, 500, "internal server error; the server log has the details.")

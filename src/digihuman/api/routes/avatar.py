@@ -1,0 +1,116 @@
+"""Standard synthesis: POST /avatar/generation, GET /avatar/task/{id}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+
+from digihuman.api.dependencies import Owner, ServicesDep
+from digihuman.api.envelope import ok
+from digihuman.api.submit import check_quota, owned_task, submit
+from digihuman.api.voices import check_voice
+from digihuman.errors import InvalidInput
+from digihuman.services import Services
+from digihuman.tasks.jobs import AVATAR_GENERATE
+from digihuman.tasks.records import TaskStatus
+from digihuman.tasks.store import TaskView
+
+router = APIRouter(tags=["standard synthesis"])
+
+WEB_STATUS = {TaskStatus.QUEUED: 0, TaskStatus.RUNNING: 1, TaskStatus.SUCCEEDED: 200,
+              TaskStatus.FAILED: -1, TaskStatus.CANCELLED: -1}
+
+
+class CreateVoice(BaseModel):
+    audio_url: str = Field(description="A sample of the voice to clone.")
+    language: str = Field("en", description="Language of the text, e.g. en or zh.")
+    text: str = Field(description="What the avatar says in the cloned voice.")
+
+
+class UseVoice(BaseModel):
+    voice_engine_id: str = Field(description="A stock voice id (see /v1/voices) or a voice model id.")
+    audio_id: str | None = None
+    language: str | None = None
+    text: str = Field(description="What the avatar says.")
+
+
+class AvatarGeneration(BaseModel):
+    avatar_url: str = Field(description="Portrait photo (jpg/png/webp) or video (mp4/mov/webm) of the person.")
+    audio_url: str | None = Field(None, description="Speech the avatar says.")
+    create_voice: CreateVoice | None = None
+    use_voice: UseVoice | None = None
+    no_watermark: bool = False
+    work_name: str = Field("", max_length=200, description="A name for the video (ours).")
+
+
+@router.post("/avatar/generation")
+def create(body: AvatarGeneration, owner: Owner, services: ServicesDep) -> dict[str, Any]:
+    given = [name for name in ("audio_url", "create_voice", "use_voice") if getattr(body, name) is not None]
+    if len(given) != 1:
+        raise InvalidInput(
+            "give exactly one of audio_url, create_voice or use_voice"
+            + (f", not {' and '.join(given)}." if given else ".")
+        )
+    engines = services.engines
+    engines.require_talking_head()
+    if body.use_voice:
+        check_voice(services, body.use_voice.voice_engine_id, owner, "use_voice.voice_engine_id")
+        if not body.use_voice.text.strip():
+            raise InvalidInput("use_voice.text is empty: give the words the avatar should say.")
+    if body.create_voice:
+        engines.require_voice_cloner()
+        if not body.create_voice.text.strip():
+            raise InvalidInput("create_voice.text is empty: give the words the avatar should say.")
+    intake = services.intake
+    intake.check(body.avatar_url, "avatar_url")
+    speech_url = body.audio_url or (body.create_voice.audio_url if body.create_voice else None)
+    speech_field = "audio_url" if body.audio_url else "create_voice.audio_url"
+    if speech_url is not None:
+        intake.check(speech_url, speech_field)
+    check_quota(services, owner)  # before downloading anything
+    avatar = intake.take_url(body.avatar_url, "avatar_url", "visual")
+    inputs: dict[str, Any] = {"avatar_key": avatar.key, "avatar_kind": avatar.info.kind,
+                              "no_watermark": body.no_watermark}
+    if body.audio_url:
+        inputs["audio_key"] = intake.take_url(body.audio_url, "audio_url", "speech").key
+    elif body.use_voice:
+        inputs["use_voice"] = body.use_voice.model_dump()
+    else:
+        assert body.create_voice is not None
+        clone = body.create_voice
+        sample = intake.take_url(clone.audio_url, "create_voice.audio_url", "speech")
+        inputs["create_voice"] = {"audio_key": sample.key, "language": clone.language, "text": clone.text}
+    task = submit(services, owner, AVATAR_GENERATE, inputs, name=body.work_name)
+    return ok({"id": task.id})
+
+
+@router.get("/avatar/task/{task_id}")
+def status(task_id: str, owner: Owner, services: ServicesDep) -> dict[str, Any]:
+    task = owned_task(services, task_id, owner, (AVATAR_GENERATE,))
+    return ok(task_view(services, task))
+
+
+def task_view(services: Services, task: TaskView) -> dict[str, Any]:
+    out = task.outputs or {}
+    url = services.storage.url
+    clean = url(out["video"]) if out.get("video") else None
+    marked = url(out["wm_video"]) if out.get("wm_video") else None
+    final = clean if task.inputs.get("no_watermark") else (marked or clean)
+    return {
+        "id": task.id,
+        "work_name": task.name,
+        "web_work_status": WEB_STATUS[task.status],
+        "work_video_path": final,
+        "wm_work_video_path": marked,
+        "no_wm_work_video_path": clean,
+        "work_webp_path": url(out["preview"]) if out.get("preview") else None,
+        "work_cover_path": url(out["cover"]) if out.get("cover") else None,
+        "create_time": int(task.created_at * 1000),
+        "progress": round(task.progress, 1),
+        "stage": task.stage,
+        "error": task.error_message,
+        "duration_s": out.get("duration_s"),
+    }
+

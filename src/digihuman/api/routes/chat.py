@@ -1,0 +1,78 @@
+"""Script rewriting, OpenAI-compatible: /v1/chat/completions, /chat/completions, /v1/models."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from digihuman.api.dependencies import Owner, ServicesDep
+from digihuman.errors import InvalidInput
+from digihuman.text.base import ChatMessage, ChatRequest
+
+router = APIRouter(tags=["script rewriting"])
+
+
+class Message(BaseModel):
+    role: str
+    content: str
+
+
+class Completion(BaseModel):
+    model: str
+    messages: list[Message] = Field(min_length=1)
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    top_p: float | None = Field(None, ge=0.0, le=1.0)
+    max_tokens: int | None = Field(None, ge=1, le=32768)
+    stream: bool = False
+
+
+def _complete(body: Completion, owner: Owner, services: ServicesDep) -> Any:
+    chat = services.engines.require_chat()
+    offered = chat.models()
+    if body.model not in offered:
+        raise InvalidInput(f"unknown model {body.model!r}; this server offers: {', '.join(offered)} (GET /v1/models).")
+    request = ChatRequest(body.model, tuple(ChatMessage(m.role, m.content) for m in body.messages),
+                          body.temperature, body.top_p, body.max_tokens)
+    completion_id, created = "chatcmpl-" + uuid.uuid4().hex, int(time.time())
+    if body.stream:
+        return StreamingResponse(_sse(chat.stream(request), completion_id, created, body.model),
+                                 media_type="text/event-stream")
+    result = chat.complete(request)
+    return {
+        "id": completion_id, "object": "chat.completion", "created": created, "model": body.model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text},
+                     "finish_reason": result.finish_reason}],
+        "usage": {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
+                  "total_tokens": result.prompt_tokens + result.completion_tokens},
+    }
+
+
+def _sse(pieces: Iterator[str], completion_id: str, created: int, model: str) -> Iterator[str]:
+    def event(delta: dict[str, str], finish: str | None) -> str:
+        chunk = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
+                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
+
+    yield event({"role": "assistant"}, None)
+    for piece in pieces:
+        yield event({"content": piece}, None)
+    yield event({}, "stop")
+    yield "data: [DONE]\n\n"
+
+
+router.post("/v1/chat/completions")(_complete)
+router.post("/chat/completions")(_complete)
+
+
+@router.get("/v1/models")
+def models(owner: Owner, services: ServicesDep) -> dict[str, Any]:
+    chat = services.engines.require_chat()
+    return {"object": "list",
+            "data": [{"id": name, "object": "model", "created": 0, "owned_by": "digihuman"} for name in chat.models()]}

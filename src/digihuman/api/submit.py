@@ -1,0 +1,45 @@
+"""Creating tasks from requests: quota check, record, queue."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from digihuman.errors import EngineUnavailable, NotFound, TooManyTasks
+from digihuman.services import Services
+from digihuman.tasks.store import TaskView
+
+log = logging.getLogger(__name__)
+
+
+def check_quota(services: Services, owner: str) -> None:
+    """429 when the key already has its quota of queued plus running tasks."""
+    limit = services.settings.tasks.max_active_per_key
+    if services.tasks.count_active(owner) >= limit:
+        raise TooManyTasks(
+            f"this API key already has {limit} queued or running tasks; wait for one to finish and retry."
+        )
+
+
+def submit(services: Services, owner: str, kind: str, inputs: dict[str, Any], name: str = "") -> TaskView:
+    """Record a task and queue it; a queue failure fails the task visibly rather than losing it."""
+    check_quota(services, owner)
+    settings = services.settings.tasks
+    task = services.tasks.create(kind, inputs, owner=owner, name=name, timeout_s=settings.timeout_s,
+                                 max_attempts=settings.max_attempts)
+    try:
+        services.queue.submit(task.id, task.timeout_s)
+    except Exception as e:
+        services.tasks.fail(task.id, 503, "the task queue could not be reached; submit the task again.")
+        log.exception("enqueue failed", extra={"task_id": task.id})
+        raise EngineUnavailable("the task queue", str(e)) from e
+    log.info("task queued", extra={"task_id": task.id, "kind": kind, "owner": owner})
+    return task
+
+
+def owned_task(services: Services, task_id: str, owner: str, kinds: tuple[str, ...] | None = None) -> TaskView:
+    """The task if it exists, is of one of ``kinds`` and belongs to ``owner``; else 404."""
+    task = services.tasks.get(task_id, kinds=kinds)
+    if task.owner != owner:
+        raise NotFound(f"task {task_id!r} does not exist.")
+    return task

@@ -1,0 +1,135 @@
+"""Records of voice models and avatar models; their state follows their training task."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from digihuman.database import Database
+from digihuman.errors import NotFound
+from digihuman.tasks.records import AvatarModelRow, TaskRow, TaskStatus, VoiceModelRow
+
+# The state of a model whose training task is in a given status.
+_STATE = {
+    None: "created",
+    TaskStatus.QUEUED.value: "training",
+    TaskStatus.RUNNING.value: "training",
+    TaskStatus.SUCCEEDED.value: "trained",
+    TaskStatus.FAILED.value: "failed",
+    TaskStatus.CANCELLED.value: "failed",
+}
+
+
+@dataclass(frozen=True)
+class ModelState:
+    """A model's training state as seen through its task."""
+
+    state: str  # created | training | trained | failed
+    progress: float
+    task_status: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class VoiceModel:
+    id: str
+    owner: str | None
+    title: str
+    description: str
+    visibility: str
+    tags: list[str]
+    languages: list[str]
+    train_mode: str
+    task_id: str | None
+    created_at: float
+    status: ModelState
+
+
+@dataclass(frozen=True)
+class AvatarModel:
+    id: str
+    owner: str | None
+    name: str
+    task_id: str | None
+    created_at: float
+    status: ModelState
+
+
+def _state(task: TaskRow | None) -> ModelState:
+    if task is None:
+        return ModelState("created", 0.0, None, None)
+    return ModelState(_STATE[task.status], task.progress, task.status, task.error_message)
+
+
+class Catalog:
+    """Creates, lists, reads and deletes voice and avatar model records."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # Voice models -------------------------------------------------------
+    def create_voice(self, owner: str | None, title: str, **fields: Any) -> VoiceModel:
+        row = VoiceModelRow(id=uuid.uuid4().hex, owner=owner, title=title, created_at=time.time(), **fields)
+        with self.db.transaction() as s:
+            s.add(row)
+        return self.voice(row.id, owner)
+
+    def set_voice_task(self, model_id: str, task_id: str) -> None:
+        with self.db.transaction() as s:
+            s.get(VoiceModelRow, model_id).task_id = task_id
+
+    def set_voice_languages(self, model_id: str, languages: list[str]) -> None:
+        with self.db.transaction() as s:
+            s.get(VoiceModelRow, model_id).languages = languages
+
+    def voice(self, model_id: str, owner: str | None) -> VoiceModel:
+        with self.db.transaction() as s:
+            row = s.get(VoiceModelRow, model_id)
+            # Unlisted models are usable by anyone who knows the id, but not listed.
+            if row is None or not (row.owner == owner or row.visibility in ("public", "unlist")):
+                raise NotFound(f"voice model {model_id!r} does not exist.")
+            return self._voice(s, row)
+
+    def voices(self, owner: str | None) -> list[VoiceModel]:
+        with self.db.transaction() as s:
+            rows = s.scalars(select(VoiceModelRow).order_by(VoiceModelRow.created_at.desc()))
+            return [self._voice(s, r) for r in rows if r.owner == owner or r.visibility == "public"]
+
+    def delete_voice(self, model_id: str, owner: str | None) -> None:
+        model = self.voice(model_id, owner)
+        if model.owner != owner:
+            raise NotFound(f"voice model {model_id!r} does not exist.")
+        with self.db.transaction() as s:
+            s.execute(delete(VoiceModelRow).where(VoiceModelRow.id == model_id))
+
+    @staticmethod
+    def _voice(s: Any, row: VoiceModelRow) -> VoiceModel:
+        task = s.get(TaskRow, row.task_id) if row.task_id else None
+        return VoiceModel(
+            row.id, row.owner, row.title, row.description, row.visibility, list(row.tags or []),
+            list(row.languages or []), row.train_mode, row.task_id, row.created_at, _state(task),
+        )
+
+    # Avatar models ------------------------------------------------------
+    def create_avatar(self, owner: str | None, name: str, model_id: str | None = None) -> AvatarModel:
+        row = AvatarModelRow(id=model_id or uuid.uuid4().hex, owner=owner, name=name, created_at=time.time())
+        with self.db.transaction() as s:
+            s.add(row)
+        return self.avatar(row.id, owner)
+
+    def set_avatar_task(self, model_id: str, task_id: str) -> None:
+        with self.db.transaction() as s:
+            s.get(AvatarModelRow, model_id).task_id = task_id
+
+    def avatar(self, model_id: str, owner: str | None) -> AvatarModel:
+        with self.db.transaction() as s:
+            row = s.get(AvatarModelRow, model_id)
+            if row is None or row.owner != owner:
+                raise NotFound(f"avatar model {model_id!r} does not exist.")
+            task = s.get(TaskRow, row.task_id) if row.task_id else None
+            return AvatarModel(row.id, row.owner, row.name, row.task_id, row.created_at, _state(task))
+

@@ -1,0 +1,101 @@
+"""Server configuration, read from ``DIGIHUMAN_*`` environment variables.
+
+Top-level fields are the ones an operator sets most (``DIGIHUMAN_DATA_DIR``,
+``DIGIHUMAN_API_KEYS=k1,k2``, ...); limits live in nested sections set with a
+double underscore, e.g. ``DIGIHUMAN_MEDIA__MAX_INPUT_BYTES=52428800``.
+Settings are built once in ``main()`` (or by a test) and passed down; nothing
+reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MB = 1024 * 1024
+
+
+class MediaSettings(BaseModel):
+    """Limits for media taken from users (URLs and uploads)."""
+
+    max_input_bytes: int = Field(100 * MB, description="Largest accepted input file.")
+    max_training_bytes: int = Field(
+        1024 * MB, description="Largest accepted avatar-training video (and upload)."
+    )
+    connect_timeout_s: float = Field(10.0, description="Connect timeout for input URLs.")
+    read_timeout_s: float = Field(30.0, description="Read timeout between chunks of a download.")
+    max_redirects: int = Field(5, description="Redirects followed, each re-checked.")
+
+
+class TaskSettings(BaseModel):
+    """Queue, worker and lifecycle limits."""
+
+    timeout_s: float = Field(3600.0, description="Longest a task may run before it is failed.")
+    max_attempts: int = Field(2, description="Runs of a task whose worker died before it is failed.")
+    heartbeat_s: float = Field(5.0, description="How often a running task proves its worker alive.")
+    stale_after_s: float = Field(
+        30.0, description="A running task silent this long is taken to have lost its worker."
+    )
+    reaper_interval_s: float = Field(5.0, description="How often stale tasks are looked for.")
+    max_active_per_key: int = Field(
+        8, description="Queued plus running tasks one API key may have (429 beyond)."
+    )
+    retention_days: float = Field(
+        7.0, description="Files of finished tasks and uploads older than this are deleted; 0 keeps all."
+    )
+
+
+class Settings(BaseSettings):
+    """Everything the server and its workers need to know."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DIGIHUMAN_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = Field(Path("data"), description="Where the database, queue and files live.")
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="Base of the absolute URLs the API returns."
+    )
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Accepted API keys, comma-separated, beside stored ones."
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; SQLite in the data dir when unset."
+    )
+    redis_url: str | None = Field(
+        None, description="Redis URL for the task queue; an embedded SQLite queue when unset."
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Hosts (or IPs) that input URLs may name even though they resolve to private addresses.",
+    )
+    engine_factory: str | None = Field(
+        None, description="'module:function' building the engines instead of the built-in wiring."
+    )
+    max_body_bytes: int = Field(1 * MB, description="Largest JSON or form body (uploads excepted).")
+    watermark_text: str = Field("digihuman", description="Corner mark on watermarked videos.")
+    media: MediaSettings = MediaSettings()
+    tasks: TaskSettings = TaskSettings()
+
+    @field_validator("api_keys", "allowed_hosts", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'digihuman.db').resolve()}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"

@@ -1,0 +1,160 @@
+"""Speech audio out: WAV files for jobs, and encoded streams (wav, pcm, mp3, opus) for /v1/tts."""
+
+from __future__ import annotations
+
+import io
+import wave
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from digihuman.speech.tts.base import AudioChunk
+
+AudioFormat = Literal["wav", "pcm", "mp3", "opus"]
+CONTENT_TYPES: dict[str, str] = {
+    "wav": "audio/wav",
+    "pcm": "audio/pcm",
+    "mp3": "audio/mpeg",
+    "opus": "audio/ogg; codecs=opus",
+}
+# Speech at about -16 LUFS has an RMS near -16 dBFS once pauses are left out.
+_TARGET_RMS = 10 ** (-16 / 20)
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    format: AudioFormat = "wav"
+    sample_rate: int | None = None  # None keeps the voice's rate; opus is always 48 kHz
+    mp3_bitrate: int = 128  # kbit/s
+    normalize: bool = False  # bring speech to about -16 LUFS
+
+
+def normalize_loudness(samples: np.ndarray) -> np.ndarray:
+    """Gain speech towards -16 LUFS, measured on its voiced part, never clipping."""
+    voiced = samples[np.abs(samples) > 0.02]
+    if voiced.size == 0:
+        return samples
+    gain = min(_TARGET_RMS / float(np.sqrt(np.mean(voiced**2))), 10.0)
+    peak = float(np.max(np.abs(samples))) * gain
+    if peak > 0.98:
+        gain *= 0.98 / peak
+    return samples * gain
+
+
+def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """Resample mono float32 audio with libswresample."""
+    if rate == target:
+        return samples
+    import av
+
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=target)
+    frame = av.AudioFrame.from_ndarray(samples.astype(np.float32)[None, :], format="flt", layout="mono")
+    frame.sample_rate = rate
+    out = [f.to_ndarray()[0] for f in resampler.resample(frame)]
+    out += [f.to_ndarray()[0] for f in resampler.resample(None)]
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def to_pcm16(samples: np.ndarray) -> bytes:
+    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def write_wav(chunks: Iterable[AudioChunk], path: Path) -> float:
+    """Write speech chunks to a 16-bit mono WAV file; returns its duration in seconds."""
+    frames = 0
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        rate = None
+        for chunk in chunks:
+            if rate is None:
+                rate = chunk.sample_rate
+                out.setframerate(rate)
+            samples = resample(chunk.samples, chunk.sample_rate, rate)
+            out.writeframes(to_pcm16(samples))
+            frames += len(samples)
+        if rate is None:
+            raise ValueError("no audio was produced")
+    return frames / rate
+
+
+def encode_stream(chunks: Iterable[AudioChunk], options: EncodeOptions) -> Iterator[bytes]:
+    """Encode speech chunk by chunk, yielding bytes as soon as they exist."""
+    if options.format in ("wav", "pcm"):
+        yield from _pcm_stream(chunks, options)
+    else:
+        yield from _av_stream(chunks, options)
+
+
+def _prepared(chunks: Iterable[AudioChunk], options: EncodeOptions, rate_for: int | None) -> Iterator[tuple[np.ndarray, int]]:
+    for chunk in chunks:
+        samples = normalize_loudness(chunk.samples) if options.normalize else chunk.samples
+        rate = rate_for or options.sample_rate or chunk.sample_rate
+        yield resample(samples.astype(np.float32), chunk.sample_rate, rate), rate
+
+
+def _pcm_stream(chunks: Iterable[AudioChunk], options: EncodeOptions) -> Iterator[bytes]:
+    first = True
+    for samples, rate in _prepared(chunks, options, None):
+        if first and options.format == "wav":
+            yield _streaming_wav_header(rate)
+        first = False
+        yield to_pcm16(samples)
+
+
+def _streaming_wav_header(rate: int) -> bytes:
+    # The length is unknown while streaming; 0xFFFFFFFF sizes are what players accept for that.
+    header = io.BytesIO()
+    with wave.open(header, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+    data = bytearray(header.getvalue())
+    data[4:8] = (0xFFFFFFFF).to_bytes(4, "little")
+    data[40:44] = (0xFFFFFFFF).to_bytes(4, "little")
+    return bytes(data)
+
+
+def _av_stream(chunks: Iterable[AudioChunk], options: EncodeOptions) -> Iterator[bytes]:
+    import av
+
+    buffer = _Sink()
+    container_format, codec = ("mp3", "libmp3lame") if options.format == "mp3" else ("ogg", "libopus")
+    fixed_rate = 48000 if options.format == "opus" else None
+    container = None
+    stream = None
+    for samples, rate in _prepared(chunks, options, fixed_rate):
+        if container is None:
+            container = av.open(buffer, mode="w", format=container_format)
+            stream = container.add_stream(codec, rate=rate, layout="mono")
+            if options.format == "mp3":
+                stream.bit_rate = options.mp3_bitrate * 1000
+        frame = av.AudioFrame.from_ndarray(samples[None, :], format="flt", layout="mono")
+        frame.sample_rate = rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        yield buffer.drain()
+    if container is None:
+        return
+    for packet in stream.encode(None):
+        container.mux(packet)
+    container.close()
+    yield buffer.drain()
+
+
+class _Sink:
+    """A write-only, unseekable file for PyAV, so muxers never go back to patch what was sent."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def drain(self) -> bytes:
+        data, self._parts = b"".join(self._parts), []
+        return data

@@ -1,0 +1,92 @@
+"""Talking-head jobs: render from a photo or video, train an avatar model, render from one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from digihuman.media.audio import write_wav
+from digihuman.pipelines.speech import speak
+from digihuman.progress import scaled
+from digihuman.render.base import RenderOptions, RenderResult
+from digihuman.speech.tts.base import SpeechOptions
+from digihuman.speech.voices.base import VoiceTrainOptions
+from digihuman.tasks.context import JobContext
+
+
+def avatar_model_prefix(model_id: str) -> str:
+    return f"avatars/{model_id}"
+
+
+def generate(ctx: JobContext) -> dict[str, Any]:
+    """Standard synthesis: the avatar (photo or video) says given audio, a stock voice or a cloned one."""
+    head = ctx.services.engines.require_talking_head()
+    audio = _speech(ctx)
+    avatar = ctx.input_path(ctx.inputs["avatar_key"])
+    return _render(ctx, head.render, avatar, audio, 20)
+
+
+def render_fast(ctx: JobContext) -> dict[str, Any]:
+    """High-speed synthesis from a trained avatar model."""
+    head = ctx.services.engines.require_talking_head()
+    model_dir = ctx.services.storage.local_dir(avatar_model_prefix(ctx.inputs["avatar_model_id"]))
+    return _render(ctx, head.render, model_dir, ctx.input_path(ctx.inputs["audio_key"]), 0)
+
+
+def train(ctx: JobContext) -> dict[str, Any]:
+    """Build an avatar model from a talking video and keep it in storage."""
+    head = ctx.services.engines.require_talking_head()
+    model_id = ctx.inputs["avatar_model_id"]
+    model_dir = ctx.workdir / "model"
+    model_dir.mkdir()
+    info = head.train(ctx.input_path(ctx.inputs["video_key"]), model_dir, scaled(ctx.progress, 0, 95))
+    ctx.progress(96, "storing the avatar model")
+    ctx.services.storage.put_dir(avatar_model_prefix(model_id), model_dir)
+    return {
+        "avatar_model_id": model_id,
+        "cover": ctx.store_output("cover" + info.cover.suffix, info.cover),
+        "frames": info.frames,
+        "duration_s": info.duration_s,
+        "warnings": list(info.warnings),
+    }
+
+
+def _speech(ctx: JobContext) -> Path:
+    inputs, services = ctx.inputs, ctx.services
+    if "audio_key" in inputs:
+        return ctx.input_path(inputs["audio_key"])
+    out = ctx.workdir / "speech.wav"
+    if "use_voice" in inputs:
+        ctx.progress(2, "synthesising speech")
+        speak(services, inputs["use_voice"]["voice_engine_id"], inputs["use_voice"]["text"], out, ctx.task.owner)
+        return out
+    clone = inputs["create_voice"]
+    cloner = services.engines.require_voice_cloner()
+    model_dir = ctx.workdir / "voice"
+    model_dir.mkdir()
+    cloner.train([ctx.input_path(clone["audio_key"])], None,
+                 VoiceTrainOptions(language=clone.get("language")), model_dir, scaled(ctx.progress, 0, 15))
+    ctx.progress(16, "speaking with the cloned voice")
+    write_wav(cloner.synthesize(model_dir, clone["text"], SpeechOptions()), out)
+    return out
+
+
+def _render(
+    ctx: JobContext, render: Callable[..., RenderResult], avatar: Path, audio: Path, start: float
+) -> dict[str, Any]:
+    out_dir = ctx.workdir / "out"
+    out_dir.mkdir()
+    options = RenderOptions(
+        quality=ctx.inputs.get("quality", "standard"),
+        watermark=None if ctx.inputs.get("no_watermark") else ctx.services.settings.watermark_text,
+    )
+    result: RenderResult = render(avatar, audio, out_dir, options, scaled(ctx.progress, start, 97))
+    ctx.progress(98, "storing the video")
+    return {
+        "video": ctx.store_output("video.mp4", result.video),
+        "wm_video": ctx.store_output("video_wm.mp4", result.watermarked) if result.watermarked else None,
+        "cover": ctx.store_output("cover" + result.cover.suffix, result.cover),
+        "preview": ctx.store_output("preview.webp", result.preview),
+        "duration_s": result.duration_s,
+    }

@@ -1,0 +1,39 @@
+"""Turning text into speech with a stock voice or a cloned voice model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from digihuman.errors import InvalidInput, NotFound
+from digihuman.media.audio import write_wav
+from digihuman.services import Services
+from digihuman.speech.tts.base import AudioChunk, SpeechOptions
+
+
+def voice_model_prefix(model_id: str) -> str:
+    return f"voices/{model_id}"
+
+
+def speech_chunks(
+    services: Services, voice_id: str, text: str, owner: str | None, options: SpeechOptions = SpeechOptions()
+) -> Iterator[AudioChunk]:
+    """``text`` spoken by ``voice_id``: a stock voice id, or the id of a trained voice model."""
+    if not text.strip():
+        raise InvalidInput("text is empty: give the words to speak.")
+    engines = services.engines
+    if engines.tts is not None and voice_id in {v.id for v in engines.tts.voices()}:
+        return engines.tts.synthesize(text, voice_id, options)
+    model = services.catalog.voice(voice_id, owner)  # NotFound for unknown ids
+    if model.status.state != "trained":
+        raise InvalidInput(f"voice model {voice_id} is {model.status.state}, not trained yet; wait for training.")
+    try:
+        model_dir = services.storage.local_dir(voice_model_prefix(voice_id))
+    except NotFound as e:
+        raise NotFound(f"the files of voice model {voice_id} are gone; train it again.") from e
+    return engines.require_voice_cloner().synthesize(model_dir, text, options)
+
+
+def speak(services: Services, voice_id: str, text: str, out: Path, owner: str | None) -> float:
+    """Write ``text`` spoken by ``voice_id`` to a WAV file; returns its duration in seconds."""
+    return write_wav(speech_chunks(services, voice_id, text, owner), out)

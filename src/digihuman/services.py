@@ -1,0 +1,38 @@
+"""The long-lived objects a process needs, built from Settings in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from digihuman.catalog import Catalog
+from digihuman.config import Settings
+from digihuman.database import Database
+from digihuman.engines import Engines, build_engines
+from digihuman.keys import KeyStore
+from digihuman.media.intake import Intake
+from digihuman.storage import LocalStorage, Storage
+from digihuman.tasks.queue import TaskQueue
+from digihuman.tasks.store import TaskStore
+
+
+class Services:
+    """Database, queue, storage and engines of one process (API server or worker)."""
+
+    def __init__(self, settings: Settings, runner: Callable[[str], None] | None = None) -> None:
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(settings.resolved_database_url)
+        self.tasks = TaskStore(self.db)
+        self.catalog = Catalog(self.db)
+        self.keys = KeyStore(self.db, settings.api_keys)
+        self.storage: Storage = LocalStorage(settings.files_dir, settings.public_url)
+        self.intake = Intake(self.storage, settings)
+        self.queue = TaskQueue(settings, runner)
+        self._engines: Engines | None = None
+
+    @property
+    def engines(self) -> Engines:
+        """Built on first use and kept: models load once per process."""
+        if self._engines is None:
+            self._engines = build_engines(self.settings)
+        return self._engines

@@ -1,0 +1,81 @@
+"""Housekeeping that keeps the task system honest, run by every API server and worker.
+
+Passes are idempotent and race-safe (see TaskStore), so running one per process
+on many machines is fine: tasks whose worker died are re-queued or failed, and
+files past the retention period are deleted.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+
+from digihuman.services import Services
+from digihuman.tasks.store import Reaped
+
+log = logging.getLogger(__name__)
+RETENTION_EVERY_S = 600.0
+
+
+def reap_once(services: Services) -> Reaped:
+    """Re-queue or fail tasks whose worker went silent or overran; returns what was done."""
+    settings = services.settings.tasks
+    # A stuck job gets a heartbeat interval of grace past its limit to stop by itself.
+    reaped = services.tasks.reap(settings.stale_after_s, grace_s=settings.stale_after_s)
+    for task_id in reaped.requeued:
+        task = services.tasks.get(task_id)
+        services.queue.submit(task_id, task.timeout_s)
+        log.warning("task re-queued after its worker stopped", extra={"task_id": task_id, "attempt": task.attempts})
+    for task_id in reaped.ended:
+        log.warning("task ended by the reaper", extra={"task_id": task_id})
+    return reaped
+
+
+def purge_expired(services: Services, now: float | None = None) -> int:
+    """Delete files of tasks that ended before the retention period, and old uploads."""
+    days = services.settings.tasks.retention_days
+    if days <= 0:
+        return 0
+    cutoff = (now or time.time()) - days * 86400
+    removed = 0
+    for task_id in services.tasks.expired(cutoff):
+        removed += services.storage.delete_prefix(f"tasks/{task_id}")
+        services.tasks.mark_purged(task_id)
+    for key in list(services.storage.iter_older_than("uploads", cutoff)):
+        removed += services.storage.delete_prefix(key)
+    # Scratch folders of workers killed mid-job.
+    scratch = services.settings.data_dir / "tmp"
+    for path in scratch.glob("*") if scratch.is_dir() else ():
+        if path.stat().st_mtime < time.time() - 86400:
+            shutil.rmtree(path, ignore_errors=True)
+    return removed
+
+
+class Reaper:
+    """Runs reap passes every few seconds and retention passes every ten minutes, in a thread."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="reaper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        last_purge = 0.0
+        while not self._stop.wait(self.services.settings.tasks.reaper_interval_s):
+            try:
+                reap_once(self.services)
+                if time.monotonic() - last_purge > RETENTION_EVERY_S:
+                    last_purge = time.monotonic()
+                    if removed := purge_expired(self.services):
+                        log.info("retention removed old files", extra={"files": removed})
+            except Exception:  # keep reaping; the next pass retries
+                log.exception("reaper pass failed")

@@ -1,0 +1,43 @@
+"""The chat protocol behind script rewriting (OpenAI chat-completions semantics)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    model: str
+    messages: tuple[ChatMessage, ...]
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class ChatResult:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str = "stop"
+
+
+class ChatModel(Protocol):
+    """Answers chat requests for the model names it offers."""
+
+    def models(self) -> list[str]:
+        """Model names clients may ask for."""
+
+    def complete(self, request: ChatRequest) -> ChatResult:
+        """The whole answer at once."""
+
+    def stream(self, request: ChatRequest) -> Iterator[str]:
+        """The answer as text pieces, as they are generated."""
