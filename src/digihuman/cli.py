@@ -59,15 +59,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     """A standalone worker: huey consumer with process workers, plus the reaper."""
     from digihuman.services import Services
-    from digihuman.tasks.reaper import Reaper
+    from digihuman.tasks.reaper import start_reaper_process
     from digihuman.tasks.worker import Worker
 
     settings = _settings(args)
     holder: list[Worker] = []
     services = Services(settings, runner=lambda task_id: holder[0].run(task_id))
     holder.append(Worker(services))
-    reaper = Reaper(services)
-    reaper.start()
+    reaper = start_reaper_process(settings)
     consumer = services.queue.huey.create_consumer(
         workers=args.workers, worker_type="process", periodic=False, check_worker_health=True,
         health_check_interval=2, initial_delay=0.05, max_delay=0.5,
@@ -77,7 +76,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     try:
         consumer.run()
     finally:
-        reaper.stop()
+        reaper.terminate()
     return 0
 
 

@@ -20,6 +20,7 @@ MB = 1024 * 1024
 LOCAL = FetchPolicy(max_bytes=1 * MB, allowed_hosts=frozenset({"127.0.0.1"}))
 SMALL = b"0123456789" * 100
 PRIVATE = "private or local address"
+FAILED = "could not be downloaded"
 
 
 class Server:
@@ -133,7 +134,8 @@ class Recording(httpx.BaseTransport):
 def test_small_file(srv, tmp_path):
     got = fetch(f"{srv.url}/small", tmp_path / "out", LOCAL, "video_url")
     assert got.path.read_bytes() == SMALL
-    assert (got.size, got.content_type, got.final_url) == (len(SMALL), "application/octet-stream", f"{srv.url}/small")
+    assert got.path.read_bytes() == SMALL and got.size == len(SMALL)
+    assert (got.content_type, got.final_url) == ("application/octet-stream", f"{srv.url}/small")
 
 
 def test_fetched_video_probes_as_video(srv, tmp_path):
@@ -151,7 +153,8 @@ def test_redirects_are_followed(srv, tmp_path):
 
 def test_redirect_to_private_address_is_refused_before_connecting(srv, tmp_path):
     transport = Recording()
-    with pytest.raises(UrlRefused, match=rf"^video_url \(redirected to http://10\.1\.2\.3/x\) .*{PRIVATE} \(10\.1\.2\.3\)"):
+    refused = rf"^video_url \(redirected to http://10\.1\.2\.3/x\) .*{PRIVATE} \(10\.1\.2\.3\)"
+    with pytest.raises(UrlRefused, match=refused):
         fetch(f"{srv.url}/redirect-private", tmp_path / "out", LOCAL, "video_url", transport=transport)
     assert transport.urls == [f"{srv.url}/redirect-private"]
     assert not (tmp_path / "out").exists()
@@ -164,13 +167,13 @@ def test_redirect_to_file_scheme_is_refused(srv, tmp_path):
 
 def test_redirect_loop_stops(srv, tmp_path):
     policy = FetchPolicy(max_bytes=MB, max_redirects=3, allowed_hosts=LOCAL.allowed_hosts)
-    with pytest.raises(FetchFailed, match=r"^video_url could not be downloaded: it redirected more than 3 times\.$"):
+    with pytest.raises(FetchFailed, match=rf"^video_url {FAILED}: it redirected more than 3 times"):
         fetch(f"{srv.url}/loop", tmp_path / "out", policy, "video_url")
     assert srv.paths == ["/loop"] * 4
 
 
 def test_http_error_status(srv, tmp_path):
-    with pytest.raises(FetchFailed, match=r"^audio_url could not be downloaded: the server answered HTTP 404\.$"):
+    with pytest.raises(FetchFailed, match=rf"^audio_url {FAILED}: the server answered HTTP 404\."):
         fetch(f"{srv.url}/missing", tmp_path / "out", LOCAL, "audio_url")
     assert not (tmp_path / "out").exists()
 
@@ -193,7 +196,7 @@ def test_too_large_is_refused_and_cleaned_up(srv, tmp_path, path):
 def test_read_timeout(srv, tmp_path):
     policy = FetchPolicy(max_bytes=MB, read_timeout_s=0.5, allowed_hosts=LOCAL.allowed_hosts)
     start = time.perf_counter()
-    with pytest.raises(FetchFailed, match=r"^video_url could not be downloaded: 127\.0\.0\.1 sent nothing for 0\.5 s\.$"):
+    with pytest.raises(FetchFailed, match=rf"^video_url {FAILED}: 127\.0\.0\.1 sent nothing for 0\.5 s"):
         fetch(f"{srv.url}/slow", tmp_path / "out", policy, "video_url")
     assert time.perf_counter() - start < 3
     assert not (tmp_path / "out").exists()
@@ -217,7 +220,11 @@ def test_loopback_is_refused_unless_allow_listed(srv, tmp_path):
 @pytest.mark.parametrize(
     ("url", "error", "message"),
     [
-        ("file:///etc/passwd", UrlRefused, r"^url uses the file: scheme, which is refused: only http\(s\) URLs or files uploaded via POST /v1/files"),
+        (
+            "file:///etc/passwd",
+            UrlRefused,
+            r"^url uses the file: scheme, which is refused: only http\(s\) URLs or files uploaded via POST",
+        ),
         ("ftp://example.com/a.mp4", UrlRefused, "uses the ftp: scheme"),
         ("data:video/mp4;base64,AAAA", UrlRefused, "uses the data: scheme"),
         ("not a url", InvalidInput, r"^url is not a valid URL: give an http\(s\) URL"),
@@ -275,7 +282,7 @@ def test_public_host_passes(monkeypatch):
 
 def test_any_private_address_refuses_the_host(monkeypatch):
     _resolving_to(monkeypatch, "93.184.215.14", "10.0.0.5")
-    with pytest.raises(UrlRefused, match=rf"^video_url resolves to a {PRIVATE} \(10\.0\.0\.5\), which is not allowed"):
+    with pytest.raises(UrlRefused, match=rf"^video_url resolves to a {PRIVATE} \(10\.0\.0\.5\), which"):
         check_url("https://sneaky.example.com/face.mp4", FetchPolicy(max_bytes=MB), "video_url")
 
 
@@ -284,12 +291,13 @@ def test_unresolvable_host(monkeypatch):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", fail)
-    with pytest.raises(FetchFailed, match=r"^video_url could not be downloaded: could not resolve host nowhere\.invalid\.$"):
+    with pytest.raises(FetchFailed, match=rf"^video_url {FAILED}: could not resolve host nowhere\.invalid"):
         check_url("http://nowhere.invalid/x", FetchPolicy(max_bytes=MB), "video_url")
 
 
 @pytest.mark.parametrize(
-    ("n", "text"), [(100 * MB, "100 MB"), (1024 * MB, "1 GB"), (1536 * 1024, "1.5 MB"), (2048, "2 KB"), (500, "500 bytes")]
+    ("n", "text"),
+    [(100 * MB, "100 MB"), (1024 * MB, "1 GB"), (1536 * 1024, "1.5 MB"), (2048, "2 KB"), (500, "500 bytes")],
 )
 def test_human_size(n, text):
     assert human_size(n) == text

@@ -133,9 +133,8 @@ def fetch(
                         current = urljoin(str(response.url), response.headers["location"])
                         continue
                     if response.status_code >= 300:
-                        raise FetchFailed(
-                            f"{field} could not be downloaded: the server answered HTTP {response.status_code}."
-                        )
+                        answer = f"the server answered HTTP {response.status_code}"
+                        raise FetchFailed(f"{field} could not be downloaded: {answer}.")
                     size = _save(response, dest, policy.max_bytes, field)
                     return Fetched(dest, size, response.headers.get("content-type"), str(response.url))
             except (httpx.HTTPError, httpx.InvalidURL) as e:

@@ -27,7 +27,7 @@ TEXT_FORMATS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
 TEXT_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
 IMAGE_FORMATS = frozenset({"image2", "gif", "apng", "webp"})
 IMAGE_EXTENSIONS = {"mjpeg": "jpg", "jpegls": "jpg", "apng": "png", "jpeg2000": "jp2", "tiff": "tif"}
-FORMAT_EXTENSIONS = {"mpegts": "ts", "mpeg": "mpg", "matroska": "mkv", "w64": "wav", "ogg": "ogg"}
+FORMAT_EXTENSIONS = {"mpegts": "ts", "mpeg": "mpg", "w64": "wav"}
 WEBM_CODECS = frozenset({"vp8", "vp9", "av1", "opus", "vorbis"})
 
 
@@ -58,7 +58,7 @@ class MediaInfo:
         return self.video_codec is not None
 
     def describe(self) -> str:
-        """What the file is, in words for messages: "an audio file (wav)", "a video without an audio track"."""
+        """What the file is, for messages: "an audio file (wav)", "a video without an audio track (mp4)"."""
         if self.kind == "image":
             return f"an image ({self.extension})"
         if self.kind == "audio":

@@ -8,10 +8,15 @@ files past the retention period are deleted.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import shutil
+import signal
 import threading
 import time
+from collections.abc import Callable
 
+from digihuman.config import Settings
 from digihuman.services import Services
 from digihuman.tasks.store import Reaped
 
@@ -54,28 +59,50 @@ def purge_expired(services: Services, now: float | None = None) -> int:
 
 
 class Reaper:
-    """Runs reap passes every few seconds and retention passes every ten minutes, in a thread."""
+    """Runs reap passes every few seconds and retention passes every ten minutes."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="reaper", daemon=True)
+        self._thread = threading.Thread(target=self.run, name="reaper", daemon=True)
+        self._last_purge = 0.0
 
     def start(self) -> None:
+        """Run in a thread of this process (the API server)."""
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
 
-    def _loop(self) -> None:
-        last_purge = 0.0
-        while not self._stop.wait(self.services.settings.tasks.reaper_interval_s):
-            try:
-                reap_once(self.services)
-                if time.monotonic() - last_purge > RETENTION_EVERY_S:
-                    last_purge = time.monotonic()
-                    if removed := purge_expired(self.services):
-                        log.info("retention removed old files", extra={"files": removed})
-            except Exception:  # keep reaping; the next pass retries
-                log.exception("reaper pass failed")
+    def run(self, alive: Callable[[], bool] = lambda: True) -> None:
+        while alive() and not self._stop.wait(self.services.settings.tasks.reaper_interval_s):
+            self.pass_once()
+
+    def pass_once(self) -> None:
+        try:
+            reap_once(self.services)
+            if time.monotonic() - self._last_purge > RETENTION_EVERY_S:
+                self._last_purge = time.monotonic()
+                if removed := purge_expired(self.services):
+                    log.info("retention removed old files", extra={"files": removed})
+        except Exception:  # keep reaping; the next pass retries
+            log.exception("reaper pass failed")
+
+
+def start_reaper_process(settings: Settings) -> multiprocessing.Process:
+    """Run the reaper in a child process of a worker.
+
+    The huey consumer forks its worker processes, also later to replace dead
+    ones; a reaper thread in the consumer could hold a lock at that moment and
+    deadlock the child, so it gets a process of its own, which ends with its parent.
+    """
+    parent = os.getpid()
+
+    def target() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the consumer handles Ctrl-C; we follow our parent
+        Reaper(Services(settings)).run(alive=lambda: os.getppid() == parent)
+
+    process = multiprocessing.get_context("fork").Process(target=target, name="digihuman-reaper", daemon=True)
+    process.start()
+    return process
