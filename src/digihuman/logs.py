@@ -7,7 +7,7 @@ import logging
 import time
 
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and is context.
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily, Metric, SummaryMetricFamily
 
 from digihuman.services import Services
@@ -42,6 +42,7 @@ class Metrics:
     """The registry of one API server."""
 
     def __init__(self, services: Services) -> None:
+        disable_created_metrics()  # *_created series only double the scrape for no use here
         self.registry = CollectorRegistry()
         self.requests = Counter("digihuman_http_requests", "HTTP requests.", ["method", "route", "status"],
                                 registry=self.registry)
