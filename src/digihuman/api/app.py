@@ -6,7 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,7 +19,7 @@ from digihuman.services import Services
 from digihuman.tasks.reaper import Reaper
 
 # Routes that take file uploads get the upload limit instead of the small body limit.
-UPLOAD_PATHS = ("/v1/files", "/model", "/agent_api.php")
+UPLOAD_PATHS = ("/v1/files", "/model")
 
 
 def create_app(settings: Settings, services: Services | None = None, *, housekeeping: bool = True) -> FastAPI:
@@ -43,17 +43,37 @@ def create_app(settings: Settings, services: Services | None = None, *, housekee
     for module in (avatar, agent, voice_models, tts, chat, remix, files, tasks, system):
         app.include_router(module.router)
 
-    @app.middleware("http")
-    async def count_requests(request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        metrics = app.state.metrics
-        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
-        metrics.latency.labels(request.method, route).observe(time.perf_counter() - start)
-        return response
-
+    app.add_middleware(CountRequests, metrics=app.state.metrics)
     return BodyLimit(app, settings.max_body_bytes, settings.media.max_training_bytes)  # type: ignore[return-value]
+
+
+class CountRequests:
+    """Counts requests and their latency by route and status.
+
+    A plain ASGI middleware rather than @app.middleware("http"): that one reads the body through
+    a task group, which turns BodyLimit's 413 into an ExceptionGroup and so into a 400.
+    """
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        start, status = time.perf_counter(), 500
+
+        async def counted_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, counted_send)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.requests.labels(scope["method"], route, str(status)).inc()
+            self.metrics.latency.labels(scope["method"], route).observe(time.perf_counter() - start)
 
 
 class BodyLimit:

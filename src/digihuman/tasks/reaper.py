@@ -35,7 +35,28 @@ def reap_once(services: Services) -> Reaped:
         log.warning("task re-queued after its worker stopped", extra={"task_id": task_id, "attempt": task.attempts})
     for task_id in reaped.ended:
         log.warning("task ended by the reaper", extra={"task_id": task_id})
+    resubmit_lost(services)
     return reaped
+
+
+def resubmit_lost(services: Services) -> list[str]:
+    """Queue again tasks whose queue message was lost (a worker killed between taking and claiming it).
+
+    The queue holds fewer messages than there are queued records only when some
+    were lost; the oldest waiting records are then the likely ones. A duplicate
+    message is harmless: only one claim of a task can win.
+    """
+    stale = services.settings.tasks.stale_after_s
+    waiting = services.tasks.queued_ids(updated_before=time.time() - stale)
+    if not waiting:
+        return []
+    missing = len(services.tasks.queued_ids()) - services.queue.depth()
+    lost = waiting[: max(0, missing)]
+    for task_id in lost:
+        services.tasks.touch(task_id, "queued again: its queue message was lost")
+        services.queue.submit(task_id, services.tasks.get(task_id).timeout_s)
+        log.warning("task queued again after its message was lost", extra={"task_id": task_id})
+    return lost
 
 
 def purge_expired(services: Services, now: float | None = None) -> int:

@@ -242,9 +242,16 @@ class TaskStore:
                 ended.append(task_id)
         return Reaped(requeued, ended)
 
-    def queued_ids(self) -> list[str]:
+    def queued_ids(self, updated_before: float | None = None) -> list[str]:
+        """Queued tasks, oldest first; only those untouched since ``updated_before`` when given."""
+        query = select(TaskRow.id).where(TaskRow.status == TaskStatus.QUEUED.value)
+        if updated_before is not None:
+            query = query.where(TaskRow.updated_at < updated_before)
         with self.db.transaction() as s:
-            return list(s.scalars(select(TaskRow.id).where(TaskRow.status == TaskStatus.QUEUED.value)))
+            return list(s.scalars(query.order_by(TaskRow.created_at)))
+
+    def touch(self, task_id: str, stage: str) -> None:
+        self._update(task_id, TaskRow.status == TaskStatus.QUEUED.value, stage=stage)
 
     def expired(self, cutoff: float) -> list[str]:
         """Ended tasks finished before ``cutoff`` whose files are still kept."""

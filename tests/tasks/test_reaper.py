@@ -1,4 +1,4 @@
-"""Retention: files of ended tasks and old uploads go; running tasks' files stay."""
+"""Reaper housekeeping: retention of files, and tasks whose queue message was lost."""
 
 from __future__ import annotations
 
@@ -35,3 +35,17 @@ def test_retention_zero_keeps_everything(services: Services) -> None:
     services.storage.put_bytes("uploads/keep.wav", b"x")
     assert purge_expired(services, now=time.time() + 10**9) == 0
     assert services.storage.exists("uploads/keep.wav")
+
+
+def test_task_whose_queue_message_was_lost_is_queued_again(services: Services) -> None:
+    from digihuman.tasks.reaper import resubmit_lost
+
+    services.settings.tasks.stale_after_s = 0.05
+    lost = services.tasks.create("remix", {}, owner="o", timeout_s=60, max_attempts=1)  # no message
+    kept = services.tasks.create("remix", {}, owner="o", timeout_s=60, max_attempts=1)
+    services.queue.submit(kept.id, 60)
+    time.sleep(0.1)
+    assert resubmit_lost(services) == [lost.id]
+    assert services.queue.depth() == 2
+    assert "lost" in services.tasks.get(lost.id).stage
+    assert resubmit_lost(services) == []  # now accounted for
