@@ -8,9 +8,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from digihuman.errors import DigihumanError
+from digihuman.api.dependencies import require_key
+from digihuman.errors import DigihumanError, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +37,42 @@ def _openai_type(status: int) -> str:
 
 
 def _validation_message(exc: RequestValidationError) -> str:
+    errors = exc.errors()
+    if errors and errors[0].get("type") == "json_invalid":
+        why = (errors[0].get("ctx") or {}).get("error", "")
+        where = errors[0].get("loc", ("body", None))[-1]
+        at = f" at character {where}" if isinstance(where, int) else ""
+        return f"invalid request: the body is not valid JSON ({why}{at}); send a JSON object."
+    if errors and tuple(errors[0].get("loc", ())) == ("body",):
+        # the body as a whole: absent, or not a JSON object
+        return ("invalid request: the body must be a JSON object sent with Content-Type: application/json; "
+                + ("it is missing." if errors[0].get("type") == "missing" else "it is not one."))
     parts = []
-    for error in exc.errors()[:3]:
+    for error in errors[:3]:
         where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "form"))
         text = str(error.get("msg", "invalid")).replace("Field required", "is required")
         parts.append(f"{where} {text}" if where else text)
     return "invalid request: " + "; ".join(parts) + "."
+
+
+async def _key_refused(request: Request) -> JSONResponse | None:
+    """The 401 for a route that needs a key when the request has no valid one, else None.
+
+    FastAPI parses the body before it runs dependencies, so a malformed body would
+    otherwise be answered (400) before the missing key.
+    """
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None or not _uses(dependant, require_key):
+        return None
+    try:
+        await run_in_threadpool(require_key, request, request.app.state.services)
+    except Unauthorized as e:
+        return error_response(request, e.status, e.message)
+    return None
+
+
+def _uses(dependant: Any, call: Any) -> bool:
+    return any(d.call is call or _uses(d, call) for d in dependant.dependencies)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -50,7 +82,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(request, 400, _validation_message(exc))
+        return await _key_refused(request) or error_response(request, 400, _validation_message(exc))
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:
@@ -58,6 +90,8 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_response(request, 404, f"no such route: {request.method} {request.url.path}.")
         if exc.status_code == 405:
             return error_response(request, 405, f"{request.method} is not allowed on {request.url.path}.")
+        if exc.status_code == 400:  # a body FastAPI could not parse
+            return await _key_refused(request) or error_response(request, 400, str(exc.detail))
         return error_response(request, exc.status_code, str(exc.detail))
 
     @app.exception_handler(Exception)

@@ -12,10 +12,10 @@ from digihuman.tasks.store import TaskView
 log = logging.getLogger(__name__)
 
 
-def check_quota(services: Services, owner: str) -> None:
+def check_quota(services: Services, owner: str, *, including_new: bool = False) -> None:
     """429 when the key already has its quota of queued plus running tasks."""
     limit = services.settings.tasks.max_active_per_key
-    if services.tasks.count_active(owner) >= limit:
+    if services.tasks.count_active(owner) - int(including_new) >= limit:
         raise TooManyTasks(
             f"this API key already has {limit} queued or running tasks; wait for one to finish and retry."
         )
@@ -23,10 +23,15 @@ def check_quota(services: Services, owner: str) -> None:
 
 def submit(services: Services, owner: str, kind: str, inputs: dict[str, Any], name: str = "") -> TaskView:
     """Record a task and queue it; a queue failure fails the task visibly rather than losing it."""
-    check_quota(services, owner)
     settings = services.settings.tasks
     task = services.tasks.create(kind, inputs, owner=owner, name=name, timeout_s=settings.timeout_s,
                                  max_attempts=settings.max_attempts)
+    try:
+        # Counted again with the new task in: concurrent submits cannot all slip under the limit.
+        check_quota(services, owner, including_new=True)
+    except TooManyTasks:
+        services.tasks.discard(task.id)
+        raise
     try:
         services.queue.submit(task.id, task.timeout_s)
     except Exception as e:

@@ -15,7 +15,7 @@ from typing import BinaryIO, Literal
 from urllib.parse import unquote
 
 from digihuman.config import Settings
-from digihuman.errors import InvalidInput, TooLarge
+from digihuman.errors import InvalidInput, NotFound, TooLarge
 from digihuman.media.fetch import FetchPolicy, check_url, fetch, human_size
 from digihuman.media.probe import MediaInfo, probe, require
 from digihuman.storage.base import Storage
@@ -57,7 +57,13 @@ class Intake:
         max_bytes = self.limit(training)
         if url.startswith(self._own_prefix):
             key = unquote(url.removeprefix(self._own_prefix).split("?", 1)[0])
-            path = self.storage.local_path(key)
+            try:
+                path = self.storage.local_path(key)
+            except NotFound as e:
+                raise NotFound(f"{field} names a file that is not on this server ({key}); "
+                               "upload it again with POST /v1/files and pass the new url.") from e
+            except InvalidInput as e:
+                raise InvalidInput(f"{field} is not a valid url of this server's files: {e.message}") from e
             if path.stat().st_size > max_bytes:
                 raise TooLarge(f"{field} is larger than the {human_size(max_bytes)} limit.")
             return StoredMedia(key, self._probe(path, field, expect))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, Float, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -29,6 +29,8 @@ class Base(DeclarativeBase):
 
 class TaskRow(Base):
     __tablename__ = "tasks"
+    # The per-key quota counts a key's active tasks on every submit.
+    __table_args__ = (Index("ix_tasks_owner_status", "owner", "status"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     kind: Mapped[str] = mapped_column(String(40), index=True)

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from digihuman.database import Database
 from digihuman.errors import Conflict, NotFound
@@ -114,6 +114,11 @@ class TaskStore:
             if row is None or (kinds is not None and row.kind not in kinds):
                 raise NotFound(f"task {task_id!r} does not exist.")
             return TaskView.of(row)
+
+    def discard(self, task_id: str) -> None:
+        """Remove a task that never reached the queue (refused right after creation)."""
+        with self.db.transaction() as s:
+            s.execute(delete(TaskRow).where(TaskRow.id == task_id, TaskRow.status == TaskStatus.QUEUED.value))
 
     def count_active(self, owner: str | None) -> int:
         with self.db.transaction() as s:

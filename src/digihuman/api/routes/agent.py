@@ -174,6 +174,11 @@ ACTS: dict[str, Callable[[Services, str, Form], dict[str, Any]]] = {
 @router.post("/agent_api.php")
 async def agent_api(request: Request, owner: Owner, services: ServicesDep) -> dict[str, Any]:
     """Form fields as in the API contract; ``act`` picks the operation."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in ("", "multipart/form-data", "application/x-www-form-urlencoded"):
+        # Starlette reads any other body as an empty form, which would read as a missing act.
+        raise InvalidInput("the body must be a form (multipart/form-data or application/x-www-form-urlencoded), "
+                           f"not {media_type}; send act and its fields as form fields.")
     try:
         raw = await request.form()
     except HTTPException:
