@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from digihuman.timeline import Phone
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -40,6 +42,9 @@ class AudioChunk:
     samples: np.ndarray
     sample_rate: int
     text: str = ""  # the text this chunk speaks
+    # Phones spoken, with times relative to the chunk's start, when the backend knows them;
+    # lip sync then needs no alignment.
+    phones: tuple[Phone, ...] = ()
 
 
 class TextToSpeech(Protocol):
