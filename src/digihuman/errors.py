@@ -71,7 +71,7 @@ class EngineUnavailable(DigihumanError):
 
     def __init__(self, engine: str, hint: str = "") -> None:
         detail = f"engine not available: {engine} is not installed on this server"
-        super().__init__(detail + (f" ({hint})" if hint else ""))
+        super().__init__(detail + (f" ({hint})" if hint else "") + "; try again once the operator has installed it.")
         self.engine = engine
 
 

@@ -87,7 +87,8 @@ def run_all(services: Services) -> int:
 def train_voice(client: TestClient, run_queued: Callable[[], int], sample: Path, **form: Any) -> str:
     """POST /model with one sample, run the training; returns the trained model's id."""
     fields = {"title": "trained voice", "train_mode": "fast", **form}
-    response = client.post("/model", data=fields, files=[("voices", (sample.name, sample.read_bytes(), "audio/wav"))])
+    files = [("voices", (sample.name, sample.read_bytes(), "audio/wav"))]
+    response = client.post("/model", data=fields, files=files)
     assert response.status_code == 201, response.text
     model_id = response.json()["_id"]
     run_queued()

@@ -1,0 +1,93 @@
+"""Video remix: POST /generate_video and GET /query_video/{task_id}."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tests.api.helpers import OTHER, assert_error, assert_ok, probe_url, upload
+
+
+def remix(client, **body):
+    return client.post("/generate_video", json=body)
+
+
+def query(client, task_id, **kw):
+    return assert_ok(client.get(f"/query_video/{task_id}", **kw))
+
+
+def test_remix_runs_to_a_public_video(client, run_queued, media, tmp_path):
+    response = remix(client, video_url=media.url("clip.mp4"), text_content="New words for the video.",
+                     custom_floating_text=["{Big} news"], rewrite=True, transforms={"mirror": True},
+                     subtitle_style={"size": 20})
+    task_id = assert_ok(response)["task_id"]
+    pending = query(client, task_id)
+    assert (pending["task_id"], pending["status"], pending["result_urls"], pending["error_message"]) == \
+        (task_id, "pending", None, None)
+    assert dt.datetime.fromisoformat(pending["created_at"]).tzinfo is not None
+
+    assert run_queued() == 1
+    done = query(client, task_id)
+    assert done["status"] == "completed", done["error_message"]
+    assert done["result_urls"]["oss_path"] == f"tasks/{task_id}/remix.mp4"
+    info = probe_url(client, done["result_urls"]["public_url"], tmp_path / "r.mp4", "video/mp4")
+    assert (info.kind, info.has_audio) == ("video", True)
+    assert dt.datetime.fromisoformat(done["updated_at"]) >= dt.datetime.fromisoformat(done["created_at"])
+
+
+def test_remix_of_an_uploaded_video_redubbed_with_a_stock_voice(client, run_queued, media, tmp_path):
+    video = upload(client, media.root / "clip.mp4")
+    response = remix(client, video_url=video, text_content="Speak this. And this.", voice="fake-en")
+    task_id = assert_ok(response)["task_id"]
+    run_queued()
+    done = query(client, task_id)
+    assert done["status"] == "completed", done["error_message"]
+    info = probe_url(client, done["result_urls"]["public_url"], tmp_path / "r.mp4")
+    assert info.duration_s > 1.0  # as long as the new speech, not the 1 s source
+
+
+def test_remix_with_a_voice_model(client, run_queued, media, voice_model):
+    task_id = assert_ok(remix(client, video_url=media.url("clip.mp4"), voice=voice_model))["task_id"]
+    run_queued()
+    assert query(client, task_id)["status"] == "completed"
+
+
+def test_a_voice_model_deleted_before_the_run_fails_the_task(client, run_queued, media, voice_model):
+    task_id = assert_ok(remix(client, video_url=media.url("clip.mp4"), voice=voice_model))["task_id"]
+    assert_ok(client.delete(f"/model/{voice_model}"))
+    run_queued()
+    failed = query(client, task_id)
+    assert failed["status"] == "failed" and voice_model in failed["error_message"]
+    assert failed["result_urls"] is None
+
+
+def test_unknown_voice(client, media):
+    assert_error(remix(client, video_url=media.url("clip.mp4"), voice="nobody"), 400,
+                 "voice", "'nobody'", "fake-en")
+
+
+@pytest.mark.parametrize("name", ["face.png", "speech.wav"])
+def test_video_url_must_be_a_video(client, media, name):
+    assert_error(remix(client, video_url=media.url(name)), 422, "video_url", "not a video")
+
+
+def test_missing_video_url(client):
+    assert_error(remix(client, text_content="hi"), 400, "video_url", "required")
+
+
+def test_refused_url(client):
+    assert_error(remix(client, video_url="file:///etc/passwd"), 400, "video_url", "file: scheme")
+
+
+def test_unknown_and_foreign_tasks(client, media):
+    assert_error(client.get("/query_video/nope"), 404, "'nope' does not exist")
+    task_id = assert_ok(remix(client, video_url=media.url("clip.mp4")))["task_id"]
+    assert_error(client.get(f"/query_video/{task_id}", headers=OTHER), 404, "does not exist")
+
+
+def test_cancelled_remix_reads_failed(client, media):
+    task_id = assert_ok(remix(client, video_url=media.url("clip.mp4")))["task_id"]
+    assert_ok(client.post(f"/v1/tasks/{task_id}/cancel"))
+    cancelled = query(client, task_id)
+    assert cancelled["status"] == "failed" and "cancelled" in cancelled["error_message"]
