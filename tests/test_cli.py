@@ -144,3 +144,26 @@ def test_server_restart_loses_no_queued_task(data_dir: Path, tmp_path: Path) -> 
             assert [wait_final(c, task_id)["web_work_status"] for task_id in ids] == [200, 200, 200]
     finally:
         server.stop()
+
+
+def test_embedded_worker_is_restarted_after_it_dies(data_dir: Path, tmp_path: Path) -> None:
+    key = subprocess.run([sys.executable, "-m", "digihuman", "keys", "create", "--data-dir", str(data_dir)],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    server = Server(data_dir, workers=1)
+    try:
+        consumer = _worker_pids(server.proc.pid)
+        assert consumer, "serve should have started a worker"
+        os.killpg(consumer[0], signal.SIGKILL)
+        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=10) as c:
+            face, speech = upload(c, make_png(tmp_path / "f.png")), upload(c, make_wav(tmp_path / "s.wav"))
+            task_id = c.post("/avatar/generation", json={"avatar_url": face, "audio_url": speech}).json()["data"]["id"]
+            assert wait_final(c, task_id)["web_work_status"] == 200
+        assert _worker_pids(server.proc.pid) and _worker_pids(server.proc.pid) != consumer
+        assert "embedded worker exited; restarting it" in server.output()
+    finally:
+        assert server.stop() == 0
+
+
+def _worker_pids(parent: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(parent), "-f", "digihuman worker"], capture_output=True, text=True)
+    return [int(p) for p in out.stdout.split()]
