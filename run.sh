@@ -44,12 +44,13 @@ setup() {
 case "${1:-}" in
   serve)
     shift
+    apt_install espeak-ng
     setup requirements.txt
     exec .venv/bin/digihuman serve "$@"
     ;;
   test)
     shift
-    apt_install redis-server postgresql
+    apt_install redis-server postgresql espeak-ng pocketsphinx-testdata
     setup requirements-dev.txt
     # The test setup starts its own Redis and PostgreSQL; here they must exist, never be skipped.
     export DIGIHUMAN_REQUIRE_SERVICES=1

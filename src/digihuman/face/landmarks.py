@@ -1,0 +1,209 @@
+"""MediaPipe FaceMesh: 478 landmarks in pixels, the named landmark groups, and picking one face.
+
+Landmark indices are MediaPipe's (``face_mesh_connections.py``; 0-467 the mesh, 468-477 the irises,
+present with ``refine_landmarks=True``). "Right" and "left" are the *person's*: in a photo that is not
+mirrored, the right eye (33, 133) appears on the image's left. Loops are ordered so that they can be
+drawn or filled as polygons directly.
+
+Coordinates are pixels of the (display-oriented) image: x to the right, y down, and z the depth
+MediaPipe predicts, scaled like x (multiplied by the image width), smaller = closer to the camera.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+NUM_LANDMARKS = 478
+
+# --- named points --------------------------------------------------------------------------------
+FOREHEAD = 10  # top of the face oval, on the midline
+CHIN = 152  # bottom of the face oval, on the midline
+NOSE_TIP = 1
+NOSE_BASE = 2  # subnasale: where the nose meets the upper lip
+MOUTH_RIGHT, MOUTH_LEFT = 61, 291  # outer mouth corners
+UPPER_LIP_INNER, LOWER_LIP_INNER = 13, 14  # inner-lip midpoints: their gap is the mouth opening
+UPPER_LIP_OUTER, LOWER_LIP_OUTER = 0, 17
+RIGHT_EYE_OUTER, RIGHT_EYE_INNER = 33, 133
+LEFT_EYE_OUTER, LEFT_EYE_INNER = 263, 362
+RIGHT_IRIS_CENTER, LEFT_IRIS_CENTER = 468, 473
+
+# --- loops (closed polygons, drawn in order) ------------------------------------------------------
+# Outer lip line: right corner 61, over the upper lip to the left corner 291, back along the lower lip.
+LIPS_OUTER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
+# Inner lip line (the mouth opening): 78 and 308 are the inner corners, 13 top, 14 bottom.
+LIPS_INNER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95)
+# Face outline, clockwise on screen from the top of the forehead.
+FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
+             152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)
+RIGHT_EYE = (33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7)
+LEFT_EYE = (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249)
+RIGHT_IRIS = (469, 470, 471, 472)  # around the center 468
+LEFT_IRIS = (474, 475, 476, 477)  # around the center 473
+# Lower face, for blending masks: the jaw from the right cheek (93) under the chin to the left cheek
+# (323), then back under the nose (cheeks 425/205, nose wings 327/98, nose base 2). Everything that
+# moves when speaking is inside; the nose and eyes, which the background frame keeps, are not.
+LOWER_FACE = (93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361,
+              323, 425, 327, 2, 98, 205)
+
+# --- open lines ------------------------------------------------------------------------------------
+# Jaw line from the right cheek edge (234, image left) under the chin to the left cheek edge (454).
+JAW = (234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361,
+       323, 454)
+RIGHT_EYEBROW = (70, 63, 105, 66, 107)  # upper edge, outer to inner
+LEFT_EYEBROW = (300, 293, 334, 296, 336)
+NOSE_BRIDGE = (168, 6, 197, 195, 5, 4, 1)  # between the eyes down to the tip
+NOSE_WINGS = (98, 327)  # alae, right and left
+
+# Points that do not move when a person speaks or smiles (eye corners, nose, forehead): the head pose
+# and the canonical face frame are fitted to these alone, so an open mouth does not tilt the face.
+RIGID = (33, 133, 362, 263, 168, 6, 197, 195, 5, 4, 1, 98, 327, 10, 151, 108, 337)
+
+MIN_FACE_PX = 80  # a face narrower than this has too few pixels for a mouth to be rendered on it
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """Where a face is in the image, in pixels."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def size(self) -> float:
+        """Across the face: the larger side of the box, so a turned head is not counted as small."""
+        return max(self.x1 - self.x0, self.y1 - self.y0)
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return (self.x0 + self.x1) / 2, (self.y0 + self.y1) / 2
+
+    @classmethod
+    def of(cls, landmarks: np.ndarray) -> FaceBox:
+        """The box around the face oval of ``landmarks`` (478, 2+)."""
+        pts = landmarks[list(FACE_OVAL), :2]
+        (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
+        return cls(float(x0), float(y0), float(x1), float(y1))
+
+    def iou(self, other: FaceBox) -> float:
+        """Overlap of two boxes (intersection over union), 0..1."""
+        w = max(0.0, min(self.x1, other.x1) - max(self.x0, other.x0))
+        h = max(0.0, min(self.y1, other.y1) - max(self.y0, other.y0))
+        inter = w * h
+        union = (self.x1 - self.x0) * (self.y1 - self.y0) + (other.x1 - other.x0) * (other.y1 - other.y0)
+        return inter / union if union > 0 else 0.0
+
+
+def pick_face(boxes: list[FaceBox], width: int, height: int, previous: FaceBox | None = None) -> int:
+    """Index of the face to use among ``boxes``: the one still overlapping ``previous`` (so a video
+    does not jump between people), else the largest, most central one."""
+    if previous is not None:
+        overlaps = [b.iou(previous) for b in boxes]
+        best = int(np.argmax(overlaps))
+        if overlaps[best] > 0.3:
+            return best
+    half_diagonal = float(np.hypot(width, height)) / 2
+
+    def score(box: FaceBox) -> float:
+        cx, cy = box.center
+        off_center = float(np.hypot(cx - width / 2, cy - height / 2)) / half_diagonal  # 0..1
+        # a face at the border counts as half its size: a bystander's big face in a corner loses to
+        # the speaker's slightly smaller face in the middle
+        return box.size * (1.0 - 0.5 * off_center)
+
+    return int(np.argmax([score(b) for b in boxes]))
+
+
+class FaceMesh:
+    """MediaPipe FaceMesh (legacy ``solutions.face_mesh``, refined: 478 landmarks), loaded lazily.
+
+    ``static=True`` runs the face detector on every image (photos, unrelated images); ``static=False``
+    tracks from frame to frame (video: faster and steadier). Up to three faces are found; one is
+    picked by :func:`pick_face`. Not thread-safe: use one instance per thread.
+    """
+
+    def __init__(self, *, static: bool, max_faces: int = 3, min_confidence: float = 0.5) -> None:
+        self.static = static
+        self.max_faces = max_faces
+        self.min_confidence = min_confidence
+        self._mesh: Any = None
+        self._previous: FaceBox | None = None
+
+    def _load(self) -> Any:
+        if self._mesh is None:
+            from mediapipe.python.solutions import face_mesh
+
+            self._mesh = face_mesh.FaceMesh(
+                static_image_mode=self.static,
+                max_num_faces=self.max_faces,
+                refine_landmarks=True,
+                min_detection_confidence=self.min_confidence,
+                min_tracking_confidence=self.min_confidence,
+            )
+        return self._mesh
+
+    def faces(self, rgb: np.ndarray) -> list[np.ndarray]:
+        """Every face found in ``rgb`` (H, W, 3 uint8), each as (478, 3) float32 pixel landmarks."""
+        height, width = rgb.shape[:2]
+        result = self._load().process(np.ascontiguousarray(rgb))
+        found = result.multi_face_landmarks or []
+        scale = np.array([width, height, width], dtype=np.float32)
+        return [
+            np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float32) * scale for face in found
+        ]
+
+    def detect(self, rgb: np.ndarray) -> np.ndarray | None:
+        """The landmarks (478, 3) of the face to use in ``rgb``, or None when there is none.
+
+        In tracking mode the face followed so far is kept while it is still found.
+        """
+        faces = self.faces(rgb)
+        if not faces:
+            self._previous = None
+            return None
+        boxes = [FaceBox.of(f) for f in faces]
+        height, width = rgb.shape[:2]
+        chosen = pick_face(boxes, width, height, None if self.static else self._previous)
+        self._previous = boxes[chosen]
+        return faces[chosen]
+
+    def reset(self) -> None:
+        """Forget the tracked face (a new video starts)."""
+        self.close()
+
+    def close(self) -> None:
+        """Release the MediaPipe graph; the next call loads it again."""
+        if self._mesh is not None:
+            self._mesh.close()
+            self._mesh = None
+        self._previous = None
+
+    def __enter__(self) -> FaceMesh:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def find_face_box(rgb: np.ndarray, min_confidence: float = 0.5) -> FaceBox | None:
+    """The face MediaPipe's full-range face detector sees, when FaceMesh saw none.
+
+    FaceMesh's own detector is short-range (faces filling a good part of the image); this one finds
+    small and distant faces, so a photo can be told "face too small" instead of "no face", and a
+    small face in a large image can be cropped and meshed.
+    """
+    from mediapipe.python.solutions import face_detection
+
+    height, width = rgb.shape[:2]
+    with face_detection.FaceDetection(model_selection=1, min_detection_confidence=min_confidence) as det:
+        found = det.process(np.ascontiguousarray(rgb)).detections or []
+    boxes = []
+    for d in found:
+        b = d.location_data.relative_bounding_box
+        boxes.append(FaceBox(b.xmin * width, b.ymin * height, (b.xmin + b.width) * width,
+                             (b.ymin + b.height) * height))
+    return boxes[pick_face(boxes, width, height)] if boxes else None
