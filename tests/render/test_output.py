@@ -1,0 +1,69 @@
+"""Output writing: exact durations with interleaved audio, watermark, preview, cover."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+
+from digihuman.media.probe import probe
+from digihuman.render.output import PreviewCollector, VideoSpec, VideoWriter, watermark, write_cover
+from tests.mediagen import make_wav
+
+
+def frames(n: int, width: int = 161, height: int = 120) -> list[np.ndarray]:
+    out = []
+    for i in range(n):
+        img = np.full((height, width, 3), 40, np.uint8)
+        img[40:80, (i * 3) % width: (i * 3) % width + 20] = 230
+        out.append(img)
+    return out
+
+
+def stream_seconds(path: Path) -> dict[str, float]:
+    with av.open(str(path)) as c:
+        return {s.type: float(s.duration * s.time_base) for s in c.streams}
+
+
+def test_audio_is_cut_or_padded_to_the_video(tmp_path: Path) -> None:
+    for audio_s in (1.0, 3.0):  # shorter and longer than the 2 s of video
+        wav = make_wav(tmp_path / f"a{audio_s}.wav", seconds=audio_s)
+        out = tmp_path / f"v{audio_s}.mp4"
+        with VideoWriter(out, VideoSpec(161, 120, 25), audio=wav) as writer:
+            for img in frames(50):
+                writer.write(img)
+        info = probe(out)
+        assert (info.width, info.height, info.fps) == (160, 120, 25.0)  # odd width made even
+        seconds = stream_seconds(out)
+        assert abs(seconds["video"] - 2.0) < 1e-6
+        assert abs(seconds["audio"] - 2.0) < 0.03  # one AAC frame of priming at most
+
+
+def test_fractional_frame_rate_and_no_audio(tmp_path: Path) -> None:
+    out = tmp_path / "ntsc.mp4"
+    with VideoWriter(out, VideoSpec(64, 64, 30000 / 1001)) as writer:
+        for img in frames(30, 64, 64):
+            writer.write(img)
+    info = probe(out)
+    assert abs(info.fps - 29.97) < 0.01 and not info.has_audio
+
+
+def test_watermark_marks_only_the_corner() -> None:
+    img = np.full((360, 640, 3), 90, np.uint8)
+    marked = watermark(img, "digihuman")
+    changed = np.argwhere(np.any(marked != img, axis=2))
+    assert changed.size > 0
+    assert changed[:, 0].min() > 360 * 0.8 and changed[:, 1].min() > 640 * 0.6
+    assert np.array_equal(img, np.full((360, 640, 3), 90, np.uint8))  # input untouched
+
+
+def test_preview_and_cover(tmp_path: Path) -> None:
+    collector = PreviewCollector(fps=25)
+    for img in frames(200):
+        collector.add(img)
+    assert len(collector.frames) == 32  # 4 s at 8 fps, bounded whatever the length
+    preview = collector.write(tmp_path / "p.webp")
+    assert preview.read_bytes()[:4] == b"RIFF" and b"ANIM" in preview.read_bytes()[:64]
+    cover = write_cover(frames(1)[0], tmp_path / "c.jpg")
+    assert probe(cover).kind == "image"
