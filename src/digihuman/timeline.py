@@ -25,6 +25,7 @@ class Phone:
     start: float
     end: float
     stressed: bool = False  # ARPAbet stress 1/2; Mandarin finals count as stressed
+    openness: float | None = None  # how open the mouth sounds over the phone, 0..1, from the audio; None: unknown
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Viseme:
     symbol: str
     start: float
     end: float
+    weight: float = 1.0  # how strongly the shape is made, 0..1 (for the acoustic method: how open it sounds)
 
 
 @dataclass(frozen=True)
