@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 from digihuman.config import Settings
+from digihuman.errors import DigihumanError, InvalidInput
 
 log = logging.getLogger("digihuman")
 
@@ -107,6 +109,58 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _engines(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from digihuman.engines import build_engines
+
+    return build_engines(_settings(args))
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def cmd_tts(args: argparse.Namespace) -> int:
+    """Speak text with a stock voice into a wav/mp3/opus/pcm file (format from the file's suffix)."""
+    from digihuman.media.audio import EncodeOptions, encode_stream
+    from digihuman.speech.tts.base import SpeechOptions
+
+    out = Path(args.out)
+    fmt = out.suffix.lstrip(".").lower() or "wav"
+    if fmt not in ("wav", "mp3", "opus", "pcm"):
+        raise InvalidInput(f"--out must end in .wav, .mp3, .opus or .pcm, not {out.suffix!r}.")
+    tts = _engines(args).require_tts()
+    voice = args.voice or tts.voices()[0].id
+    chunks = tts.synthesize(args.text, voice, SpeechOptions(chunk_length=args.chunk_length))
+    with out.open("wb") as handle:
+        for data in encode_stream(chunks, EncodeOptions(fmt, args.sample_rate, normalize=args.normalize)):
+            handle.write(data)
+    print(out)
+    return 0
+
+
+def cmd_voices(args: argparse.Namespace) -> int:
+    _print_json([vars(v) for v in _engines(args).require_tts().voices()])
+    return 0
+
+
+def cmd_asr(args: argparse.Namespace) -> int:
+    """Transcribe speech to JSON with timed words (characters for Chinese)."""
+    from digihuman.speech.asr.formats import transcript_json
+
+    _print_json(transcript_json(_engines(args).require_asr().transcribe(Path(args.file), args.language)))
+    return 0
+
+
+def cmd_visemes(args: argparse.Namespace) -> int:
+    """Print the phone/viseme timeline and per-frame mouth targets of speech audio as JSON."""
+    from digihuman.speech.align import visemes_json
+
+    recognizer = _engines(args).asr
+    _print_json(visemes_json(Path(args.file), text=args.text, language=args.language, fps=args.fps,
+                             recognizer=recognizer))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="digihuman", description=__doc__)
     parser.add_argument("--log-level", default=os.environ.get("DIGIHUMAN_LOG_LEVEL", "INFO"))
@@ -129,6 +183,29 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", default="")
     create.add_argument("--data-dir")
     create.set_defaults(func=cmd_keys_create)
+    tts = sub.add_parser("tts", help="speak text into an audio file")
+    tts.add_argument("--text", required=True)
+    tts.add_argument("--voice", help="stock voice id (see 'digihuman voices'); default: the first")
+    tts.add_argument("--out", required=True, help="speech.wav | .mp3 | .opus | .pcm")
+    tts.add_argument("--sample-rate", type=int)
+    tts.add_argument("--chunk-length", type=int, default=200)
+    tts.add_argument("--normalize", action="store_true", help="bring loudness to about -16 LUFS")
+    tts.set_defaults(func=cmd_tts)
+
+    voices = sub.add_parser("voices", help="list the stock voices")
+    voices.set_defaults(func=cmd_voices)
+
+    asr = sub.add_parser("asr", help="transcribe speech to JSON with word timings")
+    asr.add_argument("file")
+    asr.add_argument("--language", help="hint, e.g. en or zh; detected when absent")
+    asr.set_defaults(func=cmd_asr)
+
+    visemes = sub.add_parser("visemes", help="phone/viseme timeline and mouth targets as JSON")
+    visemes.add_argument("file")
+    visemes.add_argument("--text", help="the words said, when known (skips recognition)")
+    visemes.add_argument("--language")
+    visemes.add_argument("--fps", type=float, default=25.0)
+    visemes.set_defaults(func=cmd_visemes)
     return parser
 
 
@@ -137,4 +214,9 @@ def main(argv: list[str] | None = None) -> None:
 
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level)
-    sys.exit(args.func(args))
+    try:
+        code = args.func(args)
+    except DigihumanError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        code = 2
+    sys.exit(code)

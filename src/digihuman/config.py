@@ -72,6 +72,10 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Hosts (or IPs) that input URLs may name even though they resolve to private addresses.",
     )
+    models_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".cache" / "digihuman" / "models",
+        description="Where models assembled from packages are kept (shared by all data dirs).",
+    )
     engine_factory: str | None = Field(
         None, description="'module:function' building the engines instead of the built-in wiring."
     )

@@ -8,6 +8,7 @@ another builder ('module:function' taking Settings) to plug in other backends.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -16,6 +17,7 @@ from digihuman.config import Settings
 from digihuman.errors import EngineUnavailable, InvalidInput
 from digihuman.remix.base import Remixer
 from digihuman.render.base import TalkingHead
+from digihuman.speech.asr.base import Recognizer
 from digihuman.speech.tts.base import TextToSpeech
 from digihuman.speech.voices.base import VoiceCloner
 from digihuman.text.base import ChatModel
@@ -28,6 +30,7 @@ class Engines:
     """The engines this process can use; None where none is installed."""
 
     tts: TextToSpeech | None = None
+    asr: Recognizer | None = None
     voice_cloner: VoiceCloner | None = None
     talking_head: TalkingHead | None = None
     chat: ChatModel | None = None
@@ -35,6 +38,9 @@ class Engines:
 
     def require_tts(self) -> TextToSpeech:
         return _require(self.tts, "text-to-speech")
+
+    def require_asr(self) -> Recognizer:
+        return _require(self.asr, "speech recognition")
 
     def require_voice_cloner(self) -> VoiceCloner:
         return _require(self.voice_cloner, "voice cloning")
@@ -59,15 +65,26 @@ def build_engines(settings: Settings) -> Engines:
     """Engines for this process, from ``settings.engine_factory`` or the built-in backends."""
     if settings.engine_factory:
         return _load_factory(settings.engine_factory)(settings)
-    # Built-in backends register here as they are implemented.
-    return Engines()
+    asr = _recognizer(settings)
+    return Engines(tts=_speech(), asr=asr)
 
 
-def _load_factory(spec: str) -> Callable[[Settings], Engines]:
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise InvalidInput(f"DIGIHUMAN_ENGINE_FACTORY must look like 'package.module:function', not {spec!r}.")
-    try:
-        return getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as e:
-        raise InvalidInput(f"DIGIHUMAN_ENGINE_FACTORY {spec!r} cannot be loaded: {e}.") from e
+def _installed(*modules: str) -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
+def _speech() -> TextToSpeech | None:
+    from digihuman.speech.tts.catalogue import SpeechCatalogue
+
+    catalogue = SpeechCatalogue.installed()
+    return catalogue if catalogue.backends else None
+
+
+def _recognizer(settings: Settings) -> Recognizer | None:
+    from digihuman.speech.asr import whisper_models
+
+    if not (_installed("faster_whisper") and whisper_models.installed()):
+        return None
+    from digihuman.speech.asr.whisper import WhisperRecognizer
+
+    return WhisperRecognizer(cache_dir=settings.models_dir)

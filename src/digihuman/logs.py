@@ -30,4 +30,5 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    logging.getLogger("huey").setLevel("WARNING")
+    for chatty in ("huey", "faster_whisper"):
+        logging.getLogger(chatty).setLevel("WARNING")
