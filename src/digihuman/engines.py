@@ -88,3 +88,13 @@ def _recognizer(settings: Settings) -> Recognizer | None:
     from digihuman.speech.asr.whisper import WhisperRecognizer
 
     return WhisperRecognizer(cache_dir=settings.models_dir)
+
+
+def _load_factory(spec: str) -> Callable[[Settings], Engines]:
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise InvalidInput(f"DIGIHUMAN_ENGINE_FACTORY must look like 'package.module:function', not {spec!r}.")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as e:
+        raise InvalidInput(f"DIGIHUMAN_ENGINE_FACTORY {spec!r} cannot be loaded: {e}.") from e

@@ -81,3 +81,16 @@ def test_create_audio_with_a_stock_voice(real: tuple[TestClient, Services], tmp_
 def test_engines_are_built_once_and_lazily() -> None:
     engines = build_engines(make_settings(Path("/tmp/unused"), engine_factory=None))
     assert engines.tts is not None and engines.asr is not None
+
+
+def test_voice_sample_is_made_once_and_served(real: tuple[TestClient, Services], tmp_path: Path) -> None:
+    client, services = real
+    listed = {v["id"]: v for v in client.get("/v1/voices").json()["data"]["voices"]}
+    url = listed["zh-baker"]["sample_url"].removeprefix("http://testserver")
+    first = client.get(url)
+    assert first.status_code == 200 and first.headers["content-type"] == "audio/mpeg"
+    (tmp_path / "s.mp3").write_bytes(first.content)
+    assert probe(tmp_path / "s.mp3").duration_s > 2.0
+    assert services.storage.exists("voices/samples/zh-baker.mp3")
+    assert client.get(url).content == first.content
+    assert client.get("/v1/voices/nobody/sample").status_code == 404

@@ -109,5 +109,6 @@ def test_voices(client):
     voices = assert_ok(client.get("/v1/voices"))["voices"]
     assert [v["id"] for v in voices] == ["fake-en", "fake-zh"]
     assert voices[0] == {"id": "fake-en", "name": "Fake English", "language": "en-US", "gender": "male",
-                         "sample_rate": 16000, "description": voices[0]["description"]}
+                         "sample_rate": 16000, "description": voices[0]["description"],
+                         "sample_url": "http://testserver/v1/voices/fake-en/sample"}
     assert voices[1]["language"] == "zh-CN"

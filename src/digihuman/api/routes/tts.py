@@ -6,13 +6,13 @@ from itertools import chain
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from fastapi.responses import StreamingResponse
+from fastapi.responses import FileResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from digihuman.api.dependencies import Owner, ServicesDep
 from digihuman.api.envelope import ok
 from digihuman.api.voices import check_voice
-from digihuman.errors import InvalidInput
+from digihuman.errors import InvalidInput, NotFound
 from digihuman.media.audio import CONTENT_TYPES, EncodeOptions, encode_stream
 from digihuman.pipelines.speech import speech_chunks
 from digihuman.speech.tts.base import SpeechOptions
@@ -51,11 +51,36 @@ def tts(body: TtsRequest, owner: Owner, services: ServicesDep) -> StreamingRespo
                              headers={"Content-Disposition": f'inline; filename="speech.{body.format}"'})
 
 
+# What each voice says as its sample, by language; others say the English line.
+SAMPLE_TEXT = {
+    "en": "Hello! This is how I sound. I can read your script in a clear and natural voice.",
+    "zh": "你好！这是我的声音。我可以用清晰自然的声音朗读你的文案。",
+}
+
+
 @router.get("/v1/voices")
 def voices(owner: Owner, services: ServicesDep) -> dict[str, Any]:
     catalogue = services.engines.require_tts().voices()
+    base = services.settings.public_url
     return ok({"voices": [
         {"id": v.id, "name": v.name, "language": v.language, "gender": v.gender,
-         "sample_rate": v.sample_rate, "description": v.description}
+         "sample_rate": v.sample_rate, "description": v.description,
+         "sample_url": f"{base}/v1/voices/{v.id}/sample"}
         for v in catalogue
     ]})
+
+
+@router.get("/v1/voices/{voice_id}/sample", response_class=FileResponse)
+def sample(voice_id: str, owner: Owner, services: ServicesDep) -> FileResponse:
+    """A short MP3 of the voice, made on first request and kept."""
+    tts = services.engines.require_tts()
+    voice = next((v for v in tts.voices() if v.id == voice_id), None)
+    if voice is None:
+        raise NotFound(f"voice {voice_id!r} does not exist; GET /v1/voices lists them.")
+    key = f"voices/samples/{voice_id}.mp3"
+    if not services.storage.exists(key):
+        text = SAMPLE_TEXT.get(voice.language.split("-")[0], SAMPLE_TEXT["en"])
+        audio = b"".join(encode_stream(tts.synthesize(text, voice_id, SpeechOptions()),
+                                       EncodeOptions("mp3", normalize=True)))
+        services.storage.put_bytes(key, audio)
+    return FileResponse(services.storage.local_path(key), media_type="audio/mpeg")
