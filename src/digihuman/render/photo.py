@@ -1,0 +1,138 @@
+"""Rendering a talking head from a single portrait photo.
+
+One photo has one mouth, so the face is shaped instead of sampled: per frame the mouth targets
+(:class:`~digihuman.timeline.MouthTrack`) and the idle pose (:mod:`.idle`) move the FaceMesh points
+(:class:`.photo_warp.FaceRig`), the photo is warped piecewise-affinely around the head
+(:class:`.photo_warp.MeshWarp`), and the inside of the opened mouth is painted behind the lips
+(:mod:`.mouth_interior`). Only a crop around the head is touched; the rest of the picture is the
+photo's own pixels. Frames stream straight to the encoder.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from digihuman.errors import MediaRejected
+from digihuman.face import FaceFrame, read_image, track_image
+from digihuman.face.tracking import analyse
+from digihuman.progress import Progress
+from digihuman.render.base import RenderOptions, RenderResult
+from digihuman.render.idle import IdleMotion, IdlePlan, IdlePose
+from digihuman.render.mouth_interior import MouthPalette, paint_mouth
+from digihuman.render.output import PreviewCollector, VideoSpec, VideoWriter, watermark, write_cover
+from digihuman.render.photo_warp import FaceRig, MeshWarp, MouthPose
+from digihuman.timeline import MouthTrack, Timeline
+
+MAX_SIDE = 1920  # longer photos are scaled down: the video would only be slower, not better
+SILENCE_EASE_S = 0.08  # the mouth settles to rest this fast once a silence starts
+
+
+class PortraitAnimator:
+    """A portrait prepared for animation: its face measured and the warp built, once."""
+
+    def __init__(self, rgb: np.ndarray, face: FaceFrame) -> None:
+        height, width = rgb.shape[:2]
+        self.rgb = rgb
+        self.face = face
+        self.rig = FaceRig(face, (width, height))
+        opened = self.rig.pose(MouthPose(jaw=0.6))
+        self.warp = MeshWarp(self.rig, (width, height), triangulate_with=opened)
+        self.palette = MouthPalette.of(rgb, face.landmarks)
+        self._frame = rgb.copy()
+
+    @classmethod
+    def from_photo(cls, image: Path) -> PortraitAnimator:
+        """Read and track ``image``; scale it to at most MAX_SIDE and even sizes.
+
+        Raises MediaRejected (422) when the photo has no usable face."""
+        import cv2
+
+        face = track_image(image)
+        rgb = read_image(image)
+        height, width = rgb.shape[:2]
+        factor = min(1.0, MAX_SIDE / max(width, height))
+        landmarks = face.landmarks
+        if factor < 1.0:
+            size = (max(2, round(width * factor)), max(2, round(height * factor)))
+            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+            landmarks = landmarks * np.float32(factor)
+        rgb = np.ascontiguousarray(rgb[: rgb.shape[0] // 2 * 2, : rgb.shape[1] // 2 * 2])
+        if factor < 1.0:
+            face = analyse(rgb, landmarks)
+        return cls(rgb, face)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.rgb.shape[1], self.rgb.shape[0]
+
+    def render(self, mouth: MouthPose, idle: IdlePose | None = None) -> np.ndarray:
+        """One frame (RGB uint8, the photo's size). The returned array is reused by the next call."""
+        idle = idle or IdlePose(0.0, 0.0, (0.0, 0.0))
+        target = self.rig.pose(mouth, idle.blink, idle.roll_deg, idle.shift)
+        crop = self.warp.warp(self.rgb, target)
+        x0, y0, x1, y1 = self.warp.box
+        paint_mouth(crop, (x0, y0), target, mouth, self.palette, self.face.pose.to_canonical,
+                    self.rig.scale)
+        self._frame[y0:y1, x0:x1] = crop
+        return self._frame
+
+
+def mouth_poses(mouth: MouthTrack, timeline: Timeline) -> list[MouthPose]:
+    """The track as poses, eased to rest inside the timeline's silences (still and closed there)."""
+    times = np.arange(len(mouth)) / mouth.fps
+    quiet = np.zeros(len(mouth))
+    for start, end in timeline.silences:
+        into = np.minimum(times - start, end - times)
+        quiet = np.maximum(quiet, np.clip(into / SILENCE_EASE_S, 0, 1))
+    speak = 1.0 - quiet
+    rest = MouthPose()
+    return [
+        MouthPose(jaw=j * s, width=rest.width + (w - rest.width) * s, round=r * s, teeth=t * s)
+        for j, w, r, t, s in zip(mouth.jaw, mouth.width, mouth.round, mouth.teeth, speak)
+    ]
+
+
+def render_photo(image: Path, audio: Path, mouth: MouthTrack, timeline: Timeline, out_dir: Path,
+                 options: RenderOptions, progress: Progress, *,
+                 motion: IdleMotion = IdleMotion()) -> RenderResult:
+    """Render ``image`` (a portrait) saying ``audio``, lips moved by ``mouth``, into ``out_dir``.
+
+    Writes video.mp4 (and video_wm.mp4 when ``options.watermark`` is set), cover.jpg and
+    preview.webp. One frame per MouthTrack entry at its fps. Raises MediaRejected when the photo
+    has no usable face.
+    """
+    if len(mouth) == 0:
+        raise MediaRejected("the audio is too short to render: send speech of at least one video frame.")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    progress(0.0, "measuring the face")
+    animator = PortraitAnimator.from_photo(image)
+    width, height = animator.size
+    n = len(mouth)
+    duration = n / mouth.fps
+    plan = IdlePlan(motion, duration)
+    poses = mouth_poses(mouth, timeline)
+    # the cover: the first frame's pose, mouth at rest and eyes open
+    cover = write_cover(animator.render(MouthPose(), replace(plan.at(0.0), blink=0.0)), out_dir / "cover.jpg")
+    spec = VideoSpec(width, height, mouth.fps)
+    preview = PreviewCollector(mouth.fps)
+    clean_path, marked_path = out_dir / "video.mp4", out_dir / "video_wm.mp4"
+    with ExitStack() as writers:  # both files in one pass; each closed (or abandoned) on exit
+        clean = writers.enter_context(VideoWriter(clean_path, spec, audio))
+        marked = writers.enter_context(VideoWriter(marked_path, spec, audio)) if options.watermark else None
+        for i, pose in enumerate(poses):
+            frame = animator.render(pose, plan.at(i / mouth.fps))
+            clean.write(frame)
+            if marked is not None:
+                marked.write(watermark(frame, options.watermark or ""))
+            preview.add(frame)
+            if i % 25 == 0:
+                progress(100.0 * i / max(n, 1), "rendering the face")
+    preview_path = preview.write(out_dir / "preview.webp")
+    progress(100.0, "rendering the face")
+    return RenderResult(video=clean_path, cover=cover, preview=preview_path, duration_s=duration,
+                        watermarked=marked_path if marked is not None else None)
