@@ -16,7 +16,6 @@ from tests.services import postgres_server, postgres_url, redis_server, redis_ur
 
 API_KEY = "test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
-SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
@@ -59,10 +58,3 @@ def run_queued(services: Services):  # type: ignore[no-untyped-def]
         return len(ids)
 
     return run
-
-
-@pytest.fixture
-def shared_media() -> Path:
-    if not SHARED_MEDIA.is_dir():
-        pytest.skip(f"real test media not found at {SHARED_MEDIA}")
-    return SHARED_MEDIA

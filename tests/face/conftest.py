@@ -8,17 +8,9 @@ from pathlib import Path
 import pytest
 
 from digihuman.face import FaceMesh
+from tests.shared_media import shared
 
-SHARED_MEDIA = Path(__file__).resolve().parents[2].parent / "shared" / "media"
 
-
-def shared(pattern: str) -> Path:
-    """The file in ../shared/media matching ``pattern``; skips only where that folder is absent."""
-    if not SHARED_MEDIA.is_dir():
-        pytest.skip(f"real test media not found at {SHARED_MEDIA}")
-    matches = sorted(SHARED_MEDIA.glob(pattern))
-    assert matches, f"no file matches {pattern} in {SHARED_MEDIA}"
-    return matches[0]
 
 
 @pytest.fixture(scope="module")

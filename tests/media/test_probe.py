@@ -11,8 +11,8 @@ import pytest
 from digihuman.errors import MediaRejected
 from digihuman.media.probe import MediaInfo, probe, require
 from tests.mediagen import make_gif, make_jpeg, make_png, make_text, make_video, make_wav
+from tests.shared_media import shared as _shared
 
-SHARED_MEDIA = Path(__file__).resolve().parents[2].parent / "shared" / "media"
 UNREADABLE = "not an audio, video or image file that can be read"
 
 
@@ -163,13 +163,6 @@ def test_require_refuses_too_short_media(tmp_path, infos):
     with pytest.raises(MediaRejected, match="video_url is too short"):
         require(empty_video, "visual", "video_url")
 
-
-def _shared(pattern: str) -> Path:
-    if not SHARED_MEDIA.is_dir():
-        pytest.skip(f"real test media not found at {SHARED_MEDIA}")
-    matches = sorted(SHARED_MEDIA.glob(pattern))
-    assert matches, f"no file matches {pattern} in {SHARED_MEDIA}"
-    return matches[0]
 
 
 @pytest.mark.media

@@ -20,19 +20,12 @@ from digihuman.render.photo import PortraitAnimator, mouth_poses, render_photo
 from digihuman.render.photo_warp import MouthPose
 from digihuman.timeline import MouthTrack, Timeline
 from tests.mediagen import make_wav
+from tests.shared_media import shared
 
-SHARED_MEDIA = Path(__file__).resolve().parents[2].parent / "shared" / "media"
 FPS = 25
 OPEN = MouthPose(jaw=0.8, width=0.55, teeth=0.8)
 CLOSED = MouthPose()
 
-
-def shared(pattern: str) -> Path:
-    if not SHARED_MEDIA.is_dir():
-        pytest.skip(f"real test media not found at {SHARED_MEDIA}")
-    matches = sorted(SHARED_MEDIA.glob(pattern))
-    assert matches, f"no file matches {pattern} in {SHARED_MEDIA}"
-    return matches[0]
 
 
 def talking_track(seconds: float, silence_from: float) -> tuple[MouthTrack, Timeline]:

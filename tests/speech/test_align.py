@@ -30,18 +30,9 @@ from digihuman.speech.align.visemes import (
 )
 from digihuman.speech.tts.base import AudioChunk
 from digihuman.timeline import Phone, Timeline
+from tests.shared_media import shared
 
-SHARED_MEDIA = Path(__file__).resolve().parents[2].parent / "shared" / "media"
 pytestmark = pytest.mark.media
-
-
-def shared(name: str) -> Path:
-    """A file of ../shared/media; skips only where that folder is absent."""
-    if not SHARED_MEDIA.is_dir():
-        pytest.skip(f"real test media not found at {SHARED_MEDIA}")
-    path = SHARED_MEDIA / name
-    assert path.exists(), f"{name} is missing from {SHARED_MEDIA}"
-    return path
 
 
 def transcript(name: str) -> str:

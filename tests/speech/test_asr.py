@@ -28,8 +28,8 @@ from digihuman.speech.asr.whisper import WhisperRecognizer, _timed_words, normal
 from digihuman.speech.asr.whisper_models import base_dir
 from digihuman.timeline import Word
 from tests.mediagen import make_text, make_video
+from tests.shared_media import SHARED_MEDIA
 
-SHARED_MEDIA = Path(__file__).resolve().parents[2].parent / "shared" / "media"
 VOICE_REF = SHARED_MEDIA / "voice_ref"
 EN_CLIP = VOICE_REF / "r01_en_m_f5tts_basic_ref_en.wav"
 ZH_CLIP = VOICE_REF / "r02_zh_f5tts_basic_ref_zh.wav"  # 对，这就是我，万人敬仰的太乙真人。
