@@ -48,6 +48,23 @@ class TaskSettings(BaseModel):
     )
 
 
+class ChatSettings(BaseModel):
+    """An OpenAI-compatible chat endpoint for script rewriting (unset: no remote chat backend)."""
+
+    base_url: str | None = Field(None, description="e.g. https://api.example.com/v1")
+    api_key: str | None = Field(None, description="Bearer key of that endpoint.")
+    models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Model names to offer, comma-separated; passed through unchanged."
+    )
+    timeout_s: float = Field(120.0, description="Longest wait for one answer.")
+    retries: int = Field(2, description="Extra attempts on connection errors and 429/5xx answers.")
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        return [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else value
+
+
 class Settings(BaseSettings):
     """Everything the server and its workers need to know."""
 
@@ -83,6 +100,7 @@ class Settings(BaseSettings):
     watermark_text: str = Field("digihuman", description="Corner mark on watermarked videos.")
     media: MediaSettings = MediaSettings()
     tasks: TaskSettings = TaskSettings()
+    chat: ChatSettings = ChatSettings()
 
     @field_validator("api_keys", "allowed_hosts", mode="before")
     @classmethod

@@ -66,7 +66,7 @@ def build_engines(settings: Settings) -> Engines:
     if settings.engine_factory:
         return _load_factory(settings.engine_factory)(settings)
     asr = _recognizer(settings)
-    return Engines(tts=_speech(), asr=asr)
+    return Engines(tts=_speech(), asr=asr, chat=_chat(settings))
 
 
 def _installed(*modules: str) -> bool:
@@ -78,6 +78,16 @@ def _speech() -> TextToSpeech | None:
 
     catalogue = SpeechCatalogue.installed()
     return catalogue if catalogue.backends else None
+
+
+def _chat(settings: Settings) -> ChatModel | None:
+    chat = settings.chat
+    if not chat.base_url or not chat.models:
+        return None
+    from digihuman.text.openai import OpenAIChat, OpenAIEndpoint
+
+    return OpenAIChat(OpenAIEndpoint(chat.base_url, chat.api_key, tuple(chat.models), chat.timeout_s,
+                                     retries=chat.retries))
 
 
 def _recognizer(settings: Settings) -> Recognizer | None:

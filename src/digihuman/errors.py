@@ -10,6 +10,7 @@
     ├── MediaRejected              (422) the content is not what it must be (not a video, no face…)
     ├── TooManyTasks               (429) the key already has its quota of active tasks
     ├── FetchFailed                (502) an input URL could not be downloaded
+    ├── BackendFailed              (502) a remote engine (e.g. a chat endpoint) failed
     ├── EngineUnavailable          (503) the engine a route needs is not installed
     ├── TaskCancelled              (499) raised inside a job when its task was cancelled
     └── TaskTimedOut               (504) raised inside a job past its time limit
@@ -63,6 +64,10 @@ class TooManyTasks(DigihumanError):
 
 
 class FetchFailed(DigihumanError):
+    status = 502
+
+
+class BackendFailed(DigihumanError):
     status = 502
 
 

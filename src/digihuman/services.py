@@ -18,7 +18,9 @@ from digihuman.tasks.store import TaskStore
 class Services:
     """Database, queue, storage and engines of one process (API server or worker)."""
 
-    def __init__(self, settings: Settings, runner: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, settings: Settings, runner: Callable[[str], None] | None = None, engines: Engines | None = None
+    ) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.resolved_database_url)
@@ -28,7 +30,7 @@ class Services:
         self.storage: Storage = LocalStorage(settings.files_dir, settings.public_url)
         self.intake = Intake(self.storage, settings)
         self.queue = TaskQueue(settings, runner)
-        self._engines: Engines | None = None
+        self._engines = engines  # given: used as is; else built from settings on first use
 
     @property
     def engines(self) -> Engines:
