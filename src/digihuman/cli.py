@@ -161,6 +161,42 @@ def cmd_visemes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_avatar_train(args: argparse.Namespace) -> int:
+    """Build an avatar model folder from a talking video."""
+    from digihuman.progress import no_progress
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    info = _engines(args).require_talking_head().train(Path(args.video), out, _progress if args.progress else no_progress)
+    _print_json({"model_dir": str(out), "cover": str(info.cover), "frames": info.frames,
+                 "duration_s": info.duration_s, "warnings": list(info.warnings)})
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    """Render an avatar (model folder, photo or video) saying an audio file into an MP4."""
+    import shutil
+    import tempfile
+
+    from digihuman.progress import no_progress
+    from digihuman.render.base import RenderOptions
+
+    head = _engines(args).require_talking_head()
+    out = Path(args.out)
+    options = RenderOptions(quality=args.quality, watermark=args.watermark)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = head.render(Path(args.avatar), Path(args.audio), Path(tmp), options,
+                             _progress if args.progress else no_progress)
+        shutil.copyfile(result.watermarked or result.video, out)
+        shutil.copyfile(result.preview, out.with_suffix(".webp"))
+    _print_json({"video": str(out), "preview": str(out.with_suffix(".webp")), "duration_s": result.duration_s})
+    return 0
+
+
+def _progress(percent: float, stage: str) -> None:
+    print(f"{percent:5.1f}%  {stage}", file=sys.stderr, flush=True)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="digihuman", description=__doc__)
     parser.add_argument("--log-level", default=os.environ.get("DIGIHUMAN_LOG_LEVEL", "INFO"))
@@ -206,6 +242,22 @@ def build_parser() -> argparse.ArgumentParser:
     visemes.add_argument("--language")
     visemes.add_argument("--fps", type=float, default=25.0)
     visemes.set_defaults(func=cmd_visemes)
+
+    avatar = sub.add_parser("avatar", help="avatar models").add_subparsers(dest="avatar_command", required=True)
+    train = avatar.add_parser("train", help="build an avatar model from a talking video (>= 3 s; 30-300 s best)")
+    train.add_argument("video")
+    train.add_argument("--out", required=True, help="model folder to write")
+    train.add_argument("--progress", action="store_true")
+    train.set_defaults(func=cmd_avatar_train)
+
+    render = sub.add_parser("render", help="make an avatar say an audio file")
+    render.add_argument("--avatar", required=True, help="avatar model folder, portrait photo or talking video")
+    render.add_argument("--audio", required=True)
+    render.add_argument("--out", required=True, help="out.mp4 (a .webp preview is written beside it)")
+    render.add_argument("--quality", choices=["standard", "v2"], default="standard")
+    render.add_argument("--watermark", help="corner text to burn in")
+    render.add_argument("--progress", action="store_true")
+    render.set_defaults(func=cmd_render)
     return parser
 
 

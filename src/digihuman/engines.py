@@ -66,7 +66,7 @@ def build_engines(settings: Settings) -> Engines:
     if settings.engine_factory:
         return _load_factory(settings.engine_factory)(settings)
     asr = _recognizer(settings)
-    return Engines(tts=_speech(), asr=asr, chat=_chat(settings))
+    return Engines(tts=_speech(), asr=asr, talking_head=_talking_head(asr), chat=_chat(settings))
 
 
 def _installed(*modules: str) -> bool:
@@ -98,6 +98,15 @@ def _recognizer(settings: Settings) -> Recognizer | None:
     from digihuman.speech.asr.whisper import WhisperRecognizer
 
     return WhisperRecognizer(cache_dir=settings.models_dir)
+
+
+def _talking_head(asr: Recognizer | None) -> TalkingHead | None:
+    if not _installed("mediapipe", "cv2", "pocketsphinx"):
+        return None
+    from digihuman.render.engine import SampleTalkingHead
+
+    # The recogniser gives words, so English speech is aligned phone by phone (better lip sync).
+    return SampleTalkingHead(recognizer=asr)
 
 
 def _load_factory(spec: str) -> Callable[[Settings], Engines]:

@@ -1,0 +1,327 @@
+"""Avatar models: training one from a talking video, and loading it for rendering.
+
+An avatar model is a folder:
+
+    manifest.json   version, source size and frame rate, crop geometry, background window, warnings
+    track.npz       per source frame: 2D landmarks, canonical transform, head angles, descriptors
+    mouths.bin      the mouth library: every frame's lower face warped into the canonical crop, JPEG,
+                    one after the other (offsets in track.npz) — compact and randomly readable
+    mapping.npz     the learned speech → mouth-descriptor regression (:mod:`.mapping`)
+    background.mp4  the calm stretch of the video the renders play back and forth (short GOP, so it
+                    can be read backwards in small chunks)
+    cover.jpg       a still of the person, mouth at rest
+
+Training reads the video twice: once to track the face (the FaceMesh pass, the cost that matters),
+once to cut the mouths and copy the background window. Neither pass holds more than one frame.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from digihuman.errors import MediaRejected
+from digihuman.progress import Progress, no_progress, scaled
+from digihuman.render.base import AvatarInfo
+from digihuman.render.mapping import DESCRIPTORS, MouthMapping, fit_mapping, prior_mapping, speech_features
+
+MODEL_VERSION = 1
+MANIFEST = "manifest.json"
+# The canonical crop around the lower face (units: outer eye-corner distance; origin between the
+# eyes). Wide enough for a turned head's jaw, and deep enough to hold the neck under a dropped chin.
+CROP_BOX = (-1.25, 0.25, 1.25, 1.8)
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """How to build an avatar model."""
+
+    min_duration_s: float = 3.0  # shorter videos hold too few mouth shapes
+    max_background_s: float = 30.0  # the background window is the calmest stretch this long (at most)
+    jpeg_quality: int = 94  # of the stored mouths; 94 keeps teeth and lip texture sharp at ~10 kB
+    max_crop_px_per_unit: int = 200  # crop resolution cap: 1080p faces need no more for the mouth
+    background_crf: int = 16  # the background is re-encoded once more when rendering: keep it clean
+
+
+@dataclass(frozen=True)
+class AvatarModel:
+    """A trained avatar model, loaded from its folder (the large arrays are read lazily)."""
+
+    folder: Path
+    manifest: dict
+
+    @classmethod
+    def load(cls, folder: Path) -> AvatarModel:
+        path = Path(folder) / MANIFEST
+        if not path.is_file():
+            raise MediaRejected(f"{folder.name} is not an avatar model folder: it has no {MANIFEST}.")
+        manifest = json.loads(path.read_text())
+        if manifest.get("version") != MODEL_VERSION:
+            raise MediaRejected(
+                f"the avatar model was made by another version ({manifest.get('version')}, this server reads "
+                f"{MODEL_VERSION}): train it again from its video.")
+        return cls(Path(folder), manifest)
+
+    @property
+    def fps(self) -> float:
+        return float(self.manifest["fps"])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.manifest["width"]), int(self.manifest["height"])
+
+    @property
+    def px_per_unit(self) -> float:
+        return float(self.manifest["px_per_unit"])
+
+    @property
+    def background(self) -> tuple[int, int]:
+        """The background window: first source frame and number of frames."""
+        b = self.manifest["background"]
+        return int(b["start"]), int(b["frames"])
+
+    @cached_property
+    def arrays(self) -> dict[str, np.ndarray]:
+        with np.load(self.folder / "track.npz") as z:
+            return {k: z[k] for k in z.files}
+
+    @cached_property
+    def mapping(self) -> MouthMapping:
+        return MouthMapping.load(self.folder / "mapping.npz")
+
+    @cached_property
+    def _blob(self) -> np.memmap:
+        return np.memmap(self.folder / "mouths.bin", dtype=np.uint8, mode="r")
+
+    def mouth(self, i: int) -> np.ndarray:
+        """Library frame ``i``'s canonical crop, RGB uint8."""
+        import cv2
+
+        offsets = self.arrays["offsets"]
+        data = np.asarray(self._blob[offsets[i]: offsets[i + 1]])
+        return cv2.cvtColor(cv2.imdecode(data, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+    def crop_to_canonical(self) -> np.ndarray:
+        """(2, 3) affine: crop pixel -> canonical (u, v)."""
+        s, (u0, v0) = 1.0 / self.px_per_unit, CROP_BOX[:2]
+        return np.array([[s, 0, u0], [0, s, v0]], np.float32)
+
+
+def canonical_to_crop(px_per_unit: float) -> np.ndarray:
+    """(2, 3) affine: canonical (u, v) -> crop pixel."""
+    u0, v0 = CROP_BOX[:2]
+    return np.array([[px_per_unit, 0, -u0 * px_per_unit], [0, px_per_unit, -v0 * px_per_unit]], np.float64)
+
+
+def crop_size(px_per_unit: float) -> tuple[int, int]:
+    u0, v0, u1, v1 = CROP_BOX
+    return int(round((u1 - u0) * px_per_unit)), int(round((v1 - v0) * px_per_unit))
+
+
+def train_avatar(video: Path, model_dir: Path, progress: Progress = no_progress,
+                 options: TrainOptions = TrainOptions(), recognizer: object | None = None) -> AvatarInfo:
+    """Build an avatar model from ``video`` into ``model_dir`` (created; existing files replaced).
+
+    ``recognizer`` (a speech recogniser) should be the one renders will use: the mapping is learned
+    from timelines made the same way as the ones it will be applied to.
+    """
+    from digihuman.face import track_video
+
+    duration = _duration(video)
+    if duration < options.min_duration_s:
+        raise MediaRejected(
+            f"the avatar video is too short ({duration:.1f} s; at least {options.min_duration_s:.0f} s is "
+            f"needed, 30-300 s of speaking recommended): send a longer video of the person talking.")
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    track = track_video(video, progress=scaled(progress, 0, 65))
+    n = len(track)
+    descriptors = _descriptors(track)
+    usable = _usable(track)
+    motion = _motion(track)
+    start, frames = calm_window(motion, track.fps, options.max_background_s)
+    ppu = float(np.clip(round(float(np.median(track.scale))), 48, options.max_crop_px_per_unit))
+
+    progress(66, "learning the voice-to-mouth mapping")
+    mapping, warnings = _learn_mapping(video, track, descriptors, usable, recognizer)
+    rest = rest_frame(descriptors, usable, motion, track.angles)
+    cover_at = start + int(np.argmin(np.abs(np.arange(start, start + frames) - rest)))  # nearest calm frame
+    offsets = _cut_library(video, track, ppu, start, frames, cover_at, model_dir, options,
+                           scaled(progress, 68, 99))
+    usable &= np.diff(offsets) > 0  # a frame the second decode did not return has no mouth
+    if not (model_dir / "cover.jpg").is_file():
+        _first_frame_cover(video, model_dir / "cover.jpg")
+    z_mean, z_std = _standardisation(descriptors, usable)
+    np.savez(
+        model_dir / "track.npz",
+        landmarks=track.landmarks[:, :, :2].astype(np.float32), to_canonical=track.to_canonical,
+        angles=track.angles, scale=track.scale, descriptors=descriptors, usable=usable, motion=motion,
+        offsets=offsets, z_mean=z_mean, z_std=z_std, rest=np.int32(rest),
+    )
+    mapping.save(model_dir / "mapping.npz")
+    warnings = tuple(track.warnings) + warnings
+    manifest = {
+        "version": MODEL_VERSION, "kind": "sample-mouth-library", "source": Path(video).name,
+        "fps": track.fps, "width": track.width, "height": track.height, "frames": n,
+        "duration_s": round(duration, 3), "px_per_unit": ppu, "crop_box": CROP_BOX,
+        "background": {"start": start, "frames": frames, "file": "background.mp4"},
+        "rest_frame": rest, "cover": "cover.jpg", "usable_frames": int(usable.sum()),
+        "mapping_r": {k: round(float(v), 3) for k, v in zip(DESCRIPTORS, mapping.fitted_r)},
+        "warnings": list(warnings),
+    }
+    (model_dir / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    progress(100, "avatar model ready")
+    return AvatarInfo(cover=model_dir / "cover.jpg", frames=n, duration_s=duration, warnings=warnings)
+
+
+def _duration(video: Path) -> float:
+    import av
+
+    try:
+        with av.open(str(video)) as c:
+            if not c.streams.video:
+                raise MediaRejected("the avatar has no pictures: send a video of the person talking.")
+            s = c.streams.video[0]
+            if s.duration and s.time_base:
+                return float(s.duration * s.time_base)
+            return float(c.duration or 0) / 1e6
+    except (av.FFmpegError, OSError) as e:
+        raise MediaRejected("the avatar video could not be read: send an mp4, mov or webm file.") from e
+
+
+def _descriptors(track) -> np.ndarray:  # noqa: ANN001 - FaceTrack
+    """(N, 5) opening, width, rounding, jaw drop, teeth (NaN teeth -> 0)."""
+    m = track.mouth
+    return np.stack([m["opening"], m["width"], m["rounding"], track.jaw_drop,
+                     np.nan_to_num(m["teeth"])], axis=1).astype(np.float32)
+
+
+def _usable(track) -> np.ndarray:  # noqa: ANN001
+    """Frames whose mouth can go into the library: the face was seen and is not turned far away."""
+    yaw, pitch = np.abs(track.angles[:, 0]), np.abs(track.angles[:, 1])
+    usable = track.detected & (yaw < 35) & (pitch < 30)
+    return usable if usable.sum() >= 10 else track.detected.copy()
+
+
+def _motion(track) -> np.ndarray:  # noqa: ANN001
+    """(N,) how much the head and mouth move at each frame, in face units per frame."""
+    lm = track.landmarks[:, :, :2] / track.scale[:, None, None]
+    head = np.linalg.norm(np.diff(lm[:, [1, 33, 263, 10, 152]], axis=0), axis=2).mean(axis=1)
+    opening = np.abs(np.diff(track.mouth["opening"]))
+    motion = head + 0.3 * opening
+    return np.concatenate([[motion[0] if len(motion) else 0.0], motion]).astype(np.float32)
+
+
+def calm_window(motion: np.ndarray, fps: float, max_s: float) -> tuple[int, int]:
+    """The stretch (start, frames) with the least head motion, at most ``max_s`` long, whose ends
+    are themselves calm moments (the playback turns around there)."""
+    n = len(motion)
+    w = int(min(n, max(2, round(max_s * fps))))
+    if w >= n:
+        return 0, n
+    csum = np.concatenate([[0.0], np.cumsum(motion)])
+    start = int(np.argmin(csum[w:] - csum[:-w]))
+    # move each end within a third of a second to the stillest frame near it
+    reach = max(1, int(fps / 3))
+    lo = max(0, start - reach)
+    a = lo + int(np.argmin(motion[lo: start + reach + 1]))
+    end = start + w - 1
+    hi = min(n - 1, end + reach)
+    b = end - reach + int(np.argmin(motion[end - reach: hi + 1]))
+    b = max(b, a + 1)
+    return a, b - a + 1
+
+
+def rest_frame(descriptors: np.ndarray, usable: np.ndarray, motion: np.ndarray, angles: np.ndarray) -> int:
+    """The library frame shown during silence: lips closed, relaxed, still, head near its usual pose."""
+    opening = descriptors[:, 0]
+    closed = usable & (opening <= np.percentile(opening[usable], 15))
+    if not closed.any():
+        closed = usable
+    width_dev = np.abs(descriptors[:, 1] - np.median(descriptors[usable, 1]))
+    pose_dev = np.abs(angles[:, :2] - np.median(angles[usable, :2], axis=0)).sum(axis=1) / 10.0
+    score = opening * 10 + width_dev * 5 + motion * 20 + pose_dev + np.where(closed, 0.0, 1e6)
+    return int(np.argmin(score))
+
+
+def _standardisation(descriptors: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    d = descriptors[usable]
+    return d.mean(axis=0).astype(np.float32), (d.std(axis=0) + 1e-4).astype(np.float32)
+
+
+def _learn_mapping(video: Path, track, descriptors: np.ndarray, usable: np.ndarray,  # noqa: ANN001
+                   recognizer: object | None = None) -> tuple[MouthMapping, tuple[str, ...]]:
+    """Fit the speech → descriptor regression on the video's own soundtrack."""
+    from digihuman.speech.align import build_timeline, mouth_track
+
+    z_mean, z_std = _standardisation(descriptors, usable)
+    try:
+        timeline = build_timeline(Path(video), recognizer=recognizer)  # type: ignore[arg-type]
+    except MediaRejected:
+        timeline = None
+    if timeline is None or timeline.method == "silence":
+        why = ("the video has no speech soundtrack: a generic mouth mapping is used instead of the "
+               "person's own")
+        return prior_mapping(10), (why,)
+    mouth = mouth_track(timeline, track.fps)
+    features = speech_features(Path(video), mouth, times=track.times)
+    targets = (descriptors - z_mean) / z_std
+    return fit_mapping(features, targets, usable), ()
+
+
+def _cut_library(video: Path, track, ppu: float, start: int, frames: int, cover_at: int,  # noqa: ANN001
+                 model_dir: Path, options: TrainOptions, progress: Progress) -> np.ndarray:
+    """Second pass over the video: write every frame's canonical mouth crop and the background window."""
+    import cv2
+
+    from digihuman.face import read_frames
+    from digihuman.render.clip import ClipWriter
+    from digihuman.render.output import write_cover
+
+    size = crop_size(ppu)
+    to_crop = canonical_to_crop(ppu)
+    offsets = [0]
+    row_of = {int(f): i for i, f in enumerate(track.frame_indices)}
+    quality = [cv2.IMWRITE_JPEG_QUALITY, options.jpeg_quality]
+    with open(model_dir / "mouths.bin", "wb") as blob, \
+            ClipWriter(model_dir / "background.mp4", track.width, track.height, track.fps,
+                       crf=options.background_crf) as background:
+        for frame in read_frames(video):
+            i = row_of.get(frame.index)
+            if i is None:
+                continue
+            m = _compose(to_crop, track.to_canonical[i])
+            shrink = ppu < track.scale[i]
+            crop = cv2.warpAffine(frame.rgb, m, size, flags=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
+                                  borderMode=cv2.BORDER_REPLICATE)
+            ok, data = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), quality)
+            blob.write(data.tobytes())
+            offsets.append(offsets[-1] + len(data))
+            if start <= i < start + frames:
+                background.write(frame.rgb)
+            if i == cover_at:
+                write_cover(frame.rgb, model_dir / "cover.jpg")
+            if i % 30 == 0:
+                progress(100.0 * i / len(track), "cutting the mouth library")
+    while len(offsets) < len(track) + 1:  # frames the second decode did not return (truncated file)
+        offsets.append(offsets[-1])
+    return np.array(offsets, np.int64)
+
+
+def _first_frame_cover(video: Path, path: Path) -> None:
+    from digihuman.face import read_frames
+    from digihuman.render.output import write_cover
+
+    frame = next(read_frames(video, max_frames=1))
+    write_cover(frame.rgb, path)
+
+
+def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """(2, 3) affine ``outer`` ∘ ``inner``."""
+    a = np.vstack([np.asarray(outer, np.float64), [0, 0, 1]])
+    b = np.vstack([np.asarray(inner, np.float64), [0, 0, 1]])
+    return (a @ b)[:2].astype(np.float32)

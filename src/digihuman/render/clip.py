@@ -1,0 +1,155 @@
+"""The avatar's background clip: written once with short keyframe intervals, read forwards and
+backwards in bounded memory.
+
+Rendering plays the calm stretch of the training video back and forth (ping-pong), so it never
+cuts. H.264 can only be decoded forwards from a keyframe; with a keyframe every ``GOP`` frames a
+backward run decodes one GOP at a time and hands its frames out in reverse, holding at most
+``GOP`` frames (about 150 MB at 1080p).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+GOP = 16  # frames between keyframes of the background clip
+
+
+class ClipWriter:
+    """An H.264 video without sound, keyframe every ``GOP`` frames and no B-frames."""
+
+    def __init__(self, path: Path, width: int, height: int, fps: float, crf: int = 16) -> None:
+        import av
+
+        self.width, self.height = width - width % 2, height - height % 2
+        self._container = av.open(str(path), "w")
+        self._rate = Fraction(fps).limit_denominator(1001)
+        self._stream = self._container.add_stream("libx264", rate=self._rate)
+        self._stream.width, self._stream.height, self._stream.pix_fmt = self.width, self.height, "yuv420p"
+        self._stream.options = {"crf": str(crf), "preset": "veryfast", "g": str(GOP), "keyint_min": str(GOP),
+                                "bf": "0", "sc_threshold": "0"}
+        self.frames = 0
+
+    def write(self, rgb: np.ndarray) -> None:
+        import av
+
+        rgb = np.ascontiguousarray(rgb[: self.height, : self.width])
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame.pts, frame.time_base = self.frames, 1 / self._rate
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self.frames += 1
+
+    def __enter__(self) -> ClipWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if kind is None:
+            for packet in self._stream.encode(None):
+                self._container.mux(packet)
+        self._container.close()
+
+
+class ClipReader:
+    """Frames of a clip written by :class:`ClipWriter`, by index, in any order of runs."""
+
+    def __init__(self, path: Path) -> None:
+        import av
+
+        self._container = av.open(str(path))
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+        self._fps = float(self._stream.average_rate or self._stream.guessed_rate or 25)
+        self._iter: Iterator[tuple[int, np.ndarray]] | None = None
+        self._next = -1  # index the running decoder yields next
+
+    def _index(self, frame) -> int:  # noqa: ANN001 - av.VideoFrame
+        return int(round(float(frame.pts * frame.time_base) * self._fps))
+
+    def _decode_from(self, index: int) -> Iterator[tuple[int, np.ndarray]]:
+        """Decode from the keyframe at or before ``index``."""
+        key = index - index % GOP
+        pts = int(key / self._fps / self._stream.time_base)
+        self._container.seek(pts, stream=self._stream, backward=True, any_frame=False)
+        for frame in self._container.decode(self._stream):
+            yield self._index(frame), frame.to_ndarray(format="rgb24")
+
+    def forward(self, start: int, stop: int) -> Iterator[np.ndarray]:
+        """Frames start..stop-1 in order, decoded once each (no seek when continuing a run)."""
+        i = start
+        while i < stop:
+            if self._iter is None or self._next != i:
+                self._iter = self._decode_from(i)
+                self._next = -1
+            got = next(self._iter, None)
+            if got is None:  # past the end: stop cleanly
+                self._iter = None
+                return
+            index, rgb = got
+            self._next = index + 1
+            if index < i:
+                continue
+            yield rgb
+            i = index + 1
+
+    def backward(self, start: int, stop: int) -> Iterator[np.ndarray]:
+        """Frames start, start-1, ..., stop+1 (start > stop), one GOP in memory at a time."""
+        i = start
+        while i > stop:
+            lo = max(stop + 1, i - i % GOP)
+            chunk = list(self.forward(lo, i + 1))
+            self._iter = None  # the next chunk lies before this one: seek again
+            yield from reversed(chunk)
+            i = lo - 1
+
+    def close(self) -> None:
+        self._container.close()
+
+
+def ping_pong(frames: int, count: int) -> np.ndarray:
+    """``count`` indices into a clip of ``frames`` that run forwards then backwards, turning at the
+    ends without repeating the turning frame (a repeat reads as a stall)."""
+    if frames <= 1:
+        return np.zeros(count, np.int64)
+    period = 2 * (frames - 1)
+    phase = np.arange(count) % period
+    return np.where(phase < frames, phase, period - phase).astype(np.int64)
+
+
+def runs(plan: np.ndarray) -> Iterator[tuple[int, int, int]]:
+    """The plan cut into monotone runs: (first index, last index, step ±1)."""
+    n = len(plan)
+    i = 0
+    while i < n:
+        j = i
+        step = int(plan[i + 1] - plan[i]) if i + 1 < n else 1
+        if step not in (1, -1):
+            step = 1
+            yield int(plan[i]), int(plan[i]), 1
+            i += 1
+            continue
+        while j + 1 < n and plan[j + 1] - plan[j] == step:
+            j += 1
+        yield int(plan[i]), int(plan[j]), step
+        i = j + 1
+
+
+def read_plan(reader: ClipReader, plan: np.ndarray) -> Iterator[np.ndarray]:
+    """The clip's frames in the order of ``plan``, streaming."""
+    last: np.ndarray | None = None
+    for first, final, step in runs(plan):
+        got = reader.forward(first, final + 1) if step == 1 else reader.backward(first, final - 1)
+        count = 0
+        for rgb in got:
+            last = rgb
+            count += 1
+            yield rgb
+        # a clip shorter than its manifest says: repeat the last frame rather than end early
+        for _ in range(abs(final - first) + 1 - count):
+            assert last is not None
+            yield last

@@ -1,0 +1,71 @@
+"""The sample-based talking head: the person's own filmed mouths, selected and blended.
+
+    avatar model folder  ->  render straight from it (high-speed path; V2 with quality="v2")
+    talking video        ->  train an implicit model in a temporary folder, then render from it
+    photo                ->  digihuman.render.photo.render_photo (mesh warp of the one mouth it has)
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from digihuman.errors import EngineUnavailable
+from digihuman.progress import Progress, scaled
+from digihuman.render.avatar import MANIFEST, TrainOptions, train_avatar
+from digihuman.render.base import AvatarInfo, RenderOptions, RenderResult
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic"})
+PHOTO_FPS = 25.0
+
+
+class SampleTalkingHead:
+    """A :class:`~digihuman.render.base.TalkingHead` built from the avatar's own filmed mouths.
+
+    ``recognizer`` (optional, a speech recogniser) gives the speech timeline words, so English is
+    force-aligned phone by phone instead of read from the sound alone.
+    """
+
+    def __init__(self, recognizer: object | None = None,
+                 train_options: TrainOptions = TrainOptions()) -> None:
+        self.recognizer = recognizer
+        self.train_options = train_options
+
+    def train(self, video: Path, model_dir: Path, progress: Progress) -> AvatarInfo:
+        """Build an avatar model from a talking video (>= 3 s) into ``model_dir``."""
+        return train_avatar(Path(video), Path(model_dir), progress, self.train_options, self.recognizer)
+
+    def render(self, avatar: Path, audio: Path, out_dir: Path, options: RenderOptions,
+               progress: Progress) -> RenderResult:
+        """Render ``avatar`` (an avatar model folder, a talking video or a photo) saying ``audio``."""
+        from digihuman.render.video import render_model
+
+        avatar, audio, out_dir = Path(avatar), Path(audio), Path(out_dir)
+        timeline = self._timeline(audio)
+        if avatar.is_dir() and (avatar / MANIFEST).is_file():
+            return render_model(avatar, audio, out_dir, options, progress, timeline)
+        if avatar.suffix.lower() in IMAGE_SUFFIXES:
+            return self._render_photo(avatar, audio, out_dir, options, progress, timeline)
+        model_dir = Path(tempfile.mkdtemp(prefix="avatar-", dir=out_dir if out_dir.is_dir() else None))
+        try:
+            self.train(avatar, model_dir, scaled(progress, 0, 50))
+            return render_model(model_dir, audio, out_dir, options, scaled(progress, 50, 100), timeline)
+        finally:
+            shutil.rmtree(model_dir, ignore_errors=True)
+
+    def _timeline(self, audio: Path):  # noqa: ANN202 - Timeline
+        from digihuman.speech.align import build_timeline
+
+        return build_timeline(audio, recognizer=self.recognizer)  # type: ignore[arg-type]
+
+    def _render_photo(self, image: Path, audio: Path, out_dir: Path, options: RenderOptions,
+                      progress: Progress, timeline) -> RenderResult:  # noqa: ANN001 - Timeline
+        from digihuman.speech.align import mouth_track
+
+        try:
+            from digihuman.render.photo import render_photo
+        except ImportError as e:
+            raise EngineUnavailable("the photo talking head", "digihuman.render.photo is missing") from e
+        mouth = mouth_track(timeline, PHOTO_FPS)
+        return render_photo(image, audio, mouth, timeline, out_dir, options, progress)

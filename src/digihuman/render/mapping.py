@@ -1,0 +1,184 @@
+"""Speech → this person's mouth shapes: features per video frame and a learned ridge regression.
+
+The speech side of a frame is the viseme timeline's mouth targets (:class:`~digihuman.timeline.MouthTrack`:
+jaw, width, round, teeth) and a few acoustic numbers (level, voicing, the first two formant
+estimates, low/high band shares), taken over a few frames of context on each side: the mouth moves
+before the sound it makes (anticipation) and filmed clips carry their own audio/video offsets, so the
+regression is given the neighbours and learns the lag itself.
+
+The mouth side is the person's own descriptors (opening, width, rounding, jaw drop, teeth) measured
+by face tracking, standardised per person. Fitted on the training video's own soundtrack, the map
+turns any new speech into the shapes *this* person makes, in *their* range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from digihuman.timeline import MouthTrack, Timeline
+
+CONTEXT = 3  # frames on each side given to the regression
+DESCRIPTORS = ("opening", "width", "rounding", "jaw", "teeth")  # columns of a descriptor matrix
+RIDGE = 30.0  # strong: a 3 s training clip has ~80 frames for ~80 weights
+MAX_GAIN = 2.0
+STRETCH = 1.0  # share of the spread lost to the ridge that is given back
+
+
+@dataclass(frozen=True)
+class SpeechFeatures:
+    """Per-video-frame speech features of one audio: (T, F) float32, T = frames of the video."""
+
+    values: np.ndarray
+    fps: float
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def speech_features(audio: Path | np.ndarray, mouth: MouthTrack, frames: int | None = None,
+                    times: np.ndarray | None = None) -> SpeechFeatures:
+    """Features of ``audio`` (a file, or mono 16 kHz samples) at ``mouth``'s frame rate.
+
+    ``frames`` fixes the number of rows (default: ``len(mouth)``); rows past the audio's end are silence.
+    ``times`` (seconds) instead gives one row per video frame shown at those times: a filmed video's
+    frames are not always evenly spaced (phones and screen recorders drop and repeat frames), and
+    pairing its mouths with the sound by frame number would drift out of sync.
+    """
+    from digihuman.speech.align.features import HOP, analyse, load_audio
+
+    samples = load_audio(audio) if isinstance(audio, Path) else np.asarray(audio, np.float32)
+    fps = mouth.fps
+    if times is None:
+        n = len(mouth) if frames is None else frames
+        centre = (np.arange(n) + 0.5) / fps
+    else:
+        n = len(times)
+        centre = np.asarray(times, np.float64) + 0.5 / fps
+    if len(samples) == 0:
+        acoustic = np.zeros((n, 6), np.float32)
+    else:
+        f = _analyse_in_chunks(samples, analyse, HOP)
+        # each video frame takes the analysis frame at its centre time
+        at = np.clip(np.round(centre / HOP).astype(int), 0, len(f) - 1)
+        level = np.clip((f[at, 0] + 60.0) / 40.0, -0.5, 1.5)  # -60..-20 dBFS -> 0..1
+        acoustic = np.concatenate([level[:, None], f[at, 1:4], np.nan_to_num(f[at, 4:5]) / 1000.0,
+                                   np.nan_to_num(f[at, 5:6]) / 2000.0], axis=1)
+    track = np.stack([mouth.jaw, mouth.width, mouth.round, mouth.teeth], axis=1) if len(mouth) else None
+    if track is None:
+        visual = np.zeros((n, 4), np.float32)
+    else:
+        grid = (np.arange(len(track)) + 0.5) / fps  # beyond the track's ends its edge values hold
+        visual = np.stack([np.interp(centre, grid, track[:, k]) for k in range(4)], axis=1)
+    return SpeechFeatures(np.concatenate([visual, acoustic], axis=1).astype(np.float32), fps)
+
+
+def _analyse_in_chunks(samples: np.ndarray, analyse, hop: float, chunk_s: float = 20.0,  # noqa: ANN001
+                       pad_s: float = 0.5) -> np.ndarray:
+    """(frames, 6) level, voicing, low and high band shares, F1, F2 per analysis hop.
+
+    The analysis holds several arrays per hop at once; in 20 s chunks (with half a second of
+    context each side) its memory stays the same for a 10-minute audio as for a short one.
+    """
+    from digihuman.speech.align.features import RATE
+
+    total = int(np.ceil(len(samples) / (hop * RATE)))
+    out = np.zeros((total, 6), np.float32)
+    step, pad = int(chunk_s / hop), int(pad_s / hop)
+    for first in range(0, total, step):
+        lo = max(0, first - pad)
+        f = analyse(samples[int(lo * hop * RATE): int(min(total, first + step + pad) * hop * RATE)])
+        keep = slice(first - lo, first - lo + min(step, total - first))
+        part = np.stack([f.energy_db[keep], f.voicing[keep], f.low_ratio[keep], f.high_ratio[keep],
+                         f.f1[keep], f.f2[keep]], axis=1)
+        out[first: first + len(part)] = part
+    return out
+
+
+def with_context(values: np.ndarray, context: int = CONTEXT) -> np.ndarray:
+    """(T, F) -> (T, F * (2 context + 1)): each row with its neighbours (edges repeated)."""
+    t = len(values)
+    idx = np.clip(np.arange(t)[:, None] + np.arange(-context, context + 1)[None, :], 0, t - 1)
+    return values[idx].reshape(t, -1)
+
+
+@dataclass(frozen=True)
+class MouthMapping:
+    """A ridge regression from speech features (with context) to standardised mouth descriptors."""
+
+    weights: np.ndarray  # (F * (2 CONTEXT + 1) + 1, 5): last row is the bias
+    x_mean: np.ndarray
+    x_std: np.ndarray
+    fitted_r: np.ndarray  # (5,) in-sample Pearson r per descriptor, for the training report
+    gain: np.ndarray | None = None  # (5,) spread restored around the mean (ridge shrinks it)
+
+    def predict(self, features: SpeechFeatures) -> np.ndarray:
+        """(T, 5) standardised descriptors."""
+        x = (with_context(features.values) - self.x_mean) / self.x_std
+        bias = self.weights[-1]
+        pred = x @ self.weights[:-1] + bias
+        return pred if self.gain is None else (pred - bias) * self.gain + bias
+
+    def save(self, path: Path) -> None:
+        gain = np.ones(self.weights.shape[1], np.float32) if self.gain is None else self.gain
+        np.savez(path, weights=self.weights, x_mean=self.x_mean, x_std=self.x_std, fitted_r=self.fitted_r,
+                 gain=gain)
+
+    @classmethod
+    def load(cls, path: Path) -> MouthMapping:
+        with np.load(path) as z:
+            gain = z["gain"] if "gain" in z else None
+            return cls(z["weights"], z["x_mean"], z["x_std"], z["fitted_r"], gain)
+
+
+def fit_mapping(features: SpeechFeatures, targets: np.ndarray, usable: np.ndarray,
+                ridge: float = RIDGE) -> MouthMapping:
+    """Fit on the rows where ``usable``; ``targets`` (T, 5) are standardised descriptors."""
+    x = with_context(features.values)
+    x_mean, x_std = x[usable].mean(axis=0), x[usable].std(axis=0) + 1e-3
+    xs = (x[usable] - x_mean) / x_std
+    y = targets[usable]
+    # the bias is not penalised: fit it as the target mean of the standardised inputs
+    a = xs.T @ xs + ridge * np.eye(xs.shape[1])
+    w = np.linalg.solve(a, xs.T @ (y - y.mean(axis=0)))
+    weights = np.vstack([w, y.mean(axis=0)[None, :]]).astype(np.float32)
+    pred = xs @ w + y.mean(axis=0)
+    r = np.array([_pearson(pred[:, k], y[:, k]) for k in range(y.shape[1])], np.float32)
+    # A ridge prediction is pulled towards the mean: every mouth would be a half-open average one,
+    # and selection would never pick the person's wide or closed mouths. Stretch it back to the
+    # filmed spread (on the four test clips: best-lag r 0.636 -> 0.653 against a half stretch, LMD
+    # unchanged).
+    spread = y.std(axis=0) / np.maximum(pred.std(axis=0), 1e-3)
+    gain = np.clip(1.0 + STRETCH * (spread - 1.0), 1.0, MAX_GAIN).astype(np.float32)
+    return MouthMapping(weights, x_mean.astype(np.float32), x_std.astype(np.float32), r, gain)
+
+
+def prior_mapping(features_dim: int) -> MouthMapping:
+    """The map used when the training video has no usable soundtrack: opening and jaw follow the
+    timeline's jaw target, width and rounding its width and round targets (standardised units)."""
+    f = features_dim * (2 * CONTEXT + 1)
+    w = np.zeros((f + 1, len(DESCRIPTORS)), np.float32)
+    centre = CONTEXT * features_dim  # columns of the frame itself
+    w[centre + 0, 0] = w[centre + 0, 3] = 1.0  # jaw -> opening, jaw drop
+    w[centre + 1, 1] = 0.8  # width
+    w[centre + 2, 2] = 0.8  # round
+    w[centre + 3, 4] = 0.5  # teeth
+    return MouthMapping(w, np.zeros(f, np.float32), np.full(f, 0.25, np.float32), np.zeros(5, np.float32))
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    d = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / d) if d > 0 else 0.0
+
+
+def silent_frames(timeline: Timeline, frames: int, fps: float, margin_s: float = 0.04) -> np.ndarray:
+    """(T,) bool: frames inside the timeline's silences (shrunk by ``margin_s`` at each end, so the
+    mouth is still closing or already opening at a pause's edges)."""
+    silent = np.zeros(frames, bool)
+    t = (np.arange(frames) + 0.5) / fps
+    for start, end in timeline.silences:
+        silent |= (t >= start + margin_s) & (t <= end - margin_s)
+    return silent

@@ -1,0 +1,104 @@
+"""Unit selection: which filmed mouth to show on each output frame.
+
+As in concatenative speech synthesis, every output frame has a *target* (the mouth descriptors the
+speech asks for, through the person's learned mapping) and a set of *candidates* (the library frames
+nearest to it, also matching the background frame's head pose). A Viterbi search picks one
+candidate per frame, minimising target cost + concatenation cost: following a source frame with its
+own successor is free (it is filmed motion), holding a frame is cheap, and any other step pays a
+jump cost plus how far the chosen frame is from the natural successor — so runs of real filmed
+motion are preferred and unavoidable jumps land on similar mouths.
+
+During silence the mouth rests: every silent frame shows the model's rest frame (closed, relaxed,
+still), and the search leads into and out of it as smoothly as it can.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# How much each standardised descriptor counts (opening, width, rounding, jaw drop, teeth): the
+# opening is what viewers read lip sync from; width and rounding next; teeth are a detail.
+WEIGHTS = np.array([1.0, 0.6, 0.5, 0.6, 0.3], np.float32)
+
+
+@dataclass(frozen=True)
+class SelectOptions:
+    """Costs of the unit-selection search."""
+
+    candidates: int = 24  # library frames considered per output frame
+    jump: float = 0.6  # cost of showing a frame that is not the previous one's successor
+    hold: float = 0.25  # cost of showing the same frame again (a frozen mouth reads as dead)
+    mismatch: float = 1.0  # per unit of distance between the chosen and the natural next frame
+    pose: float = 0.08  # per degree of yaw/pitch difference between the mouth's frame and the background's
+    smooth_target: int = 1  # frames each side averaged into the target (it is speech-driven and noisy)
+
+
+def target_cost(targets: np.ndarray, library: np.ndarray) -> np.ndarray:
+    """(T, N) weighted squared distances between targets (T, 5) and library descriptors (N, 5)."""
+    a, b = targets * WEIGHTS, library * WEIGHTS
+    return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T, 0.0)
+
+
+def select_units(targets: np.ndarray, library: np.ndarray, usable: np.ndarray, library_pose: np.ndarray,
+                 background_pose: np.ndarray, silent: np.ndarray, rest: int,
+                 options: SelectOptions = SelectOptions()) -> np.ndarray:
+    """Library frame index per output frame.
+
+    ``targets`` (T, 5) and ``library`` (N, 5) are standardised descriptors; ``library_pose`` (N, 2)
+    and ``background_pose`` (T, 2) yaw and pitch in degrees; ``silent`` (T,) marks pauses.
+    """
+    t_count, n = len(targets), len(library)
+    if options.smooth_target > 0 and t_count > 2:
+        k = options.smooth_target
+        kernel = np.ones(2 * k + 1) / (2 * k + 1)
+        padded = np.pad(targets, ((k, k), (0, 0)), mode="edge")
+        targets = np.stack([np.convolve(padded[:, j], kernel, "valid") for j in range(targets.shape[1])], 1)
+    pool = np.flatnonzero(usable)
+    k = min(options.candidates, len(pool))
+    cands = np.empty((t_count, k), np.int64)
+    costs = np.empty((t_count, k), np.float32)
+    for lo in range(0, t_count, 512):  # blocks: (512, N) distances at a time, whatever the length
+        hi = min(t_count, lo + 512)
+        d = target_cost(targets[lo:hi], library[pool])
+        d += options.pose * np.abs(background_pose[lo:hi, None, :] - library_pose[pool][None, :, :]).sum(2)
+        if k < len(pool):
+            part = np.argpartition(d, k - 1, axis=1)[:, :k]
+        else:
+            part = np.tile(np.arange(len(pool)), (hi - lo, 1))
+        cands[lo:hi] = pool[part]
+        costs[lo:hi] = np.take_along_axis(d, part, axis=1)
+    # pauses: the rest frame only, at no cost
+    cands[silent] = rest
+    costs[silent] = np.inf
+    costs[silent, 0] = 0.0
+    successor = np.minimum(np.arange(n) + 1, n - 1)
+    weighted = library * WEIGHTS
+    back = np.zeros((t_count, k), np.int32)
+    total = costs[0].astype(np.float64)
+    for t in range(1, t_count):
+        prev, cur = cands[t - 1], cands[t]
+        nxt = successor[prev]
+        gap = np.linalg.norm(weighted[nxt][:, None, :] - weighted[cur][None, :, :], axis=2)
+        trans = options.jump + options.mismatch * gap
+        trans = np.where(cur[None, :] == nxt[:, None], 0.0, trans)
+        trans = np.where(cur[None, :] == prev[:, None], options.hold, trans)
+        step = total[:, None] + trans
+        back[t] = np.argmin(step, axis=0)
+        total = step[back[t], np.arange(k)] + costs[t]
+    path = np.empty(t_count, np.int64)
+    j = int(np.argmin(total))
+    for t in range(t_count - 1, -1, -1):
+        path[t] = cands[t, j]
+        j = int(back[t, j])
+    return path
+
+
+def jumps(path: np.ndarray) -> np.ndarray:
+    """(T,) bool: frames whose mouth is neither the previous frame's nor its successor."""
+    out = np.zeros(len(path), bool)
+    if len(path) > 1:
+        step = np.diff(path)
+        out[1:] = (step != 0) & (step != 1)
+    return out

@@ -1,0 +1,180 @@
+"""Rendering an avatar model saying new speech: plan, then stream from decode to encode.
+
+Planning holds only a few numbers per output frame: the speech timeline and mouth targets, the
+background frame of each output frame (ping-pong over the model's calm window), the mouth descriptors
+the person's mapping predicts, and the library frame unit selection picks. Then one pass decodes the
+background clip in plan order, blends each frame's chosen mouth in, and encodes — a frame at a time
+(one GOP when the clip plays backwards), so memory does not grow with the audio's length.
+
+Standard quality and V2 differ only in care (see :class:`RenderPlan`): V2 blends with a Laplacian
+pyramid and morphs the mouth (optical flow + cross-fade) across every jump between non-consecutive
+library frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from digihuman.progress import Progress, no_progress, scaled
+from digihuman.render.avatar import AvatarModel
+from digihuman.render.base import RenderOptions, RenderResult
+from digihuman.render.composite import BlendOptions, Compositor
+from digihuman.render.select import SelectOptions, jumps, select_units
+from digihuman.timeline import MouthTrack, Timeline
+
+CROSSFADE = 3  # V2: frames over which a jump between library frames is faded in
+OUTPUT_CRF = 18  # the background was encoded once already (at 16): keep the second generation clean
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """What each output frame shows (all arrays have one row per output frame)."""
+
+    frames: int
+    fps: float
+    background: np.ndarray  # (T,) frame within the background window
+    mouth: np.ndarray  # (T,) library frame
+    silent: np.ndarray  # (T,) bool
+    targets: np.ndarray  # (T, 5) standardised descriptors asked for
+    crossfade: int = 0  # frames of cross-fade after each jump (0: cut)
+
+
+def plan_render(model: AvatarModel, audio: Path, timeline: Timeline, mouth: MouthTrack,
+                quality: str = "standard", select: SelectOptions = SelectOptions()) -> RenderPlan:
+    """The per-frame plan of a render of ``audio`` (whose ``timeline`` and ``mouth`` track are known,
+    the track at the model's frame rate)."""
+    from digihuman.render.clip import ping_pong
+    from digihuman.render.mapping import silent_frames, speech_features
+
+    frames = len(mouth)
+    a = model.arrays
+    start, count = model.background
+    background = ping_pong(count, frames)
+    features = speech_features(audio, mouth, frames)
+    targets = model.mapping.predict(features)
+    silent = silent_frames(timeline, frames, model.fps)
+    library = (a["descriptors"] - a["z_mean"]) / a["z_std"]
+    chosen = select_units(targets, library, a["usable"], a["angles"][:, :2],
+                          a["angles"][start + background, :2], silent, int(a["rest"]), select)
+    return RenderPlan(frames, model.fps, background, chosen, silent, targets,
+                      crossfade=CROSSFADE if quality == "v2" else 0)
+
+
+def render_model(model_dir: Path, audio: Path, out_dir: Path, options: RenderOptions,
+                 progress: Progress = no_progress, timeline: Timeline | None = None) -> RenderResult:
+    """Render the avatar model in ``model_dir`` saying ``audio`` into ``out_dir``."""
+    from digihuman.speech.align import build_timeline, mouth_track
+
+    model = AvatarModel.load(model_dir)
+    progress(1, "reading the speech")
+    timeline = timeline or build_timeline(Path(audio))
+    mouth = mouth_track(timeline, model.fps)
+    progress(5, "choosing mouths")
+    plan = plan_render(model, Path(audio), timeline, mouth, options.quality)
+    return write_render(model, plan, Path(audio), Path(out_dir), options, scaled(progress, 8, 100))
+
+
+def write_render(model: AvatarModel, plan: RenderPlan, audio: Path, out_dir: Path, options: RenderOptions,
+                 progress: Progress = no_progress) -> RenderResult:
+    """Stream the plan to ``out_dir``: video.mp4 (+ video_watermarked.mp4), preview.webp, cover.jpg."""
+    from digihuman.render.clip import ClipReader, read_plan
+    from digihuman.render.output import PreviewCollector, VideoSpec, VideoWriter, watermark, write_cover
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    width, height = model.size
+    spec = VideoSpec(width, height, model.fps, crf=OUTPUT_CRF)
+    start, _ = model.background
+    compositor = Compositor(model, BlendOptions(multiband=plan.crossfade > 0))
+    preview = PreviewCollector(model.fps)
+    cover_at = _cover_frame(plan)
+    paths = {"video": out_dir / "video.mp4", "cover": out_dir / "cover.jpg",
+             "preview": out_dir / "preview.webp"}
+    marked_path = out_dir / "video_watermarked.mp4" if options.watermark else None
+    reader = ClipReader(model.folder / model.manifest["background"]["file"])
+    fades = _fades(plan)
+    try:
+        with VideoWriter(paths["video"], spec, audio) as clean:
+            marked = VideoWriter(marked_path, spec, audio) if marked_path else None
+            try:
+                for t, rgb in enumerate(read_plan(reader, plan.background)):
+                    if t >= plan.frames:
+                        break
+                    crop = _mouth_at(model, plan, fades, t)
+                    frame = compositor(rgb, start + int(plan.background[t]), crop, int(plan.mouth[t]))
+                    clean.write(frame)
+                    preview.add(frame)
+                    if marked is not None:
+                        marked.write(watermark(frame, options.watermark or ""))
+                    if t == cover_at:
+                        write_cover(frame, paths["cover"])
+                    if t % 25 == 0:
+                        progress(100.0 * t / plan.frames, "rendering")
+            finally:
+                if marked is not None:
+                    marked.close()
+    finally:
+        reader.close()
+    preview.write(paths["preview"])
+    progress(100, "rendered")
+    return RenderResult(video=paths["video"], cover=paths["cover"], preview=paths["preview"],
+                        duration_s=plan.frames / plan.fps, watermarked=marked_path)
+
+
+def _cover_frame(plan: RenderPlan) -> int:
+    """The first speaking frame with the mouth a little open reads best as a cover; else frame 0."""
+    speaking = np.flatnonzero(~plan.silent & (plan.targets[:, 0] > 0.3))
+    return int(speaking[0]) if len(speaking) else 0
+
+
+def _fades(plan: RenderPlan) -> np.ndarray:
+    """(T,) for V2: the library frame each output frame fades *from* (-1: no fade)."""
+    fade_from = np.full(plan.frames, -1, np.int64)
+    if plan.crossfade <= 0:
+        return fade_from
+    for t in np.flatnonzero(jumps(plan.mouth)):
+        # the mouth that would have continued had there been no jump keeps moving while it fades out
+        old = int(plan.mouth[t - 1])
+        for k in range(plan.crossfade - 1):
+            if t + k < plan.frames and fade_from[t + k] < 0:
+                fade_from[t + k] = old + 1 + k
+    return fade_from
+
+
+def _mouth_at(model: AvatarModel, plan: RenderPlan, fades: np.ndarray, t: int) -> np.ndarray:
+    crop = model.mouth(int(plan.mouth[t]))
+    old = int(fades[t])
+    if old < 0:
+        return crop
+    usable = model.arrays["usable"]
+    if old >= len(usable) or not usable[old]:  # the filmed successor has no mouth: cut instead
+        return crop
+    # position within the fade: after a jump at t0, frame t0 + k shows (k + 1) / crossfade of the new mouth
+    k = 0
+    while t - k - 1 >= 0 and fades[t - k - 1] >= 0 and fades[t - k - 1] == old - 1:
+        k += 1
+    return morph(model.mouth(old), crop, (k + 1) / plan.crossfade)
+
+
+def morph(old: np.ndarray, new: np.ndarray, w: float) -> np.ndarray:
+    """A frame ``w`` of the way from mouth ``old`` to mouth ``new`` (aligned canonical crops).
+
+    A plain cross-fade would show both lip lines at once (a ghost); following the optical flow
+    between them moves the lips part of the way and blends what remains, as a morph does.
+    """
+    import cv2
+
+    g0 = cv2.cvtColor(old, cv2.COLOR_RGB2GRAY)
+    g1 = cv2.cvtColor(new, cv2.COLOR_RGB2GRAY)
+    flow = cv2.calcOpticalFlowFarneback(g0, g1, None, 0.5, 3, 15, 3, 5, 1.1, 0)  # old -> new, per old pixel
+    h, wd = g0.shape
+    grid = np.stack(np.meshgrid(np.arange(wd, dtype=np.float32), np.arange(h, dtype=np.float32)), axis=2)
+    # the flow is sampled at the output pixel: an approximation that holds for the small motions
+    # between two mouths of the same person in the same canonical frame
+    from_old = grid - w * flow
+    from_new = grid + (1 - w) * flow
+    a = cv2.remap(old, from_old[..., 0], from_old[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    b = cv2.remap(new, from_new[..., 0], from_new[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.addWeighted(a, 1 - w, b, w, 0)

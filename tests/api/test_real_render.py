@@ -1,0 +1,99 @@
+"""Talking-head routes end to end with the real engines, on short low-resolution real clips."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from digihuman.api.app import create_app
+from digihuman.media.probe import probe
+from digihuman.services import Services
+from digihuman.tasks.worker import Worker
+from tests.conftest import API_KEY, AUTH, make_settings
+from tests.render.conftest import cut_video
+from tests.shared_media import shared
+
+pytestmark = pytest.mark.media
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Services, Path]]:
+    root = tmp_path_factory.mktemp("render")
+    settings = make_settings(root / "data", engine_factory=None)
+    services = Services(settings)
+    with TestClient(create_app(settings, services, housekeeping=False), headers=AUTH) as client:
+        yield client, services, root
+
+
+def upload(client: TestClient, path: Path) -> str:
+    with path.open("rb") as handle:
+        answer = client.post("/v1/files", files={"file": (path.name, handle)})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["data"]["url"]
+
+
+def run(services: Services, task_id: str) -> None:
+    Worker(services).run(task_id)
+
+
+def fetch(client: TestClient, url: str, path: Path) -> Path:
+    answer = client.get(url.removeprefix("http://testserver"))
+    assert answer.status_code == 200
+    path.write_bytes(answer.content)
+    return path
+
+
+def test_photo_says_text_with_a_stock_voice(real: tuple[TestClient, Services, Path]) -> None:
+    client, services, root = real
+    photo = upload(client, shared("image/p01_*"))
+    created = client.post("/avatar/generation", json={
+        "avatar_url": photo, "use_voice": {"voice_engine_id": "en-joe", "text": "Hello, welcome to the course."}})
+    assert created.status_code == 200, created.text
+    task_id = created.json()["data"]["id"]
+    started = time.monotonic()
+    run(services, task_id)
+    status = client.get(f"/avatar/task/{task_id}").json()["data"]
+    assert status["web_work_status"] == 200, status
+    video = probe(fetch(client, status["work_video_path"], root / "photo.mp4"))
+    assert video.has_audio and abs(video.duration_s - status["duration_s"]) < 0.1
+    assert status["wm_work_video_path"] and status["work_webp_path"]
+    assert time.monotonic() - started < 60
+
+
+def test_train_an_avatar_then_render_fast(real: tuple[TestClient, Services, Path]) -> None:
+    client, services, root = real
+    clip = cut_video(shared("video/v01_*"), root / "v01_4s.mp4", 4.0)
+    model = client.post("/agent_api.php", data={"act": "create_model_fast", "model_name": "anchor",
+                                                "video_url": upload(client, clip)})
+    assert model.status_code == 200, model.text
+    model_id = model.json()["data"]["model"]["model_id"]
+    run(services, services.catalog.avatar(model_id, services.keys.identify(API_KEY)).task_id)
+    trained = client.post("/agent_api.php", data={"act": "chk_model_fast", "model_id": model_id}).json()["data"]
+    assert trained["zstatus"] == 3 and trained["model_pic"], trained
+    speech = cut_video(shared("video/v03_*"), root / "speech.mp4", 2.0)  # any speech: here another person's
+    render = client.post("/agent_api.php", data={"act": "create_video_fast", "model_id": model_id,
+                                                 "audio_url": upload(client, speech)})
+    task_id = render.json()["data"]["task_id"]
+    run(services, task_id)
+    done = client.post("/agent_api.php", data={"act": "chk_video_fast", "task_id": task_id}).json()["data"]
+    assert done["zstatus"] == 3, done
+    video = probe(fetch(client, done["video_url"], root / "fast.mp4"))
+    assert abs(video.duration_s - 2.0) < 0.1 and video.has_audio
+
+
+def test_no_face_fails_the_task_with_422(real: tuple[TestClient, Services, Path]) -> None:
+    client, services, root = real
+    from tests.mediagen import make_png
+
+    blank = upload(client, make_png(root / "blank.png", size=(256, 256)))
+    created = client.post("/avatar/generation", json={
+        "avatar_url": blank, "use_voice": {"voice_engine_id": "en-joe", "text": "Hello."}})
+    task_id = created.json()["data"]["id"]
+    run(services, task_id)
+    status = client.get(f"/v1/tasks/{task_id}").json()["data"]
+    assert status["status"] == "failed" and status["error"]["code"] == 422
+    assert "no face found" in status["error"]["message"]

@@ -1,0 +1,59 @@
+"""The render's parts on synthetic data: background plan, unit selection, mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from digihuman.render.clip import ClipReader, ClipWriter, ping_pong, read_plan, runs
+from digihuman.render.mapping import SpeechFeatures, fit_mapping
+from digihuman.render.select import jumps, select_units
+
+
+def test_ping_pong_never_jumps() -> None:
+    plan = ping_pong(5, 20)
+    assert plan.tolist()[:10] == [0, 1, 2, 3, 4, 3, 2, 1, 0, 1]
+    assert np.all(np.abs(np.diff(plan)) == 1)
+    assert list(runs(plan))[:2] == [(0, 4, 1), (3, 0, -1)]
+
+
+def test_clip_reads_back_and_forth(tmp_path: Path) -> None:
+    path = tmp_path / "clip.mp4"
+    frames = 40
+    with ClipWriter(path, 64, 48, 25.0) as writer:
+        for i in range(frames):
+            writer.write(np.full((48, 64, 3), i * 6, np.uint8))
+    plan = ping_pong(frames, 100)
+    reader = ClipReader(path)
+    got = [int(np.round(rgb.mean())) for rgb in read_plan(reader, plan)]
+    reader.close()
+    assert len(got) == 100
+    assert np.max(np.abs(np.array(got) - plan * 6)) <= 2
+
+
+def test_selection_prefers_filmed_runs_and_rests_in_silence() -> None:
+    rng = np.random.default_rng(0)
+    n, t = 200, 80
+    library = np.cumsum(rng.normal(0, 0.3, (n, 5)), axis=0).astype(np.float32)
+    targets = library[50:50 + t] + rng.normal(0, 0.05, (t, 5)).astype(np.float32)
+    silent = np.zeros(t, bool)
+    silent[60:70] = True
+    pose = np.zeros((n, 2), np.float32)
+    background_pose = np.zeros((t, 2), np.float32)
+    path = select_units(targets, library, np.ones(n, bool), pose, background_pose, silent, rest=7)
+    assert np.all(path[60:70] == 7)
+    assert jumps(path[:58]).sum() <= 3  # the filmed run 50.. is followed, not pieced together
+    assert np.abs(path[:58] - np.arange(50, 108)).mean() < 3
+
+
+def test_mapping_learns_a_lagged_relation() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(400, 10)).astype(np.float32)
+    y = np.zeros((400, 5), np.float32)
+    y[2:, 0] = x[:-2, 0]  # the mouth follows the sound two frames later
+    y[:, 1] = -x[:, 3]
+    mapping = fit_mapping(SpeechFeatures(x, 25.0), y, np.ones(400, bool), ridge=1.0)
+    pred = mapping.predict(SpeechFeatures(x, 25.0))
+    assert np.corrcoef(pred[:, 0], y[:, 0])[0, 1] > 0.95
+    assert np.corrcoef(pred[:, 1], y[:, 1])[0, 1] > 0.95
