@@ -57,3 +57,20 @@ def test_mapping_learns_a_lagged_relation() -> None:
     pred = mapping.predict(SpeechFeatures(x, 25.0))
     assert np.corrcoef(pred[:, 0], y[:, 0])[0, 1] > 0.95
     assert np.corrcoef(pred[:, 1], y[:, 1])[0, 1] > 0.95
+
+
+def test_clip_runs_may_start_anywhere(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Runs that begin mid-GOP (after a jump in the plan) decode once, not forever."""
+    import numpy as np
+
+    from digihuman.render.clip import GOP, ClipReader, ClipWriter, read_plan
+
+    frames = 3 * GOP + 5
+    with ClipWriter(tmp_path / "c.mp4", 64, 48, 25) as writer:
+        for i in range(frames):
+            writer.write(np.full((48, 64, 3), i * 4, np.uint8))
+    plan = np.array([5, 6, 7, 30, 29, 28, 40, 41, 3, 2, 1, 0, 1, 2, 19, 20])
+    reader = ClipReader(tmp_path / "c.mp4")
+    got = [int(round(f.mean() / 4)) for f in read_plan(reader, plan)]
+    reader.close()
+    assert got == plan.tolist()

@@ -81,11 +81,11 @@ class ClipReader:
 
     def forward(self, start: int, stop: int) -> Iterator[np.ndarray]:
         """Frames start..stop-1 in order, decoded once each (no seek when continuing a run)."""
+        if self._iter is None or self._next != start:
+            # Seek once per run; the frames between the keyframe and ``start`` are decoded and skipped.
+            self._iter = self._decode_from(start)
         i = start
         while i < stop:
-            if self._iter is None or self._next != i:
-                self._iter = self._decode_from(i)
-                self._next = -1
             got = next(self._iter, None)
             if got is None:  # past the end: stop cleanly
                 self._iter = None

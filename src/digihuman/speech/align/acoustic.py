@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digihuman.speech.align.features import HOP, RATE, analyse, frame_signal, speech_levels
+from digihuman.speech.align.features import BLOCK, HOP, RATE, analyse, frame_blocks, frame_count, speech_levels
 from digihuman.timeline import Viseme
 
 N_MELS = 20
@@ -55,7 +55,12 @@ class OpennessModel:
         """Openness per 10 ms frame on a 0..1 scale (5th..95th percentile of this sound)."""
         from scipy.ndimage import gaussian_filter1d
 
-        out = self.raw(stacked_features(samples))
+        features = frame_features(samples)
+        # The context-stacked matrix is five times the features: it is made a block at a time.
+        out = np.empty(len(features))
+        for first in range(0, len(features), BLOCK):
+            rows = np.arange(first, min(len(features), first + BLOCK))
+            out[rows] = self.raw(stack_context(features, rows=rows))
         if self.smooth_frames > 0:
             out = gaussian_filter1d(out, self.smooth_frames)
         return scale_unit(out)
@@ -86,10 +91,16 @@ def frame_features(samples: np.ndarray) -> np.ndarray:
     f = analyse(samples)
     floor, peak = speech_levels(f.energy_db)
     level = np.clip((f.energy_db - floor) / max(peak - floor, 1e-6), -0.5, 1.2)
-    frames = frame_signal(samples).astype(np.float64)
-    frames -= frames.mean(axis=1, keepdims=True)
-    spec = np.abs(np.fft.rfft(frames * np.hanning(frames.shape[1]), 512, axis=1)) ** 2
-    logmel = np.log(spec @ _mel_bank().T + 1e-8)
+    logmel = np.empty((frame_count(len(samples)), N_MELS))
+    bank = _mel_bank().T
+    for first, block in frame_blocks(samples):
+        frames = block.astype(np.float64)
+        del block
+        frames -= frames.mean(axis=1, keepdims=True)
+        spec = np.abs(np.fft.rfft(frames * np.hanning(frames.shape[1]), 512, axis=1)) ** 2
+        del frames
+        logmel[first: first + len(spec)] = np.log(spec @ bank + 1e-8)
+        del spec
     speech = level > 0.3
     # Removing the mean spectrum of the speech cancels the microphone and room (cepstral mean
     # normalisation); removing each frame's mean leaves the shape, not the level.
@@ -98,11 +109,16 @@ def frame_features(samples: np.ndarray) -> np.ndarray:
     return np.column_stack([level, f.voicing, np.log(f.centroid + 1.0) - 7.0, f.low_ratio, f.high_ratio, 0.1 * shape])
 
 
-def stack_context(features: np.ndarray, context: tuple[int, ...] = CONTEXT) -> np.ndarray:
-    """Features of the frames at ``context`` offsets side by side (edges repeat the end frames)."""
+def stack_context(features: np.ndarray, context: tuple[int, ...] = CONTEXT,
+                  rows: np.ndarray | None = None) -> np.ndarray:
+    """Features of the frames at ``context`` offsets side by side (edges repeat the end frames).
+
+    ``rows`` picks the rows wanted (default: all), the same as the whole stack's.
+    """
     n = len(features)
-    idx = np.clip(np.arange(n)[:, None] + np.asarray(context)[None, :], 0, n - 1)
-    return features[idx].reshape(n, -1)
+    rows = np.arange(n) if rows is None else np.asarray(rows)
+    idx = np.clip(rows[:, None] + np.asarray(context)[None, :], 0, n - 1)
+    return features[idx].reshape(len(rows), -1)
 
 
 def stacked_features(samples: np.ndarray) -> np.ndarray:
