@@ -62,6 +62,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from digihuman.tasks.worker import Worker
 
     settings = _settings(args)
+    if supervisor := os.environ.get("DIGIHUMAN_SUPERVISOR_PID"):
+        parent_death_signal(signal.SIGTERM, int(supervisor))  # an embedded worker ends with its `serve`
     holder: list[Worker] = []
     services = Services(settings, runner=lambda task_id: holder[0].run(task_id))
     holder.append(Worker(services))
@@ -86,20 +88,25 @@ def die_with(consumer, parent: int) -> None:  # type: ignore[no-untyped-def]
     Orphaned job processes would go on taking tasks that nobody supervises;
     Linux's parent-death signal ends them, and the reaper retries their tasks.
     """
-    import ctypes
-
     init_child = consumer.environment.init_child
 
     def init(process):  # type: ignore[no-untyped-def]
-        try:
-            ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):  # not Linux: children may outlive a killed consumer
-            pass
-        if os.getppid() != parent:
-            os._exit(1)
+        parent_death_signal(signal.SIGKILL, parent)
         init_child(process)
 
     consumer.environment.init_child = init
+
+
+def parent_death_signal(sig: int, parent: int) -> None:
+    """Receive ``sig`` when ``parent`` dies (Linux); exit now if it already has."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).prctl(1, int(sig))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: a killed parent may leave this process behind
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:

@@ -28,7 +28,8 @@ class WorkerSupervisor:
 
     def _spawn(self) -> None:
         # Its own process group, so that stopping it reaches the job processes huey forks.
-        self._process = subprocess.Popen(self.command, env=self.env, start_new_session=True)
+        env = {**self.env, "DIGIHUMAN_SUPERVISOR_PID": str(os.getpid())}
+        self._process = subprocess.Popen(self.command, env=env, start_new_session=True)
 
     def _watch(self) -> None:
         while not self._stopping.wait(1.0):
