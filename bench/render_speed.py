@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -52,16 +51,14 @@ def cut(source: Path, target: Path, seconds: float, width: int | None) -> Path:
 
 def speech(target: Path, seconds: float) -> Path:
     """``seconds`` of English speech (a05, looped), 16 kHz WAV."""
+    from digihuman.media.audio import write_wav
     from digihuman.speech.align.features import load_audio
+    from digihuman.speech.tts.base import AudioChunk
 
     samples = load_audio(MEDIA / "audio" / "a05_en_m_musetalk_eng_60s.wav")
     reps = int(np.ceil(seconds * 16000 / len(samples)))
     samples = np.tile(samples, reps)[: int(seconds * 16000)]
-    with wave.open(str(target), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    write_wav([AudioChunk(samples, 16000)], target)
     return target
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import wave
 from fractions import Fraction
 from pathlib import Path
 
@@ -62,15 +61,13 @@ def cut_video(source: Path, target: Path, seconds: float, width: int = WIDTH) ->
 
 def write_speech(target: Path, seconds: float, silence_s: float = 1.0) -> Path:
     """``seconds`` of a01 (English speech) followed by ``silence_s`` of digital silence, 16 kHz WAV."""
+    from digihuman.media.audio import write_wav
     from digihuman.speech.align.features import load_audio
+    from digihuman.speech.tts.base import AudioChunk
 
     speech = load_audio(shared("audio/a01*.wav"))[: int(seconds * 16000)]
     samples = np.concatenate([speech, np.zeros(int(silence_s * 16000), np.float32)])
-    with wave.open(str(target), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    write_wav([AudioChunk(samples, 16000)], target)
     return target
 
 
