@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from digihuman.api.app import create_app
 from digihuman.config import Settings
 from digihuman.services import Services
-from tests.api.helpers import OTHER_KEY, make_black_png, make_black_video, train_voice
+from tests.api.exchange import OTHER_KEY, make_black_png, make_black_video, train_voice
 from tests.conftest import API_KEY, AUTH, make_settings
 from tests.mediagen import make_jpeg, make_png, make_text, make_video, make_wav
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.helpers import OTHER, assert_error, assert_ok, probe_url
+from tests.api.exchange import OTHER, assert_error, assert_ok, probe_url
 
 ACTS = ["create_v2", "chk_v2", "create_model_fast", "chk_model_fast", "create_video_fast", "chk_video_fast",
         "create_model", "create_model_audio", "chk_model_audio", "create_audio", "chk_audio"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.helpers import assert_error, assert_ok, path_of, upload
+from tests.api.exchange import assert_error, assert_ok, path_of, upload
 
 CHAT = {"model": "fake-rewrite", "messages": [{"role": "user", "content": "x"}]}
 # (method, path, request kwargs): bodies are well-formed, so only the key can be what is wrong.

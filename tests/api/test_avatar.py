@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.api.helpers import OTHER, assert_error, assert_ok, download, probe_url, upload
+from tests.api.exchange import OTHER, assert_error, assert_ok, download, probe_url, upload
 
 TASK_FIELDS = {"id", "work_name", "web_work_status", "work_video_path", "wm_work_video_path",
                "no_wm_work_video_path", "work_webp_path", "create_time", "progress", "stage", "error",

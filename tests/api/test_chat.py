@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.api.helpers import assert_error
+from tests.api.exchange import assert_error
 
 ROUTES = ["/v1/chat/completions", "/chat/completions"]
 MESSAGES = [{"role": "system", "content": "Rewrite the script."},

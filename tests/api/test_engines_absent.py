@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.helpers import assert_error, assert_ok, path_of, upload
+from tests.api.exchange import assert_error, assert_ok, path_of, upload
 
 NONE = "tests.fake_engines:build_none"
 CHAT = {"model": "fake-rewrite", "messages": [{"role": "user", "content": "hello"}]}

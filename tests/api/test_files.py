@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.api.helpers import assert_error, assert_ok, path_of
+from tests.api.exchange import assert_error, assert_ok, path_of
 
 
 def post_file(client, name, data):

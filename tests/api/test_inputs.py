@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from tests.api.helpers import assert_error, assert_ok, upload
+from tests.api.exchange import assert_error, assert_ok, upload
 
 
 def generate(client, avatar_url, audio_url):

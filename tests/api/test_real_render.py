@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from digihuman.api.app import create_app
-from digihuman.media.probe import probe
 from digihuman.services import Services
 from digihuman.tasks.worker import Worker
+from tests.api.exchange import probe_url, upload
 from tests.conftest import API_KEY, AUTH, make_settings
 from tests.render.conftest import cut_video
 from tests.shared_media import shared
@@ -29,22 +29,8 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient,
         yield client, services, root
 
 
-def upload(client: TestClient, path: Path) -> str:
-    with path.open("rb") as handle:
-        answer = client.post("/v1/files", files={"file": (path.name, handle)})
-    assert answer.status_code == 200, answer.text
-    return answer.json()["data"]["url"]
-
-
 def run(services: Services, task_id: str) -> None:
     Worker(services).run(task_id)
-
-
-def fetch(client: TestClient, url: str, path: Path) -> Path:
-    answer = client.get(url.removeprefix("http://testserver"))
-    assert answer.status_code == 200
-    path.write_bytes(answer.content)
-    return path
 
 
 def test_photo_says_text_with_a_stock_voice(real: tuple[TestClient, Services, Path]) -> None:
@@ -58,7 +44,7 @@ def test_photo_says_text_with_a_stock_voice(real: tuple[TestClient, Services, Pa
     run(services, task_id)
     status = client.get(f"/avatar/task/{task_id}").json()["data"]
     assert status["web_work_status"] == 200, status
-    video = probe(fetch(client, status["work_video_path"], root / "photo.mp4"))
+    video = probe_url(client, status["work_video_path"], root / "photo.mp4", "video/mp4")
     assert video.has_audio and abs(video.duration_s - status["duration_s"]) < 0.1
     assert status["wm_work_video_path"] and status["work_webp_path"]
     assert time.monotonic() - started < 60
@@ -81,7 +67,7 @@ def test_train_an_avatar_then_render_fast(real: tuple[TestClient, Services, Path
     run(services, task_id)
     done = client.post("/agent_api.php", data={"act": "chk_video_fast", "task_id": task_id}).json()["data"]
     assert done["zstatus"] == 3, done
-    video = probe(fetch(client, done["video_url"], root / "fast.mp4"))
+    video = probe_url(client, done["video_url"], root / "fast.mp4", "video/mp4")
     assert abs(video.duration_s - 2.0) < 0.1 and video.has_audio
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from tests.api.helpers import OTHER, assert_error, assert_ok, probe_url, upload
+from tests.api.exchange import OTHER, assert_error, assert_ok, probe_url, upload
 
 
 def remix(client, **body):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.api.helpers import assert_error, assert_ok
+from tests.api.exchange import assert_error, assert_ok
 
 
 def test_metrics(client, run_queued, media):

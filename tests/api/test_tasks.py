@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.helpers import OTHER, OTHER_KEY, assert_error, assert_ok, download, run_all
+from tests.api.exchange import OTHER, OTHER_KEY, assert_error, assert_ok, download, run_all
 from tests.conftest import API_KEY
 
 UNIFORM = {"id", "kind", "name", "status", "progress", "stage", "attempts", "created_at", "started_at",

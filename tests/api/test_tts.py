@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from digihuman.media.probe import probe
-from tests.api.helpers import assert_error, assert_ok
+from tests.api.exchange import assert_error, assert_ok
 
 TEXT = "Hello there. This is a test of speech."
 

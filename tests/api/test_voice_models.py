@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.helpers import OTHER, assert_error, assert_ok
+from tests.api.exchange import OTHER, assert_error, assert_ok
 
 MODEL_FIELDS = {"_id", "type", "title", "description", "visibility", "tags", "languages", "train_mode",
                 "state", "created_at", "progress", "task_id", "error"}

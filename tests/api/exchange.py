@@ -1,4 +1,4 @@
-"""Assertions and small helpers shared by the HTTP contract tests."""
+"""What API tests exchange with the server: envelopes checked, files uploaded and downloaded, test media."""
 
 from __future__ import annotations
 
