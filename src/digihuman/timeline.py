@@ -6,6 +6,7 @@ time and its items do not overlap.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -67,3 +68,14 @@ class Timeline:
     visemes: tuple[Viseme, ...] = field(default=())
     silences: tuple[tuple[float, float], ...] = field(default=())  # (start, end) spans with no speech
     method: str = ""  # how phones were found: "align", "pinyin", "acoustic", "tts"
+
+
+def divide(start: float, end: float, weights: Sequence[float]) -> list[tuple[float, float]]:
+    """Cut ``start``..``end`` into consecutive spans proportional to ``weights``."""
+    total = sum(weights)
+    spans, t = [], start
+    for weight in weights:
+        step = (end - start) * weight / total
+        spans.append((t, t + step))
+        t += step
+    return spans

@@ -31,7 +31,7 @@ from digihuman.speech.align.visemes import (
     as_arpabet,
     default_targets,
 )
-from digihuman.timeline import MouthTrack, Timeline
+from digihuman.timeline import MouthTrack, Timeline, divide
 
 SIL = "SIL"
 # Diphthongs move: they are two gestures, the onset held longer than the glide.
@@ -140,13 +140,8 @@ def _split(keys: list[str], start: float, end: float, openness: float | None) ->
         # Pinyin finals: the main vowel carries most of the time, glides and codas are short.
         main = max(range(len(expanded)), key=lambda i: expanded[i][0].rstrip("+") in VOWELS)
         expanded = [(k, w if i == main else w * _EDGE_SHARE) for i, (k, w) in enumerate(expanded)]
-    total = sum(w for _, w in expanded)
-    out, t = [], start
-    for k, w in expanded:
-        d = (end - start) * w / total
-        out.append(Gesture(k, t, t + d, openness))
-        t += d
-    return out
+    spans = divide(start, end, [w for _, w in expanded])
+    return [Gesture(k, s, e, openness) for (k, _), (s, e) in zip(expanded, spans, strict=True)]
 
 
 def _viseme_key(symbol: str) -> str:

@@ -25,7 +25,7 @@ from typing import Literal
 from digihuman.errors import EngineUnavailable, InvalidInput, MediaRejected, NotFound
 from digihuman.speech.asr import whisper_models
 from digihuman.speech.asr.base import Transcript
-from digihuman.timeline import Word
+from digihuman.timeline import Word, divide
 
 SAMPLE_RATE = 16_000  # what whisper hears; faster-whisper's decoder resamples to it
 WINDOW_SECONDS = 30  # what whisper hears at once
@@ -346,13 +346,8 @@ def split_characters(token: str, start: float, end: float, confidence: float | N
             run = ""
     if run:
         units.append((run, max(1.0, len(run) / 3)))
-    total = sum(weight for _, weight in units)
-    words, t = [], start
-    for text, weight in units:
-        step = (end - start) * weight / total
-        words.append(Word(text, t, t + step, confidence))
-        t += step
-    return words
+    spans = divide(start, end, [weight for _, weight in units])
+    return [Word(text, s, e, confidence) for (text, _), (s, e) in zip(units, spans, strict=True)]
 
 
 def _is_cjk(ch: str) -> bool:
