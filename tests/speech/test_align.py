@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from digihuman.media import audio as media_audio
 from digihuman.speech.align import build_timeline, mouth_track, timeline_from_tts, timeline_json
 from digihuman.speech.align.features import RATE, energy_db, load_audio
 from digihuman.speech.align.silence import speech_mask
@@ -40,11 +40,7 @@ def transcript(name: str) -> str:
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int = RATE) -> Path:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    media_audio.write_wav([AudioChunk(samples.astype(np.float32), rate)], path)
     return path
 
 

@@ -6,7 +6,6 @@ cache dir); they are skipped only where those packages or the shared media are m
 
 from __future__ import annotations
 
-import wave
 from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,6 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from digihuman.media import audio as media_audio
 from digihuman.errors import InvalidInput, MediaRejected, NotFound
 from digihuman.speech.asr.base import Transcript
 from digihuman.speech.asr.formats import transcript_json
@@ -27,6 +27,7 @@ from digihuman.speech.asr.scoring import (
 from digihuman.speech.asr.whisper import WhisperRecognizer, _timed_words, normalize_language, split_characters
 from digihuman.speech.asr.whisper_models import base_dir
 from digihuman.timeline import Word
+from digihuman.speech.tts.base import AudioChunk
 from tests.mediagen import make_text, make_video
 from tests.shared_media import SHARED_MEDIA
 
@@ -231,11 +232,7 @@ def test_transcript_json() -> None:
 
 
 def _write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> Path:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    media_audio.write_wav([AudioChunk(samples.astype(np.float32), rate)], path)
     return path
 
 
