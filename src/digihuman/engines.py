@@ -65,8 +65,10 @@ def build_engines(settings: Settings) -> Engines:
     """Engines for this process, from ``settings.engine_factory`` or the built-in backends."""
     if settings.engine_factory:
         return _load_factory(settings.engine_factory)(settings)
-    asr = _recognizer(settings)
-    return Engines(tts=_speech(), asr=asr, talking_head=_talking_head(asr), chat=_chat(settings))
+    tts, asr = _speech(), _recognizer(settings)
+    talking_head, chat = _talking_head(asr), _chat(settings)
+    return Engines(tts=tts, asr=asr, voice_cloner=_voice_cloner(settings, tts, asr), talking_head=talking_head,
+                   chat=chat, remixer=_remixer(asr, talking_head, chat))
 
 
 def _installed(*modules: str) -> bool:
@@ -107,6 +109,14 @@ def _talking_head(asr: Recognizer | None) -> TalkingHead | None:
 
     # The recogniser gives words, so English speech is aligned phone by phone (better lip sync).
     return SampleTalkingHead(recognizer=asr)
+
+
+def _voice_cloner(settings: Settings, tts: TextToSpeech | None, asr: Recognizer | None) -> VoiceCloner | None:
+    return None
+
+
+def _remixer(asr: Recognizer | None, talking_head: TalkingHead | None, chat: ChatModel | None) -> Remixer | None:
+    return None
 
 
 def _load_factory(spec: str) -> Callable[[Settings], Engines]:
