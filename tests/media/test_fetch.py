@@ -275,6 +275,23 @@ def _resolving_to(monkeypatch, *addresses: str) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", fake)
 
 
+def test_a_host_that_resolves_anew_to_a_private_address_is_refused_at_connect(srv, tmp_path, monkeypatch):
+    """DNS rebinding: public when checked, loopback when the connection is made."""
+    answers = iter(["93.184.215.14", "127.0.0.1"])
+    real = socket.getaddrinfo
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "rebind.example.com":
+            return real(host, port, *args, **kwargs)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    port = srv.url.rsplit(":", 1)[1]
+    with pytest.raises(UrlRefused, match=rf"^video_url resolves to a {PRIVATE} \(127\.0\.0\.1\)"):
+        fetch(f"http://rebind.example.com:{port}/small", tmp_path / "out", FetchPolicy(max_bytes=MB), "video_url")
+    assert srv.paths == []
+
+
 def test_public_host_passes(monkeypatch):
     _resolving_to(monkeypatch, "93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c")
     assert check_url("https://example.com/face.mp4", FetchPolicy(max_bytes=MB)) is None

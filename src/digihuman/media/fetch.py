@@ -1,11 +1,10 @@
 """Downloading user-given URLs without letting them reach the server's own network.
 
 Every URL, and every redirect target, must be http(s) and resolve only to public
-addresses, unless the operator allow-listed its host. Known gap: the host is resolved
-here and again by the HTTP client when it connects, so a DNS server that answers
-differently the second time (DNS rebinding) can slip past the check. Closing it means
-connecting to the checked address ourselves; the allow-list plus network egress rules
-are the intended defence for deployments that care.
+addresses, unless the operator allow-listed its host. The URL is checked up front (so
+the API can refuse it at once), and the addresses are checked again where the
+connection is made: the download connects to exactly the address it checked, so a DNS
+server that answers differently the second time (DNS rebinding) gains nothing.
 """
 
 from __future__ import annotations
@@ -83,16 +82,16 @@ def check_url(url: str, policy: FetchPolicy, field: str = "url") -> None:
         raise UrlRefused(f"{field} uses the {scheme}: scheme, which is refused: {only}.")
     if not host:
         raise InvalidInput(f"{field} has no host name: {how}.")
-    if _allowed(host, policy.allowed_hosts):
-        return
+    if not _allowed(host, policy.allowed_hosts):
+        _public_addresses(host, port or (443 if scheme == "https" else 80), field)
+
+
+def _public_addresses(host: str, port: int, field: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses ``host`` resolves to, refusing the host if any of them is not public."""
     try:
-        literal = ipaddress.ip_address(host.split("%", 1)[0])
+        addresses = [ipaddress.ip_address(host.split("%", 1)[0])]
     except ValueError:
-        literal = None
-    if literal is not None:
-        addresses = [literal]
-    else:
-        addresses = _resolve(host, port or (443 if scheme == "https" else 80), field)
+        addresses = _resolve(host, port, field)
     for address in addresses:
         if _forbidden(address):
             shown = getattr(address, "ipv4_mapped", None) or address  # ::ffff:a00:5 reads as 10.0.0.5
@@ -100,6 +99,7 @@ def check_url(url: str, policy: FetchPolicy, field: str = "url") -> None:
                 f"{field} resolves to a private or local address ({shown}), which is not allowed; "
                 f"ask the operator to add {host} to DIGIHUMAN_ALLOWED_HOSTS."
             )
+    return addresses
 
 
 def fetch(
@@ -123,7 +123,8 @@ def fetch(
     current = url
     # trust_env=False: a proxy from the environment would connect to hosts we never checked
     with httpx.Client(
-        follow_redirects=False, timeout=timeout, transport=transport, trust_env=False, headers=headers
+        follow_redirects=False, timeout=timeout, transport=transport or _checked_transport(policy, field),
+        trust_env=False, headers=headers,
     ) as client:
         for hop in range(policy.max_redirects + 1):
             check_url(current, policy, field if hop == 0 else f"{field} (redirected to {_short(current)})")
@@ -142,6 +143,31 @@ def fetch(
     raise FetchFailed(
         f"{field} could not be downloaded: it redirected more than {policy.max_redirects} times."
     )
+
+
+def _checked_transport(policy: FetchPolicy, field: str) -> httpx.HTTPTransport:
+    """An HTTP transport whose every connection goes to an address that passed the check."""
+    import httpcore
+    import httpx
+
+    class CheckedConnections(httpcore.SyncBackend):
+        def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # type: ignore[no-untyped-def]
+            if _allowed(host, policy.allowed_hosts):
+                return super().connect_tcp(host, port, timeout, local_address, socket_options)
+            failure: Exception | None = None
+            for address in _public_addresses(host, port, field):
+                try:  # the checked address itself, never the name: it could resolve anew
+                    return super().connect_tcp(str(address), port, timeout, local_address, socket_options)
+                except httpcore.ConnectError as e:
+                    failure = e
+            raise failure or httpcore.ConnectError(f"no address for {host}")
+
+    transport = httpx.HTTPTransport()
+    # httpx 0.28 takes no network backend of its own; the pool it built is replaced by one that has ours.
+    # TLS still verifies the certificate against the URL's host name, which httpcore passes separately.
+    transport._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(),
+                                              network_backend=CheckedConnections())
+    return transport
 
 
 def _save(response: httpx.Response, dest: Path, max_bytes: int, field: str) -> int:
