@@ -116,7 +116,13 @@ def _voice_cloner(settings: Settings, tts: TextToSpeech | None, asr: Recognizer 
 
 
 def _remixer(asr: Recognizer | None, talking_head: TalkingHead | None, chat: ChatModel | None) -> Remixer | None:
-    return None
+    # Subtitles are timed by the recogniser and drawn with the bundled CJK font: both are needed;
+    # lip sync (talking head) and rewriting (chat) are used when present.
+    if asr is None or not _installed("av", "cv2", "PIL", "cvttf_NotoSansCJK_Regular"):
+        return None
+    from digihuman.remix.engine import VideoRemixer
+
+    return VideoRemixer(recognizer=asr, talking_head=talking_head, chat=chat)
 
 
 def _load_factory(spec: str) -> Callable[[Settings], Engines]:

@@ -19,7 +19,7 @@ def query(client, task_id, **kw):
 
 def test_remix_runs_to_a_public_video(client, run_queued, media, tmp_path):
     response = remix(client, video_url=media.url("clip.mp4"), text_content="New words for the video.",
-                     custom_floating_text=["{Big} news"], rewrite=True, transforms={"mirror": True},
+                     custom_floating_text=["{Big} news"], transforms={"mirror": True},
                      subtitle_style={"size": 20})
     task_id = assert_ok(response)["task_id"]
     pending = query(client, task_id)
@@ -38,7 +38,7 @@ def test_remix_runs_to_a_public_video(client, run_queued, media, tmp_path):
 
 def test_remix_of_an_uploaded_video_redubbed_with_a_stock_voice(client, run_queued, media, tmp_path):
     video = upload(client, media.root / "clip.mp4")
-    response = remix(client, video_url=video, text_content="Speak this. And this.", voice="fake-en")
+    response = remix(client, video_url=video, text_content="Speak this. And this.", voice="fake-en", rewrite=True)
     task_id = assert_ok(response)["task_id"]
     run_queued()
     done = query(client, task_id)
@@ -91,3 +91,34 @@ def test_cancelled_remix_reads_failed(client, media):
     assert_ok(client.post(f"/v1/tasks/{task_id}/cancel"))
     cancelled = query(client, task_id)
     assert cancelled["status"] == "failed" and "cancelled" in cancelled["error_message"]
+
+
+@pytest.mark.parametrize(("body", "words"), [
+    ({"transforms": {"speed": 3}}, ("transforms.speed", "0.5 to 2")),
+    ({"transforms": {"mirrorr": True}}, ("unknown option", "mirrorr")),
+    ({"transforms": {"mirror": "yes"}}, ("transforms.mirror", "true or false")),
+    ({"transforms": {"aspect": "2:1"}}, ("transforms.aspect", "9:16")),
+    ({"transforms": {"crop": {"x": 0.8, "width": 0.5}}}, ("transforms.crop", "inside the frame")),
+    ({"transforms": {"color": {"warmth": 2}}}, ("transforms.color.warmth",)),
+    ({"transforms": {"music_url": "file:///etc/passwd"}}, ("transforms.music_url", "file: scheme")),
+    ({"subtitle_style": {"color": "blurple"}}, ("subtitle_style.color", "#FFD600")),
+    ({"subtitle_style": {"animation": "spin"}}, ("subtitle_style.animation", "slide")),
+    ({"custom_floating_text": ["{open"]}, ("custom_floating_text", "never closes")),
+    ({"rewrite": True}, ("rewrite needs voice",)),
+])
+def test_bad_options_are_refused_naming_the_field(client, media, body, words):
+    assert_error(remix(client, video_url=media.url("clip.mp4"), **body), 400, *words)
+
+
+def test_music_url_must_have_sound(client, media):
+    assert_error(remix(client, video_url=media.url("clip.mp4"), transforms={"music_url": media.url("face.png")}),
+                 422, "transforms.music_url")
+
+
+def test_music_is_taken_in_and_handed_to_the_job(client, run_queued, media, services):
+    body = {"video_url": media.url("clip.mp4"), "transforms": {"music_url": media.url("speech.wav"), "ducking": 0.5}}
+    task_id = assert_ok(client.post("/generate_video", json=body))["task_id"]
+    inputs = services.tasks.get(task_id).inputs
+    assert inputs["music_key"].startswith("uploads/") and inputs["transforms"]["ducking"] == 0.5
+    run_queued()
+    assert query(client, task_id)["status"] == "completed"

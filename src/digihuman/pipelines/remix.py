@@ -22,6 +22,7 @@ def remix(ctx: JobContext) -> dict[str, Any]:
         rewrite=inputs.get("rewrite"),
         transforms=inputs.get("transforms") or {},
         subtitle_style=inputs.get("subtitle_style") or {},
+        music=ctx.input_path(inputs["music_key"]) if inputs.get("music_key") else None,
     )
     voice = inputs.get("voice")
     speak_fn = None

@@ -21,6 +21,7 @@ class RemixRequest:
     rewrite: str | None = None  # rewrite style, or None to keep the script
     transforms: dict[str, Any] = field(default_factory=dict)
     subtitle_style: dict[str, Any] = field(default_factory=dict)
+    music: Path | None = None  # background music file (the transforms' music_url, taken in)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ from digihuman.api.dependencies import Owner, ServicesDep
 from digihuman.api.envelope import ok
 from digihuman.api.submit import check_quota, owned_task, submit
 from digihuman.api.voices import check_voice
+from digihuman.errors import InvalidInput
+from digihuman.remix.floating import check as check_floating
+from digihuman.remix.options import parse_style, parse_transforms
 from digihuman.tasks.jobs import REMIX
 from digihuman.tasks.records import TaskStatus
 
@@ -19,27 +22,67 @@ router = APIRouter(tags=["video remix"])
 STATUS = {TaskStatus.QUEUED: "pending", TaskStatus.RUNNING: "processing", TaskStatus.SUCCEEDED: "completed",
           TaskStatus.FAILED: "failed", TaskStatus.CANCELLED: "failed"}
 
+TRANSFORMS_DOC = """Picture and sound changes (ours); every key optional:
+`mirror` (bool, flip left-right);
+`crop` ({x, y, width, height}: fractions 0..1 of the frame; the window is scaled back up);
+`zoom` (1..4, into the centre);
+`speed` (0.5..2; the voice keeps its pitch);
+`color` ({brightness -1..1, contrast 0..3, saturation 0..3, warmth -1..1});
+`aspect` ("16:9" | "9:16" | "1:1" | "4:3" | "3:4": new frame shape, picture fitted inside) with
+`fill` ("blur": its own blurred enlargement, default | "black");
+`music_url` (http(s) or /files URL of background music, looped) with `music_volume` (0..1, default 0.3)
+and `ducking` (0..1: share of the music kept under speech, default 0.25);
+`original_volume` (0..1, default 0: when re-dubbing, the original soundtrack kept underneath)."""
+
+STYLE_DOC = """Subtitle and floating-text look (ours); every key optional:
+`enabled` (bool, default true); `size` (px; default 5.5 % of the frame height); `color`, `outline_color`
+("#RRGGBB", a colour name or [r, g, b]; white on black); `outline` (share of the size, 0..0.3, default
+0.08); `shadow` (bool, default true); `box` (bool: dark box behind the lines); `margin` (0..0.4 of the
+height above the bottom, default 0.06); `max_lines` (1..4, default 2); `width` (0.3..1 of the frame, default
+0.88); floating text: `floating_size` (px; default 7 % of the height), `floating_color` (white),
+`highlight_color` (of {...} spans, default "#FFD600"), `floating_position` ("top" | "middle"),
+`animation` ("slide" | "fade" | "none")."""
+
 
 class GenerateVideo(BaseModel):
-    video_url: str
-    text_content: str | None = Field(None, max_length=20000, description="Script; transcribed when absent.")
-    custom_floating_text: list[str] = Field(default_factory=list, max_length=50)
-    voice: str | None = Field(None, description="Re-dub with this stock voice or voice model (ours).")
-    rewrite: bool | str | None = Field(None, description="Rewrite the script: true or a style name (ours).")
-    transforms: dict[str, Any] = Field(default_factory=dict, description="mirror, crop, speed, color, music (ours).")
-    subtitle_style: dict[str, Any] = Field(default_factory=dict)
+    video_url: str = Field(description="The video to remix: an http(s) URL or the url of a file uploaded to "
+                                       "/v1/files.")
+    text_content: str | None = Field(
+        None, max_length=20000,
+        description="The script: shown as subtitles timed to the speech (and spoken when `voice` is given); "
+                    "transcribed from the video when absent.")
+    custom_floating_text: list[str] = Field(
+        default_factory=list, max_length=50,
+        description="Floating captions shown in turn, animated in and out; `{...}` marks a highlighted span.")
+    voice: str | None = Field(None, description="Re-dub: a stock voice id or one of your voice models speaks the "
+                                                "script, lip-synced when the video shows a face (ours).")
+    rewrite: bool | str | None = Field(
+        None, description="Rewrite the script before re-dubbing (needs `voice`): true (spoken-video style) or a "
+                          "style: xiaohongshu, formal, or any rewrite-<name> preset (ours).")
+    transforms: dict[str, Any] = Field(default_factory=dict, description=TRANSFORMS_DOC)
+    subtitle_style: dict[str, Any] = Field(default_factory=dict, description=STYLE_DOC)
 
 
 @router.post("/generate_video")
 def generate(body: GenerateVideo, owner: Owner, services: ServicesDep) -> dict[str, Any]:
     services.engines.require_remixer()
+    transforms = parse_transforms(body.transforms)
+    parse_style(body.subtitle_style)
+    check_floating(body.custom_floating_text)
+    if body.rewrite and not body.voice:
+        raise InvalidInput("rewrite needs voice: the rewritten script is spoken by that voice.")
     if body.voice:
         check_voice(services, body.voice, owner, "voice")
     services.intake.check(body.video_url, "video_url")
+    if transforms.music_url:
+        services.intake.check(transforms.music_url, "transforms.music_url")
     check_quota(services, owner)
     video = services.intake.take_url(body.video_url, "video_url", "video")
+    music = services.intake.take_url(transforms.music_url, "transforms.music_url", "speech") \
+        if transforms.music_url else None
     rewrite = "default" if body.rewrite is True else (body.rewrite or None)
-    inputs = {**body.model_dump(exclude={"video_url", "rewrite"}), "video_key": video.key, "rewrite": rewrite}
+    inputs = {**body.model_dump(exclude={"video_url", "rewrite"}), "video_key": video.key, "rewrite": rewrite,
+              "music_key": music.key if music else None}
     return ok({"task_id": submit(services, owner, REMIX, inputs).id})
 
 
