@@ -49,20 +49,42 @@ class TaskSettings(BaseModel):
 
 
 class ChatSettings(BaseModel):
-    """An OpenAI-compatible chat endpoint for script rewriting (unset: no remote chat backend)."""
+    """Chat backends for script rewriting: an OpenAI-compatible endpoint and/or local GGUF models."""
 
-    base_url: str | None = Field(None, description="e.g. https://api.example.com/v1")
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint, e.g. https://api.example.com/v1.")
     api_key: str | None = Field(None, description="Bearer key of that endpoint.")
     models: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Model names to offer, comma-separated; passed through unchanged."
     )
     timeout_s: float = Field(120.0, description="Longest wait for one answer.")
     retries: int = Field(2, description="Extra attempts on connection errors and 429/5xx answers.")
+    bundled: bool = Field(True, description="Offer the bundled Gemma 3 270M (base) as 'gemma3-270m'.")
+    llamacpp: Annotated[dict[str, Path], NoDecode] = Field(
+        default_factory=dict, description="More local GGUF models, 'name=/path/model.gguf,other=/path/b.gguf'."
+    )
+    llamacpp_server: Path | None = Field(None, description="A llama-server binary to use instead of the bundled one.")
+    llamacpp_threads: int = Field(0, description="CPU threads per local model (0: one per core).")
+    llamacpp_context: int = Field(4096, description="Context of a local model in tokens (prompt + answer).")
+    llamacpp_timeout_s: float = Field(300.0, description="Longest wait for one local answer.")
+    rewrite_model: str | None = Field(
+        None, description="Model behind the rewrite-* presets; default: the first remote model, else the "
+                          "largest installed local one."
+    )
 
     @field_validator("models", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         return [p.strip() for p in value.split(",") if p.strip()] if isinstance(value, str) else value
+
+    @field_validator("llamacpp", mode="before")
+    @classmethod
+    def _split_pairs(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs = [p.strip() for p in value.split(",") if p.strip()]
+        if any("=" not in p for p in pairs):
+            raise ValueError("write local models as name=/path/model.gguf, separated by commas")
+        return {name.strip(): path.strip() for name, _, path in (p.partition("=") for p in pairs)}
 
 
 class Settings(BaseSettings):

@@ -83,13 +83,37 @@ def _speech() -> TextToSpeech | None:
 
 
 def _chat(settings: Settings) -> ChatModel | None:
-    chat = settings.chat
-    if not chat.base_url or not chat.models:
-        return None
-    from digihuman.text.openai import OpenAIChat, OpenAIEndpoint
+    from digihuman.text import gguf_models
+    from digihuman.text.llamacpp import LlamaCppChat, LocalModel, ServerOptions
+    from digihuman.text.presets import RewritePresets
+    from digihuman.text.router import ChatRouter
 
-    return OpenAIChat(OpenAIEndpoint(chat.base_url, chat.api_key, tuple(chat.models), chat.timeout_s,
-                                     retries=chat.retries))
+    chat, models_dir = settings.chat, settings.models_dir
+    backends: list[ChatModel] = []
+    if chat.base_url and chat.models:
+        from digihuman.text.openai import OpenAIChat, OpenAIEndpoint
+
+        backends.append(OpenAIChat(OpenAIEndpoint(chat.base_url, chat.api_key, tuple(chat.models), chat.timeout_s,
+                                                  retries=chat.retries)))
+    # Local models, best first: the operator's own GGUFs, installed optional models, the bundled Gemma.
+    local = [LocalModel(name, lambda path=path: path) for name, path in chat.llamacpp.items()]
+    local += [LocalModel(m.name, lambda m=m: gguf_models.optional_path(models_dir, m.name), base=False,
+                         reasoning=m.reasoning) for m in gguf_models.installed_optional(models_dir)]
+    if chat.bundled and gguf_models.gemma_installed():
+        local.append(LocalModel(gguf_models.GEMMA_NAME, lambda: gguf_models.gemma_path(models_dir), base=True,
+                                reasoning=False))
+    if local:
+        backends.append(LlamaCppChat(local, ServerOptions(
+            binary=chat.llamacpp_server, threads=chat.llamacpp_threads, context=chat.llamacpp_context,
+            timeout_s=chat.llamacpp_timeout_s, retries=chat.retries, log_dir=settings.data_dir / "logs")))
+    if not backends:
+        return None
+    router = ChatRouter(backends)
+    rewrite_model = chat.rewrite_model or (chat.models[0] if chat.base_url and chat.models else local[0].name)
+    if rewrite_model not in router.models():
+        raise InvalidInput(f"DIGIHUMAN_CHAT__REWRITE_MODEL names {rewrite_model!r}, which no chat backend offers; "
+                           f"choose one of {', '.join(router.models())}.")
+    return ChatRouter([RewritePresets(router, rewrite_model), router])
 
 
 def _recognizer(settings: Settings) -> Recognizer | None:

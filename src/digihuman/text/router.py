@@ -1,0 +1,51 @@
+"""One ChatModel over several backends, each request going to the backend that offers its model name."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from digihuman.errors import InvalidInput
+from digihuman.text.base import ChatModel, ChatRequest, ChatResult, PromptRequest
+
+
+class ChatRouter:
+    """Routes by model name; the first backend offering a name wins. Also a TextModel for its backends'."""
+
+    def __init__(self, backends: Sequence[ChatModel]) -> None:
+        self.backends = list(backends)
+
+    def models(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for backend in self.backends:
+            seen.update(dict.fromkeys(backend.models()))
+        return list(seen)
+
+    def backend(self, model: str) -> ChatModel:
+        for backend in self.backends:
+            if model in backend.models():
+                return backend
+        offered = self.models()
+        raise InvalidInput(f"unknown model {model!r}; this server offers: {', '.join(offered) or 'none'} "
+                           "(GET /v1/models).")
+
+    def complete(self, request: ChatRequest) -> ChatResult:
+        return self.backend(request.model).complete(request)
+
+    def stream(self, request: ChatRequest) -> Iterator[str]:
+        return self.backend(request.model).stream(request)
+
+    def continues_text(self, model: str) -> bool:
+        check = getattr(self.backend(model), "continues_text", None)
+        return bool(check and check(model))
+
+    def complete_prompt(self, request: PromptRequest) -> ChatResult:
+        return self._text_backend(request.model).complete_prompt(request)
+
+    def stream_prompt(self, request: PromptRequest) -> Iterator[str]:
+        return self._text_backend(request.model).stream_prompt(request)
+
+    def _text_backend(self, model: str):  # type: ignore[no-untyped-def]
+        backend = self.backend(model)
+        if not hasattr(backend, "complete_prompt"):
+            raise InvalidInput(f"model {model!r} takes chat messages, not a raw prompt.")
+        return backend
