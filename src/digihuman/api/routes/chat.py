@@ -1,8 +1,14 @@
-"""Script rewriting, OpenAI-compatible: /v1/chat/completions, /chat/completions, /v1/models."""
+"""Script rewriting, OpenAI-compatible: /v1/chat/completions, /chat/completions, /v1/models.
+
+Model names choose the backend (a remote OpenAI-compatible endpoint, a local GGUF through llama.cpp)
+or a rewrite preset (``rewrite-口播``, ``rewrite-xiaohongshu``, ``rewrite-formal``). A user message may
+carry a video or audio URL: its speech is transcribed and rewritten (pipelines/rewrite.py).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,15 +19,18 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from digihuman.api.dependencies import Owner, ServicesDep
-from digihuman.errors import InvalidInput
-from digihuman.text.base import ChatMessage, ChatRequest
+from digihuman.errors import DigihumanError, InvalidInput
+from digihuman.pipelines.rewrite import script_messages
+from digihuman.text.base import ChatRequest
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["script rewriting"])
 
 
 class Message(BaseModel):
     role: str
-    content: str
+    # text, or OpenAI-style parts: {"type": "text", "text": …}, {"type": "video_url", "video_url": {"url": …}}
+    content: str | list[dict[str, Any]]
 
 
 class Completion(BaseModel):
@@ -38,11 +47,16 @@ def _complete(body: Completion, owner: Owner, services: ServicesDep) -> Any:
     offered = chat.models()
     if body.model not in offered:
         raise InvalidInput(f"unknown model {body.model!r}; this server offers: {', '.join(offered)} (GET /v1/models).")
-    request = ChatRequest(body.model, tuple(ChatMessage(m.role, m.content) for m in body.messages),
-                          body.temperature, body.top_p, body.max_tokens)
+    messages = script_messages([(m.role, m.content) for m in body.messages], services.intake, services.storage,
+                               services.engines.require_asr)
+    request = ChatRequest(body.model, messages, body.temperature, body.top_p, body.max_tokens)
     completion_id, created = "chatcmpl-" + uuid.uuid4().hex, int(time.time())
     if body.stream:
-        return StreamingResponse(_sse(chat.stream(request), completion_id, created, body.model),
+        pieces = iter(chat.stream(request))
+        # The first piece is awaited here, so that a backend that is down or refuses the request is
+        # answered with its HTTP error rather than a broken event stream.
+        first = next(pieces, None)
+        return StreamingResponse(_sse(_chain(first, pieces), completion_id, created, body.model),
                                  media_type="text/event-stream")
     result = chat.complete(request)
     return {
@@ -54,6 +68,12 @@ def _complete(body: Completion, owner: Owner, services: ServicesDep) -> Any:
     }
 
 
+def _chain(first: str | None, rest: Iterator[str]) -> Iterator[str]:
+    if first is not None:
+        yield first
+        yield from rest
+
+
 def _sse(pieces: Iterator[str], completion_id: str, created: int, model: str) -> Iterator[str]:
     def event(delta: dict[str, str], finish: str | None) -> str:
         chunk = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model,
@@ -61,8 +81,14 @@ def _sse(pieces: Iterator[str], completion_id: str, created: int, model: str) ->
         return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
 
     yield event({"role": "assistant"}, None)
-    for piece in pieces:
-        yield event({"content": piece}, None)
+    try:
+        for piece in pieces:
+            yield event({"content": piece}, None)
+    except DigihumanError as e:  # the status line has gone out: tell the client in the stream, as OpenAI does
+        log.warning("chat stream broke off", extra={"error": e.message})
+        yield f"data: {json.dumps({'error': {'message': e.message, 'code': e.status}}, ensure_ascii=False)}\n\n"
+        yield "data: [DONE]\n\n"
+        return
     yield event({}, "stop")
     yield "data: [DONE]\n\n"
 
