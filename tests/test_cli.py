@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import signal
@@ -167,3 +168,113 @@ def test_embedded_worker_is_restarted_after_it_dies(data_dir: Path, tmp_path: Pa
 def _worker_pids(parent: int) -> list[int]:
     out = subprocess.run(["pgrep", "-P", str(parent), "-f", "digihuman worker"], capture_output=True, text=True)
     return [int(p) for p in out.stdout.split()]
+
+
+# -- voice models ---------------------------------------------------------------------------------
+
+
+def cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run ``digihuman ARGS`` in this process; (exit code, stdout, stderr)."""
+    from digihuman.cli import main
+
+    with pytest.raises(SystemExit) as ended:
+        main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return int(ended.value.code), out, err
+
+
+def main_frequency(path: Path) -> float:
+    import av
+    import numpy as np
+
+    with av.open(str(path)) as c:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=16000)
+        samples = np.concatenate([f.to_ndarray()[0] for frame in c.decode(audio=0) for f in resampler.resample(frame)])
+    spectrum = np.abs(np.fft.rfft(samples))
+    return float(np.fft.rfftfreq(len(samples), 1 / 16000)[np.argmax(spectrum)])
+
+
+@pytest.fixture
+def fake_engines(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DIGIHUMAN_ENGINE_FACTORY", "tests.fake_engines:build")
+    monkeypatch.setenv("DIGIHUMAN_DATA_DIR", str(tmp_path / "data"))
+
+
+def test_voice_create_then_tts_speaks_with_the_model(fake_engines: None, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    sample = make_wav(tmp_path / "me.wav", seconds=2.0)
+    code, out, err = cli(["voice", "create", sample, "--text", "hello there", "--mode", "full", "--enhance",
+                          "--language", "en", "--out", tmp_path / "voice"], capsys)
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["model_dir"] == str(tmp_path / "voice") and info["train_mode"] == "full"
+    assert info["languages"] == ["en"] and abs(info["speech_seconds"] - 2.0) < 0.1 and info["warnings"] == []
+    assert (tmp_path / "voice" / "voice.json").is_file()
+    assert not list(tmp_path.glob(".voice.partial*"))
+
+    # The fake cloner speaks at 140 Hz, the fake stock voice at 180 Hz: the folder picks the cloner.
+    code, out, err = cli(["tts", "--voice", tmp_path / "voice", "--text", "hello", "--out", tmp_path / "a.wav"],
+                         capsys)
+    assert code == 0, err
+    assert abs(main_frequency(tmp_path / "a.wav") - 140) < 3
+    code, out, err = cli(["tts", "--voice", "fake-en", "--text", "hello", "--out", tmp_path / "b.mp3"], capsys)
+    assert code == 0, err
+    assert abs(main_frequency(tmp_path / "b.mp3") - 180) < 3
+
+    # A model folder can be made again in place.
+    code, out, err = cli(["voice", "create", sample, "--out", tmp_path / "voice"], capsys)
+    assert code == 0, err
+
+
+def test_voice_create_says_what_is_wrong(fake_engines: None, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    sample = make_wav(tmp_path / "me.wav", seconds=2.0)
+    code, out, err = cli(["voice", "create", sample, "--text", "a", "--text", "b", "--out", tmp_path / "v"], capsys)
+    assert code == 2 and out == ""
+    assert err.strip() == ("error: 2 --text given for 1 samples: give one per sample, in order, "
+                           "or none to have them recognised.")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("keep me")
+    code, out, err = cli(["voice", "create", sample, "--out", tmp_path / "notes"], capsys)
+    assert code == 2 and "already holds something other than a voice model" in err
+    assert (tmp_path / "notes" / "todo.txt").read_text() == "keep me"
+    code, out, err = cli(["voice", "create", sample], capsys)
+    assert code == 2 and "the following arguments are required: --out" in err
+    code, out, err = cli(["tts", "--voice", tmp_path / "v", "--text", "hi", "--out", tmp_path / "x.flac"], capsys)
+    assert code == 2 and "--out must end in .wav" in err
+
+
+HAS_CLONER = all(importlib.util.find_spec(m) for m in ("pyworld", "pysptk", "piper", "faster_whisper"))
+
+
+@pytest.mark.media
+@pytest.mark.skipif(not HAS_CLONER, reason="the voice cloning engine (pyworld, pysptk, piper) is not installed")
+def test_voice_create_and_speak_with_the_real_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from tests.shared_media import shared
+
+    monkeypatch.delenv("DIGIHUMAN_ENGINE_FACTORY", raising=False)
+    monkeypatch.setenv("DIGIHUMAN_DATA_DIR", str(tmp_path / "data"))
+    sample = shared("voice_ref/r01_*.wav")
+    code, out, err = cli(["voice", "create", sample, "--text", sample.with_suffix(".txt").read_text().strip(),
+                          "--out", tmp_path / "voice"], capsys)
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["languages"][0] == "en" and 3.0 < info["speech_seconds"] < 5.4
+
+    text = "Please bring the blue book to the kitchen."
+    code, out, err = cli(["tts", "--voice", tmp_path / "voice", "--text", text, "--out", tmp_path / "said.wav"],
+                         capsys)
+    assert code == 0, err
+    code, out, err = cli(["asr", tmp_path / "said.wav", "--language", "en"], capsys)
+    heard = json.loads(out)["text"].lower()
+    assert all(word in heard for word in ("bring", "blue", "book", "kitchen")), heard
+
+    # Too little speech: a clear error, and no model folder (nor a half-made one) is left behind.
+    code, out, err = cli(["voice", "create", shared("voice_ref/r03_*.wav"), "--out", tmp_path / "short"], capsys)
+    assert code == 2 and re.search(r"error: The samples hold only 2\.\d s of speech: record at least 3 s", err), err
+    assert not (tmp_path / "short").exists() and not list(tmp_path.glob(".short.partial"))

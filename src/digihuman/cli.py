@@ -147,7 +147,8 @@ def _print_json(data: object) -> None:
 
 
 def cmd_tts(args: argparse.Namespace) -> int:
-    """Speak text with a stock voice into a wav/mp3/opus/pcm file (format from the file's suffix)."""
+    """Speak text with a stock voice or a voice model folder into a wav/mp3/opus/pcm file (format from the
+    file's suffix)."""
     from digihuman.media.audio import EncodeOptions, encode_stream
     from digihuman.speech.tts.base import SpeechOptions
 
@@ -155,13 +156,54 @@ def cmd_tts(args: argparse.Namespace) -> int:
     fmt = out.suffix.lstrip(".").lower() or "wav"
     if fmt not in ("wav", "mp3", "opus", "pcm"):
         raise InvalidInput(f"--out must end in .wav, .mp3, .opus or .pcm, not {out.suffix!r}.")
-    tts = _engines(args).require_tts()
-    voice = args.voice or tts.voices()[0].id
-    chunks = tts.synthesize(args.text, voice, SpeechOptions(chunk_length=args.chunk_length))
+    options = SpeechOptions(chunk_length=args.chunk_length)
+    if args.voice and Path(args.voice).is_dir():  # a voice model made by 'digihuman voice create'
+        chunks = _engines(args).require_voice_cloner().synthesize(Path(args.voice), args.text, options)
+    else:
+        tts = _engines(args).require_tts()
+        voice = args.voice or tts.voices()[0].id
+        chunks = tts.synthesize(args.text, voice, options)
     with out.open("wb") as handle:
         for data in encode_stream(chunks, EncodeOptions(fmt, args.sample_rate, normalize=args.normalize)):
             handle.write(data)
     print(out)
+    return 0
+
+
+def cmd_voice_create(args: argparse.Namespace) -> int:
+    """Build a voice model folder from speech samples and print what training found, as JSON."""
+    import shutil
+    import time
+
+    from digihuman.progress import no_progress
+    from digihuman.speech.voices.base import VoiceTrainOptions
+
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "voice.json").is_file())):
+        raise InvalidInput(f"--out {out} already holds something other than a voice model: "
+                           "give a new folder.")
+    texts = args.text
+    if texts is not None and len(texts) != len(args.samples):
+        raise InvalidInput(f"{len(texts)} --text given for {len(args.samples)} samples: "
+                           "give one per sample, in order, or none to have them recognised.")
+    cloner = _engines(args).require_voice_cloner()
+    options = VoiceTrainOptions(train_mode=args.mode, enhance=args.enhance, language=args.language)
+    # Train beside the target and swap it in at the end, so that a failure leaves no half-made model.
+    partial = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    started = time.monotonic()
+    try:
+        info = cloner.train([Path(p) for p in args.samples], texts, options, partial,
+                            _progress if args.progress else no_progress)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    shutil.rmtree(out, ignore_errors=True)
+    partial.rename(out)
+    _print_json({"model_dir": str(out), "train_mode": args.mode, "languages": list(info.languages),
+                 "speech_seconds": info.speech_seconds, "train_seconds": round(time.monotonic() - started, 2),
+                 "warnings": list(info.warnings)})
     return 0
 
 
@@ -257,12 +299,28 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(func=cmd_keys_create)
     tts = sub.add_parser("tts", help="speak text into an audio file")
     tts.add_argument("--text", required=True)
-    tts.add_argument("--voice", help="stock voice id (see 'digihuman voices'); default: the first")
+    tts.add_argument("--voice", help="stock voice id (see 'digihuman voices') or a voice model folder "
+                     "(see 'digihuman voice create'); default: the first stock voice")
     tts.add_argument("--out", required=True, help="speech.wav | .mp3 | .opus | .pcm")
     tts.add_argument("--sample-rate", type=int)
     tts.add_argument("--chunk-length", type=int, default=200)
     tts.add_argument("--normalize", action="store_true", help="bring loudness to about -16 LUFS")
     tts.set_defaults(func=cmd_tts)
+
+    voice = sub.add_parser("voice", help="voice models (cloning)")
+    vcreate = voice.add_subparsers(dest="voice_command", required=True).add_parser("create", help="build a voice model from speech samples (3 s - 5 min in all)")
+    vcreate.add_argument("samples", nargs="+", metavar="SAMPLE",
+                         help="audio or video files of one person speaking")
+    vcreate.add_argument("--text", action="append",
+                         help="transcript of a sample; give one per sample, in order (recognised when absent)")
+    vcreate.add_argument("--mode", choices=["fast", "full"], default="fast",
+                         help="fast: seconds; full: tunes the voice for closer similarity (about a minute)")
+    vcreate.add_argument("--enhance", action="store_true",
+                         help="trim silences, denoise, normalise loudness first")
+    vcreate.add_argument("--language", help="language of the samples, e.g. en or zh; detected when absent")
+    vcreate.add_argument("--out", required=True, help="voice model folder to write")
+    vcreate.add_argument("--progress", action="store_true")
+    vcreate.set_defaults(func=cmd_voice_create)
 
     voices = sub.add_parser("voices", help="list the stock voices")
     voices.set_defaults(func=cmd_voices)
