@@ -25,7 +25,7 @@ _PREAMBLE = re.compile(
 )
 _LABEL = re.compile(
     r"^\s*(?:\*\*)?(?:rewrite|rewritten(?: script| version| text)?|new script|script|output|answer|"
-    r"改写(?:后)?(?:的)?(?:文案|版本|稿)?|口播(?:文案|稿)|文案|正文|输出)(?:\*\*)?\s*[:：]\s*",
+    r"改写(?:后)?(?:的)?(?:文案|版本|稿)?|口播(?:文案|稿)|文案|正文|输出)(?:\*\*)?\s*[:：]\s*(?:\*\*)?\s*",
     re.IGNORECASE,
 )
 _NOTE = re.compile(r"\n+\s*[(（]?(?:note|notes|word count|character count|注|备注|说明|字数)\s*[:：）)][\s\S]*$",
@@ -71,14 +71,21 @@ def clean(text: str, final: bool = True) -> str:
 
 
 class StreamCleaner:
-    """Cleans an answer arriving in pieces: ``feed`` returns the newly settled text, ``finish`` the rest."""
+    """Cleans an answer arriving in pieces: ``feed`` returns the newly settled text, ``finish`` the rest.
 
-    def __init__(self) -> None:
+    ``reasoning``: the model thinks before answering and its opening ``<think>`` may be in the prompt
+    (a prefilled template), so nothing is sent before ``</think>`` has arrived or the answer has ended.
+    """
+
+    def __init__(self, reasoning: bool = False) -> None:
         self.raw = ""
         self.sent = ""
+        self.reasoning = reasoning
 
     def feed(self, piece: str) -> str:
         self.raw += piece
+        if self.reasoning and CLOSE not in self.raw:
+            return ""
         return self._advance(clean(self.raw, final=False))
 
     def finish(self) -> str:
@@ -123,4 +130,4 @@ def _undecided(text: str) -> bool:
     if not lowered:
         return True
     return any(lowered.startswith(p) or p.startswith(lowered) for p in _PREAMBLE_STARTS) and \
-        not re.search(r"[:：]\s*\S", first)
+        not re.search(r"[:：][\s*]*[^\s*]", first)

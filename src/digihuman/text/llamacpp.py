@@ -31,7 +31,7 @@ import httpx
 
 from digihuman.errors import EngineUnavailable, InvalidInput
 from digihuman.text.base import ChatRequest, ChatResult, PromptRequest
-from digihuman.text.gguf_models import read_header
+from digihuman.text.gguf_models import GgufHeader, read_header
 from digihuman.text.openai import OpenAIChat, OpenAIEndpoint
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ class LlamaCppChat:
         self._models = {m.name: m for m in models}
         self._servers = {m.name: LlamaServer(m, self.options) for m in models}
         self._clients: dict[tuple[str, str], OpenAIChat] = {}
-        self._base: dict[str, bool] = {}
+        self._headers: dict[str, GgufHeader] = {}
         atexit.register(self.close)
 
     def models(self) -> list[str]:
@@ -156,15 +156,21 @@ class LlamaCppChat:
 
     def continues_text(self, model: str) -> bool:
         local = self._model(model)
-        if local.base is not None:
-            return local.base
-        if model not in self._base:
-            gguf = local.locate()
+        return local.base if local.base is not None else self._header(model).is_base
+
+    def reasons(self, model: str) -> bool:
+        """Whether ``model`` writes a reasoning trace before its answer."""
+        local = self._model(model)
+        return local.reasoning if local.reasoning is not None else self._header(model).thinks
+
+    def _header(self, model: str) -> GgufHeader:
+        if model not in self._headers:
+            gguf = self._models[model].locate()
             if not gguf.is_file():
                 raise EngineUnavailable(f"the local model {model!r}", f"its GGUF file {gguf} is missing; install "
                                         "it or fix DIGIHUMAN_CHAT__LLAMACPP")
-            self._base[model] = read_header(gguf).is_base
-        return self._base[model]
+            self._headers[model] = read_header(gguf)
+        return self._headers[model]
 
     def complete(self, request: ChatRequest) -> ChatResult:
         if self.continues_text(request.model):

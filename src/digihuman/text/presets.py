@@ -182,7 +182,8 @@ class RewritePresets:
             pieces = self.backend.stream_prompt(self._prompt(job, request))
         else:
             pieces = self.backend.stream(self._chat(job, request))
-        return _fitted_stream(pieces, job)
+        reasons = getattr(self.backend, "reasons", None)
+        return _fitted_stream(pieces, job, bool(reasons and reasons(self.model)))
 
     def _prompt(self, job: Job, request: ChatRequest) -> PromptRequest:
         """A few-shot prompt a base model continues with the rewrite, ending at the next example."""
@@ -243,26 +244,34 @@ def fit(text: str, job: Job) -> str:
     return cut if cut and length(cut, job.lang) >= job.target * 0.6 else _cut_words(text, job, limit)
 
 
-def _fitted_stream(pieces: Iterator[str], job: Job) -> Iterator[str]:
-    """Cleaned pieces, ending (and closing the backend's stream) once the wanted length is passed."""
-    cleaner, sent = StreamCleaner(), ""
+def _fitted_stream(pieces: Iterator[str], job: Job, reasoning: bool) -> Iterator[str]:
+    """Cleaned pieces, ending (and closing the backend's stream) once the wanted length is passed.
+
+    Sends what ``fit`` would keep of the whole answer: once the text is long enough for a cut to land
+    in it, only whole sentences go out, so a cut never has to take back what was sent.
+    """
+    cleaner, sent, pending = StreamCleaner(reasoning), "", ""
+    floor = job.target * 0.6
     try:
         for piece in pieces:
-            new = cleaner.feed(piece)
-            if not new:
-                continue
-            candidate = fit(sent + new, job)
-            if len(candidate) < len(sent + new):  # past the limit: send up to the cut and stop
-                if candidate.startswith(sent) and len(candidate) > len(sent):
-                    yield candidate[len(sent):]
+            pending += cleaner.feed(piece)
+            whole = sent + pending
+            if length(whole, job.lang) > job.target * LENGTH_SLACK:
+                cut = fit(whole, job)
+                if cut.startswith(sent) and len(cut) > len(sent):
+                    yield cut[len(sent):]
                 return
-            sent += new
-            yield new
-        tail = cleaner.finish()
-        if tail:
-            fitted = fit(sent + tail, job)
-            if fitted.startswith(sent) and len(fitted) > len(sent):
-                yield fitted[len(sent):]
+            ready = whole
+            if length(whole, job.lang) >= floor:
+                ends = [m.end() for m in _SENTENCE_END.finditer(whole)]
+                ready = whole[:ends[-1]] if ends else sent
+            if len(ready) > len(sent):
+                yield ready[len(sent):]
+                sent, pending = ready, whole[len(ready):]
+        whole = sent + pending + cleaner.finish()
+        cut = fit(whole.rstrip(), job)
+        if cut.startswith(sent) and len(cut) > len(sent):
+            yield cut[len(sent):]
     finally:
         close = getattr(pieces, "close", None)
         if close:

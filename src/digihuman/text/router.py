@@ -38,6 +38,10 @@ class ChatRouter:
         check = getattr(self.backend(model), "continues_text", None)
         return bool(check and check(model))
 
+    def reasons(self, model: str) -> bool:
+        check = getattr(self.backend(model), "reasons", None)
+        return bool(check and check(model))
+
     def complete_prompt(self, request: PromptRequest) -> ChatResult:
         return self._text_backend(request.model).complete_prompt(request)
 
