@@ -24,6 +24,9 @@ def check_voice(services: Services, voice_id: str, owner: str, field: str) -> Li
             f"stock voices: {', '.join(stock) or 'none'} (GET /v1/voices), voice models: GET /model."
         ) from None
     engines.require_voice_cloner()
+    if model.status.state == "failed":
+        raise Conflict(f"voice model {voice_id} failed to train ({model.status.error or 'no reason given'}) "
+                       "and cannot speak; create it again from other samples.")
     if model.status.state != "trained":
         raise Conflict(f"voice model {voice_id} is {model.status.state}, not trained; wait until it is trained.")
     return "model"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from digihuman.pipelines.speech import speak, voice_model_prefix
@@ -21,7 +22,7 @@ def train(ctx: JobContext) -> dict[str, Any]:
         enhance=bool(inputs.get("enhance", False)),
         language=inputs.get("language"),
     )
-    samples = [ctx.input_path(key) for key in inputs["sample_keys"]]
+    samples = _named(ctx, inputs["sample_keys"], inputs.get("sample_names") or [])
     info = cloner.train(samples, inputs.get("texts") or None, options, model_dir, scaled(ctx.progress, 0, 95))
     ctx.progress(96, "storing the voice model")
     model_id = inputs["voice_model_id"]
@@ -33,6 +34,25 @@ def train(ctx: JobContext) -> dict[str, Any]:
         "speech_seconds": info.speech_seconds,
         "warnings": list(info.warnings),
     }
+
+
+def _named(ctx: JobContext, keys: list[str], names: list[str]) -> list[Path]:
+    """The stored samples under the names they were uploaded with, so that messages about one name it."""
+    out = []
+    for i, key in enumerate(keys):
+        stored = ctx.input_path(key)
+        name = Path(names[i] if i < len(names) else "").name.strip()[:100]
+        if not name or name.startswith("."):
+            out.append(stored)  # no usable name: messages then say "sample 2 of 3"
+            continue
+        if Path(name).suffix.lower() != stored.suffix.lower():
+            name += stored.suffix  # FFmpeg guesses formats from suffixes too: keep the one probing found
+        link = ctx.workdir / "samples" / str(i) / name
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.unlink(missing_ok=True)
+        link.symlink_to(stored.resolve())
+        out.append(link)
+    return out
 
 
 def say(ctx: JobContext) -> dict[str, Any]:

@@ -63,7 +63,8 @@ def create(
     model = services.catalog.create_voice(owner, title, description=description, visibility=visibility,
                                           tags=tags or [], train_mode=train_mode)
     inputs = {"voice_model_id": model.id, "sample_keys": keys, "texts": texts or None,
-              "train_mode": train_mode, "enhance": enhance_audio_quality}
+              "train_mode": train_mode, "enhance": enhance_audio_quality,
+              "sample_names": [f.filename or "" for f in voices]}  # for messages that name a sample
     task = submit(services, owner, VOICE_TRAIN, inputs, name=title)
     services.catalog.set_voice_task(model.id, task.id)
     return JSONResponse(model_view(services, services.catalog.voice(model.id, owner)), status_code=201)

@@ -20,6 +20,7 @@ noise floor (see ``speech.align.silence``):
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,14 +105,15 @@ def load_samples(paths: list[Path], texts: list[str] | None, *, enhance: bool,
         path = Path(path)
         text = texts[i].strip() or None if texts is not None else None
         if total >= MAX_SPEECH_S:
-            warnings.append(f"{path.name} was left out: the voice is built from the first "
+            warnings.append(f"{sample_label(path, i, len(paths))} was left out: the voice is built from the first "
                             f"{MAX_SPEECH_S / 60:.0f} minutes of speech.")
             continue
-        audio, native_rate = _decode(path)
+        label = sample_label(path, i, len(paths))
+        audio, native_rate = _decode(path, label)
         clipped = clipped_share(audio)
         analysis = _resample(audio, native_rate, ANALYSIS_RATE)
         measures, mask = measure(analysis, clipped)
-        warnings += check(path.name, measures)
+        warnings += check(label, measures)
         if enhance:
             analysis, mask = _enhanced(analysis, mask)
             audio, native_rate = analysis, ANALYSIS_RATE
@@ -123,7 +125,7 @@ def load_samples(paths: list[Path], texts: list[str] | None, *, enhance: bool,
             analysis = analysis[: int(cut_s * ANALYSIS_RATE)]
             seconds = MAX_SPEECH_S - total
             text = None  # the transcript no longer matches what is kept
-            warnings.append(f"{path.name} was cut after {cut_s:.0f} s: the voice is built from the first "
+            warnings.append(f"{label} was cut after {cut_s:.0f} s: the voice is built from the first "
                             f"{MAX_SPEECH_S / 60:.0f} minutes of speech.")
         total += seconds
         analysed.append(analysis)
@@ -142,12 +144,18 @@ def load_samples(paths: list[Path], texts: list[str] | None, *, enhance: bool,
 # -- decoding ---------------------------------------------------------------------------------
 
 
-def _decode(path: Path) -> tuple[np.ndarray, int]:
+def sample_label(path: Path, index: int, count: int) -> str:
+    """How messages name a sample: by its file name, or by its place where the name is a storage key."""
+    if re.fullmatch(r"[0-9a-f]{32,}", path.stem):  # a content-addressed upload: its name means nothing
+        return "The sample" if count == 1 else f"Sample {index + 1} of {count}"
+    return f"The sample {path.name}"
+
+
+def _decode(path: Path, field: str) -> tuple[np.ndarray, int]:
     """Mono float32 samples at the file's own rate (clipping is judged before any resampling)."""
     from digihuman.media.probe import probe, require
     from digihuman.speech.align.features import load_audio
 
-    field = f"The sample {path.name}"
     if not path.is_file():
         raise InvalidInput(f"{field} does not exist: check the path.")
     info = probe(path, field=field)
@@ -252,9 +260,8 @@ def _vad_mask(audio: np.ndarray, frames: int) -> np.ndarray:
     return out
 
 
-def check(name: str, m: SpeechMeasures) -> list[str]:
+def check(field: str, m: SpeechMeasures) -> list[str]:
     """Raise MediaRejected for an unusable sample; return warnings for a usable but flawed one."""
-    field = f"The sample {name}"
     if m.level_dbfs <= SILENT_DBFS or m.speech_seconds == 0:
         raise MediaRejected(f"{field} is silent: record someone speaking, close to the microphone.")
     if m.clipped_share >= CLIP_REJECT:
