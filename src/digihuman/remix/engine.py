@@ -71,7 +71,7 @@ class VideoRemixer:
             if source.duration <= 0:
                 raise MediaRejected("video_url has no length: send a video of at least a second.")
             if speak is not None:
-                sound = self._redub(request, speak, work, scaled(progress, 2, 45))
+                sound = self._redub(request, transforms, speak, work, scaled(progress, 2, 45))
             else:
                 sound = self._original(request, source.duration, work, scaled(progress, 2, 15))
             start = 45 if speak is not None else 15
@@ -88,7 +88,8 @@ class VideoRemixer:
         progress(100, "recognised")
         return Sound(samples, script, words, request.video, loop=False)
 
-    def _redub(self, request: RemixRequest, speak: SpeakFn, work: Path, progress: Progress) -> Sound:
+    def _redub(self, request: RemixRequest, transforms: Transforms, speak: SpeakFn, work: Path,
+               progress: Progress) -> Sound:
         script = (request.script or "").strip()
         if not script:
             progress(2, "recognising the speech")
@@ -108,7 +109,6 @@ class VideoRemixer:
         _, words = self._recognise(speech, script, work)
         progress(40, "lip-syncing")
         synced = redub.lip_sync(self.talking_head, request.video, speech_wav, work / "lipsync", scaled(progress, 40, 100))
-        transforms = parse_transforms(request.transforms)
         if transforms.original_volume > 0:
             bed = soundtrack.fit(soundtrack.load(request.video), speech.size, loop=True)
             speech = soundtrack.limit(speech + bed * transforms.original_volume)

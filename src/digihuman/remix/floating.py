@@ -91,7 +91,7 @@ class FloatingLayer:
                  bottom: int) -> None:
         self.style = style
         self.width, self.height = width, height
-        size = style.floating_size or max(16, round(height * 0.07))
+        size = style.floating_size or max(16, round(min(width, height) * 0.075))
         self.patches: list[np.ndarray] = []
         for text in texts:
             parts = spans(text)

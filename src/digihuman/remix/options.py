@@ -64,7 +64,7 @@ class SubtitleStyle:
     """How subtitles and floating text look (``subtitle_style`` in the request)."""
 
     enabled: bool = True  # False: no burned-in subtitles
-    size: int | None = None  # font size in pixels; None: 5.5 % of the frame height (min 14)
+    size: int | None = None  # font size in pixels; None: 6 % of the frame's shorter side (min 14)
     color: RGB = (255, 255, 255)
     outline_color: RGB = (0, 0, 0)
     outline: float = 0.08  # outline width as a share of the font size (0: none)
@@ -73,7 +73,7 @@ class SubtitleStyle:
     margin: float = 0.06  # gap between the frame's bottom and the last line, as a share of its height
     max_lines: int = 2  # lines per cue; longer sentences are split into several cues
     width: float = 0.88  # widest line, as a share of the frame width
-    floating_size: int | None = None  # floating text font size in px; None: 7 % of the frame height
+    floating_size: int | None = None  # floating text font size in px; None: 7.5 % of the shorter side
     floating_color: RGB = (255, 255, 255)
     highlight_color: RGB = (255, 214, 0)  # colour of the {...} spans of floating text
     floating_position: str = "top"  # "top" | "middle": where floating text sits (never on the subtitles)

@@ -170,7 +170,7 @@ class SubtitleLayer:
     def __init__(self, cue_list: Sequence[Cue], style: SubtitleStyle, width: int, height: int) -> None:
         self.cues = list(cue_list)
         self.style = style
-        self.size = font_size(style, height)
+        self.size = font_size(style, width, height)
         self.max_width = style.width * width
         self._starts = [c.start for c in self.cues]
         self._drawn: tuple[int, np.ndarray] | None = None
@@ -179,7 +179,7 @@ class SubtitleLayer:
     @classmethod
     def build(cls, script: str, words: Sequence[Word], duration: float, style: SubtitleStyle,
               width: int, height: int) -> SubtitleLayer:
-        size = font_size(style, height)
+        size = font_size(style, width, height)
         timed = timed_units(script, words, duration)
         return cls(cues(timed, size, style.width * width, style.max_lines), style, width, height)
 
@@ -210,5 +210,6 @@ class SubtitleLayer:
         return frame
 
 
-def font_size(style: SubtitleStyle, height: int) -> int:
-    return style.size or max(14, round(height * 0.055))
+def font_size(style: SubtitleStyle, width: int, height: int) -> int:
+    # from the shorter side: a portrait frame's height would make two-word lines
+    return style.size or max(14, round(min(width, height) * 0.06))

@@ -35,11 +35,11 @@ and `ducking` (0..1: share of the music kept under speech, default 0.25);
 `original_volume` (0..1, default 0: when re-dubbing, the original soundtrack kept underneath)."""
 
 STYLE_DOC = """Subtitle and floating-text look (ours); every key optional:
-`enabled` (bool, default true); `size` (px; default 5.5 % of the frame height); `color`, `outline_color`
+`enabled` (bool, default true); `size` (px; default 6 % of the frame's shorter side); `color`, `outline_color`
 ("#RRGGBB", a colour name or [r, g, b]; white on black); `outline` (share of the size, 0..0.3, default
 0.08); `shadow` (bool, default true); `box` (bool: dark box behind the lines); `margin` (0..0.4 of the
 height above the bottom, default 0.06); `max_lines` (1..4, default 2); `width` (0.3..1 of the frame, default
-0.88); floating text: `floating_size` (px; default 7 % of the height), `floating_color` (white),
+0.88); floating text: `floating_size` (px; default 7.5 % of the shorter side), `floating_color` (white),
 `highlight_color` (of {...} spans, default "#FFD600"), `floating_position` ("top" | "middle"),
 `animation` ("slide" | "fade" | "none")."""
 
