@@ -78,7 +78,7 @@ def test_post_model_trains_a_voice_that_speaks_any_text(real: tuple[TestClient, 
     client, services, root = real
     model = client.get(f"/model/{trained}").json()
     assert (model["state"], model["progress"], model["error"]) == ("trained", 100, None), model
-    assert model["languages"][0] == "en"
+    assert model["languages"][0] == "en" and 5.0 < model["speech_seconds"] < 8.0 and model["warnings"] == []
     assert trained in [m["_id"] for m in client.get("/model").json()["items"]]
 
     answer = client.post("/v1/tts", json={"text": TEXT, "reference_id": trained, "format": "wav"})
@@ -215,3 +215,18 @@ def test_delete_removes_the_model_and_its_files(real: tuple[TestClient, Services
     assert_error(client.post("/v1/tts", json={"text": "hi", "reference_id": model["_id"]}), 400, "neither")
     owner = services.keys.identify(API_KEY)
     assert model["_id"] not in [m.id for m in services.catalog.voices(owner)]
+
+
+def test_two_speakers_train_with_a_warning_on_the_model(real: tuple[TestClient, Services, Path]) -> None:
+    from digihuman.speech.align.features import load_audio
+
+    client, services, root = real
+    two = np.concatenate([load_audio(shared("audio/a05_*"))[: 15 * 16000], load_audio(shared("audio/a03_*"))])
+    path = _sample(root, "interview.wav", two)
+    created = client.post("/model", data={"title": "two", "enhance_audio_quality": "true"},
+                          files=[("voices", (path.name, path.read_bytes(), "audio/wav"))])
+    model = created.json()
+    run(services, model["task_id"])
+    trained = client.get(f"/model/{model['_id']}").json()
+    assert trained["state"] == "trained", trained
+    assert any("more than one voice" in w for w in trained["warnings"]), trained["warnings"]

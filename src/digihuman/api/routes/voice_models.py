@@ -12,7 +12,7 @@ from digihuman.api.dependencies import Owner, ServicesDep
 from digihuman.api.envelope import ok
 from digihuman.api.submit import check_quota, submit
 from digihuman.catalog import VoiceModel
-from digihuman.errors import Conflict, InvalidInput
+from digihuman.errors import Conflict, InvalidInput, NotFound
 from digihuman.pipelines.speech import voice_model_prefix
 from digihuman.services import Services
 from digihuman.tasks.jobs import VOICE_TRAIN
@@ -22,6 +22,12 @@ MAX_SAMPLES = 20
 
 
 def model_view(services: Services, model: VoiceModel) -> dict[str, Any]:
+    trained: dict[str, Any] = {}
+    if model.status.state == "trained" and model.task_id:
+        try:  # what training found out about the samples lives with its task
+            trained = services.tasks.get(model.task_id).outputs or {}
+        except NotFound:  # the task record was cleaned up; the model stays usable
+            pass
     return {
         "_id": model.id,
         "type": "tts",
@@ -36,6 +42,8 @@ def model_view(services: Services, model: VoiceModel) -> dict[str, Any]:
         "progress": round(model.status.progress, 1),
         "task_id": model.task_id,
         "error": model.status.error,
+        "speech_seconds": trained.get("speech_seconds"),  # of the samples, silence left out
+        "warnings": trained.get("warnings", []),  # e.g. noise, several voices: usable, but could be better
     }
 
 
