@@ -122,3 +122,13 @@ def test_music_is_taken_in_and_handed_to_the_job(client, run_queued, media, serv
     assert inputs["music_key"].startswith("uploads/") and inputs["transforms"]["ducking"] == 0.5
     run_queued()
     assert query(client, task_id)["status"] == "completed"
+
+
+def test_the_options_are_documented_in_openapi(client):
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["GenerateVideo"]["properties"]
+    for word in ("mirror", "crop", "zoom", "speed", "brightness", "aspect", "blur", "music_url", "ducking",
+                 "original_volume"):
+        assert word in schema["transforms"]["description"], word
+    for word in ("size", "outline", "highlight_color", "floating_position", "animation", "max_lines"):
+        assert word in schema["subtitle_style"]["description"], word
+    assert "{...}" in schema["custom_floating_text"]["description"]
