@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import struct
 import sys
 import time
@@ -33,7 +32,7 @@ import numpy as np
 from digihuman.config import Settings
 from digihuman.engines import _chat
 from digihuman.text.base import ChatMessage, ChatRequest
-from digihuman.text.presets import STYLES, language, length
+from digihuman.text.presets import STYLES, language, length, surviving_grams
 
 HERE = Path(__file__).resolve().parent
 TARGETS = {"meaning": 0.8, "surviving": 0.40, "length": 0.30}
@@ -101,16 +100,6 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return erf(x)
 
 
-def grams(text: str) -> set[str]:
-    flat = re.sub(r"\s+", " ", text.lower()).strip()
-    return {flat[i:i + 4] for i in range(len(flat) - 3)}
-
-
-def surviving(original: str, rewrite: str) -> float:
-    source = grams(original)
-    return len(source & grams(rewrite)) / len(source) if source else 0.0
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", help="comma-separated; default: every installed local model")
@@ -141,7 +130,7 @@ def main() -> None:
                 lang = language(script["text"])
                 measured = {
                     "meaning": float(original_vectors[script["id"]] @ embedder.embed(result.text)),
-                    "surviving": surviving(script["text"], result.text),
+                    "surviving": surviving_grams(script["text"], result.text),
                     "length_ratio": length(result.text, lang) / max(1, length(script["text"], lang)),
                     "seconds": seconds, "tokens": result.completion_tokens,
                 }

@@ -6,7 +6,7 @@ import pytest
 
 from digihuman.errors import BackendFailed, InvalidInput
 from digihuman.text.base import ChatMessage, ChatRequest, PromptRequest
-from digihuman.text.presets import STYLES, RewritePresets, job_of, language, length
+from digihuman.text.presets import STYLES, RewritePresets, flaws, job_of, language, length, surviving_grams
 from digihuman.text.router import ChatRouter
 from tests.text.chat_fakes import ScriptedModel
 
@@ -104,3 +104,19 @@ def test_errors_say_what_to_fix() -> None:
         chat.complete(ChatRequest("rewrite-formal", (ChatMessage("system", "be formal"),)))
     with pytest.raises(InvalidInput, match="unknown model 'rewrite-poem'"):
         chat.complete(ask("rewrite-poem", EN_SCRIPT))
+
+
+def test_a_base_model_is_sampled_until_a_rewrite_looks_right() -> None:
+    answers = iter([
+        ZH_SCRIPT,  # a copy
+        "扫地机器人很好用。",  # too short, numbers lost
+        "激光导航的扫地机器人，充一次电能连扫150分钟，电不够了自己回去充，现在活动价1299元就能带回家。",
+        "never asked for",
+    ])
+    backend = ScriptedModel(answer=lambda s: next(answers))
+    result = presets(backend).complete(ask("rewrite-口播", ZH_SCRIPT))
+    assert result.text.startswith("激光导航的扫地机器人") and len(backend.requests) == 3
+    temperatures = [r.temperature for r in backend.requests]  # type: ignore[attr-defined]
+    assert temperatures[0] < temperatures[1] < temperatures[2]
+    assert flaws(job_of(ask("rewrite-口播", ZH_SCRIPT)), result.text) <= 0.3
+    assert surviving_grams(ZH_SCRIPT, ZH_SCRIPT) == 1.0 and surviving_grams(ZH_SCRIPT, "完全不同的话") == 0.0

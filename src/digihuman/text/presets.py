@@ -23,6 +23,8 @@ from digihuman.text.cleanup import StreamCleaner, clean
 
 ZH, EN = "zh", "en"
 LENGTH_SLACK = 1.3  # an answer is cut (at a sentence end) past 1.3x the wanted length
+BASE_TRIES = 3  # rewrites sampled from a base model, the best kept (see RewritePresets.complete)
+GOOD_ENOUGH = 0.3  # flaws() at or below this ends the sampling
 
 
 @dataclass(frozen=True)
@@ -46,16 +48,16 @@ STYLES = {s.model: s for s in (
         },
         examples={
             ZH: (
-                ("这款保温杯采用316不锈钢内胆，保温时间长达12小时，重量只有200克，适合上班通勤携带。",
-                 "上班族看过来！这个杯子才200克，揣包里没感觉，316不锈钢内胆，热水放12个小时还是烫的。"),
-                ("研究表明，每天步行30分钟可以降低心血管疾病的风险，并有助于改善睡眠质量。",
-                 "每天走路半小时，心血管更健康，晚上也睡得更香，这可是研究证明过的。"),
+                ("这台咖啡机内置研磨器，从磨豆到出杯只要45秒，水箱容量1.8升。它支持12档研磨粗细调节，清洗时只需按一下除垢键。",
+                 "早上赶时间的看过来！豆子倒进去，45秒一杯现磨咖啡就好了。1.8升的大水箱，12档粗细随便调，清洗也简单，除垢一键搞定。"),
+                ("秋天树叶变黄，是因为气温降低后叶绿素被分解，原本被遮住的叶黄素和胡萝卜素显露出来。有些树叶变红，则是因为叶子里生成了花青素。",
+                 "你知道秋天叶子为啥会变黄吗？天一冷，叶绿素就被分解了，藏在里面的叶黄素和胡萝卜素就露出来了。那红叶呢？是叶子里新长出了花青素。"),
             ),
             EN: (
-                ("Our new blender has a 1200-watt motor and six speed settings, and it cleans itself in 60 seconds.",
-                 "Check this out: 1200 watts of power, six speeds, and it washes itself in just one minute."),
-                ("Studies show that walking for 30 minutes a day lowers the risk of heart disease and improves sleep.",
-                 "Walk thirty minutes a day and your heart gets healthier and you sleep better. Science says so."),
+                ("This coffee machine grinds the beans itself and pours a cup in 45 seconds. It holds 1.8 liters of water, offers 12 grind settings, and descales at the press of one button.",
+                 "In a rush every morning? Drop in your beans and you get a fresh cup in 45 seconds. There is a 1.8-liter tank, 12 grind levels, and cleaning takes one button."),
+                ("Leaves turn yellow in autumn because chlorophyll breaks down as temperatures drop, revealing pigments that were there all along. Some leaves turn red because they produce new pigments called anthocyanins.",
+                 "Ever wondered why leaves go yellow in the fall? When it gets cold, the green chlorophyll breaks down and the yellow hiding underneath shows up. And red leaves? They make a brand-new pigment called anthocyanin."),
             ),
         },
     ),
@@ -70,18 +72,16 @@ STYLES = {s.model: s for s in (
         },
         examples={
             ZH: (
-                ("这款保温杯采用316不锈钢内胆，保温时间长达12小时，重量只有200克，适合上班通勤携带。",
-                 "通勤党的续命神器☕ 才200克轻到没感觉，316不锈钢内胆，早上装的热水下班还烫嘴！#好物分享 #通勤"),
-                ("研究表明，每天步行30分钟可以降低心血管疾病的风险，并有助于改善睡眠质量。",
-                 "姐妹们坚持每天走路30分钟🚶‍♀️ 心血管风险降低，睡眠也变好了，研究都这么说！#健康生活"),
+                ("这台咖啡机内置研磨器，从磨豆到出杯只要45秒，水箱容量1.8升。它支持12档研磨粗细调节，清洗时只需按一下除垢键。",
+                 "打工人早八救星☕ 自带磨豆，45秒就能喝上现磨！1.8L大水箱不用天天加水，12档研磨随心调，一键除垢懒人狂喜～ #咖啡机 #好物分享"),
+                ("秋天树叶变黄，是因为气温降低后叶绿素被分解，原本被遮住的叶黄素和胡萝卜素显露出来。有些树叶变红，则是因为叶子里生成了花青素。",
+                 "秋天的叶子为什么会变黄🍂 降温后叶绿素被分解，藏着的叶黄素和胡萝卜素就露脸啦！红叶则是新生成了花青素❤️ 涨知识了～ #自然科普"),
             ),
             EN: (
-                ("Our new blender has a 1200-watt motor and six speed settings, and it cleans itself in 60 seconds.",
-                 "Obsessed with my new blender 😍 1200W, six speeds, and it cleans itself in 60 seconds! "
-                 "#kitchenfinds #smoothies"),
-                ("Studies show that walking for 30 minutes a day lowers the risk of heart disease and improves sleep.",
-                 "My daily habit 🚶‍♀️ 30 minutes of walking = a healthier heart + better sleep, backed by "
-                 "research ✨ #healthyhabits"),
+                ("This coffee machine grinds the beans itself and pours a cup in 45 seconds. It holds 1.8 liters of water, offers 12 grind settings, and descales at the press of one button.",
+                 "My mornings are saved ☕ This machine grinds the beans and pours a cup in 45 seconds! 1.8L tank, 12 grind settings, one-button descaling 🙌 #coffeelover #kitchenfinds"),
+                ("Leaves turn yellow in autumn because chlorophyll breaks down as temperatures drop, revealing pigments that were there all along. Some leaves turn red because they produce new pigments called anthocyanins.",
+                 "Why do leaves turn yellow? 🍂 When it gets cold, chlorophyll breaks down and the yellow pigments that were hiding show up! Red leaves make a new pigment, anthocyanin ❤️ #autumnvibes #sciencefacts"),
             ),
         },
     ),
@@ -96,18 +96,16 @@ STYLES = {s.model: s for s in (
         },
         examples={
             ZH: (
-                ("家人们！这杯子绝了，316不锈钢的，热水放12小时还烫，才200克，通勤带着超方便！",
-                 "该保温杯采用316不锈钢内胆，保温时长可达12小时，重量仅200克，便于通勤携带。"),
-                ("每天走半小时路，心脏更好，觉也睡得香，研究都证明了。",
-                 "研究表明，每日步行30分钟有助于降低心血管疾病风险，并可改善睡眠质量。"),
+                ("家人们！这咖啡机太省事了，自己磨豆，45秒就出一杯，水箱1.8升，12档研磨随便调，除垢按一下就行！",
+                 "该咖啡机内置研磨器，从研磨到出杯仅需45秒，水箱容量为1.8升，提供12档研磨粗细调节，并支持一键除垢。"),
+                ("秋天叶子变黄是因为天冷了叶绿素没了，里面黄色的东西就露出来了，红叶是因为长了花青素。",
+                 "秋季树叶变黄，是由于气温下降导致叶绿素分解，使原有的叶黄素和胡萝卜素得以显现；部分树叶呈红色，则是因为叶片中合成了花青素。"),
             ),
             EN: (
-                ("Guys, this blender is insane! 1200 watts, six speeds, and it cleans itself in a minute!",
-                 "The blender features a 1200-watt motor and six speed settings, and completes a self-cleaning "
-                 "cycle in 60 seconds."),
-                ("Walk half an hour a day and your heart and sleep get way better, science says so.",
-                 "Research indicates that walking for 30 minutes daily reduces the risk of cardiovascular disease "
-                 "and improves sleep quality."),
+                ("Guys, this coffee machine is awesome! It grinds the beans, gives you a cup in 45 seconds, has a huge 1.8-liter tank and 12 grind settings, and you descale it with one button!",
+                 "The coffee machine features a built-in grinder and prepares a cup in 45 seconds. It has a 1.8-liter water tank, 12 grind settings, and a one-button descaling function."),
+                ("So leaves go yellow in the fall because the green stuff breaks down when it gets cold, and the yellow was there all along. Red ones make a new pigment.",
+                 "In autumn, leaves turn yellow as falling temperatures break down chlorophyll and reveal pigments already present in the leaf. Red foliage results from the production of anthocyanins."),
             ),
         },
     ),
@@ -130,6 +128,7 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[A-Za-z0-9']+")
 _ASKED_ZH = re.compile(r"(\d{1,4})\s*(?:个)?(?:字|汉字)")
 _ASKED_EN = re.compile(r"(\d{1,4})\s*(words?|characters?|chars?)\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _SENTENCE_END = re.compile(r"[。！？!?…]|[.](?=\s|$)")
 
 
@@ -167,14 +166,29 @@ class RewritePresets:
 
     def complete(self, request: ChatRequest) -> ChatResult:
         job = job_of(request)
-        if self.backend.continues_text(self.model):
-            result = self.backend.complete_prompt(self._prompt(job, request))
-        else:
+        if not self.backend.continues_text(self.model):
             result = self.backend.complete(self._chat(job, request))
-        text = fit(clean(result.text), job)
+            return self._checked(fit(clean(result.text), job), result, result.prompt_tokens, result.completion_tokens)
+        # A small base model often copies the script, drops half of it or loses its numbers: sample a few
+        # rewrites (hotter each time) and keep the one that looks best, stopping at the first good one.
+        best: tuple[float, str, ChatResult] | None = None
+        prompt_tokens = completion_tokens = 0
+        for attempt in range(BASE_TRIES):
+            result = self.backend.complete_prompt(self._prompt(job, request, attempt))
+            prompt_tokens, completion_tokens = prompt_tokens + result.prompt_tokens, completion_tokens + result.completion_tokens
+            text = fit(clean(result.text), job)
+            score = flaws(job, text)
+            if best is None or score < best[0]:
+                best = (score, text, result)
+            if score <= GOOD_ENOUGH:
+                break
+        assert best is not None
+        return self._checked(best[1], best[2], prompt_tokens, completion_tokens)
+
+    def _checked(self, text: str, result: ChatResult, prompt_tokens: int, completion_tokens: int) -> ChatResult:
         if not text:
             raise BackendFailed(f"the model {self.model!r} gave no usable rewrite; try again or use a larger model.")
-        return ChatResult(text, result.prompt_tokens, result.completion_tokens, result.finish_reason)
+        return ChatResult(text, prompt_tokens, completion_tokens, result.finish_reason)
 
     def stream(self, request: ChatRequest) -> Iterator[str]:
         job = job_of(request)
@@ -185,7 +199,7 @@ class RewritePresets:
         reasons = getattr(self.backend, "reasons", None)
         return _fitted_stream(pieces, job, bool(reasons and reasons(self.model)))
 
-    def _prompt(self, job: Job, request: ChatRequest) -> PromptRequest:
+    def _prompt(self, job: Job, request: ChatRequest, attempt: int = 0) -> PromptRequest:
         """A few-shot prompt a base model continues with the rewrite, ending at the next example."""
         original, rewrite = _LABELS[job.lang]
         blocks = [_HEADERS[job.lang][job.style.model]]
@@ -193,7 +207,8 @@ class RewritePresets:
             blocks.append(f"{original}{source}\n{rewrite}{target}")
         blocks.append(f"{original}{_one_line(job.script)}\n{rewrite.rstrip()}")
         stops = ("\n\n", "\n" + original.strip(), original.strip(), "\n" + rewrite.strip())
-        return PromptRequest(self.model, "\n\n".join(blocks), stops, _temperature(request), request.top_p,
+        temperature = _temperature(request) if request.temperature is not None or attempt == 0 else 0.7 + 0.15 * attempt
+        return PromptRequest(self.model, "\n\n".join(blocks), stops, temperature, request.top_p,
                              request.max_tokens or _token_budget(job))
 
     def _chat(self, job: Job, request: ChatRequest) -> ChatRequest:
@@ -229,6 +244,28 @@ def job_of(request: ChatRequest) -> Job:
     lang = language(script)
     extra = "\n".join(notes)
     return Job(STYLES[request.model], script, lang, _asked_length(extra, lang) or max(1, length(script, lang)), extra)
+
+
+def flaws(job: Job, text: str) -> float:
+    """How far a rewrite is from what is wanted, 0 best: length off, wording copied, numbers lost."""
+    if not text:
+        return float("inf")
+    off = abs(length(text, job.lang) / job.target - 1)
+    copied = max(0.0, surviving_grams(job.script, text) - 0.4)
+    numbers = set(_NUMBER.findall(job.script))
+    lost = len(numbers - set(_NUMBER.findall(text))) / len(numbers) if numbers else 0.0
+    return off + 2 * copied + lost
+
+
+def surviving_grams(original: str, rewrite: str) -> float:
+    """Share of the original's character 4-grams found in the rewrite (1: copied, 0: all new words)."""
+    source, target = _grams(original), _grams(rewrite)
+    return len(source & target) / len(source) if source else 0.0
+
+
+def _grams(text: str) -> set[str]:
+    flat = re.sub(r"\s+", " ", text.lower()).strip()
+    return {flat[i:i + 4] for i in range(len(flat) - 3)}
 
 
 def fit(text: str, job: Job) -> str:
