@@ -12,7 +12,7 @@ from digihuman.api.app import create_app
 from digihuman.engines import Engines
 from digihuman.errors import BackendFailed, EngineUnavailable, InvalidInput
 from digihuman.services import Services
-from digihuman.text.base import ChatMessage, ChatRequest
+from digihuman.text.base import ChatMessage, ChatRequest, PromptRequest
 from digihuman.text.openai import OpenAIChat, OpenAIEndpoint
 from tests.conftest import AUTH, make_settings
 
@@ -91,3 +91,33 @@ def test_routes_speak_openai_through_the_backend(tmp_path) -> None:  # type: ign
         assert done.status_code == 200 and done.json()["choices"][0]["message"]["content"] == "a fresh script"
         unknown = client.post("/v1/chat/completions", json={"model": "nope", "messages": [{"role": "user", "content": "x"}]})
         assert unknown.status_code == 400 and "gpt-x" in unknown.json()["error"]["message"]
+
+
+def test_raw_prompts_go_to_completions_for_base_models() -> None:
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if json.loads(request.content)["stream"]:
+            events = [{"choices": [{"text": " Par"}]}, {"choices": [{"text": "is"}]}]
+            body = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+            return httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
+        return httpx.Response(200, json={"choices": [{"text": " Paris", "finish_reason": "stop"}],
+                                         "usage": {"prompt_tokens": 6, "completion_tokens": 1}})
+
+    chat = endpoint(handler)
+    prompt = PromptRequest("gpt-x", "The capital of France is", ("\n",), 0.0, None, 5)
+    result = chat.complete_prompt(prompt)
+    assert (result.text, result.prompt_tokens, result.completion_tokens) == (" Paris", 6, 1)
+    assert seen[0].url == "http://llm.test/v1/completions"
+    assert json.loads(seen[0].content) == {"model": "gpt-x", "prompt": "The capital of France is", "stop": ["\n"],
+                                           "temperature": 0.0, "max_tokens": 5, "stream": False}
+    assert list(chat.stream_prompt(prompt)) == [" Par", "is"]
+    assert not chat.continues_text("gpt-x")
+
+
+def test_a_broken_event_stream_is_a_backend_failure() -> None:
+    body = "data: {not json\n\n"
+    chat = endpoint(lambda r: httpx.Response(200, text=body, headers={"content-type": "text/event-stream"}))
+    with pytest.raises(BackendFailed, match="unreadable event"):
+        list(chat.stream(REQUEST))
