@@ -88,7 +88,8 @@ def load_samples(paths: list[Path], texts: list[str] | None, *, enhance: bool,
     Raises InvalidInput when ``texts`` does not give one transcript per sample, and MediaRejected,
     naming the file and what to fix, for a sample that is not usable speech. Of more than five
     minutes of speech only the first five are kept (later samples are dropped, a sample crossing
-    the limit is cut and its transcript dropped), with a warning.
+    the limit is cut and its transcript dropped), with a warning. Clean-up works at 16 kHz, so
+    enhanced samples carry nothing above 8 kHz whatever ``sample_rate`` asks for.
     """
     if not paths:
         raise InvalidInput("Give at least one speech sample to build a voice from.")
@@ -103,12 +104,12 @@ def load_samples(paths: list[Path], texts: list[str] | None, *, enhance: bool,
     total = 0.0
     for i, path in enumerate(paths):
         path = Path(path)
-        text = texts[i].strip() or None if texts is not None else None
+        text = (texts[i].strip() or None) if texts is not None else None
+        label = sample_label(path, i, len(paths))
         if total >= MAX_SPEECH_S:
-            warnings.append(f"{sample_label(path, i, len(paths))} was left out: the voice is built from the first "
+            warnings.append(f"{label} was left out: the voice is built from the first "
                             f"{MAX_SPEECH_S / 60:.0f} minutes of speech.")
             continue
-        label = sample_label(path, i, len(paths))
         audio, native_rate = _decode(path, label)
         clipped = clipped_share(audio)
         analysis = _resample(audio, native_rate, ANALYSIS_RATE)
