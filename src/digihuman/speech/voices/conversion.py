@@ -38,6 +38,7 @@ class Conversion:
     context: int = 2  # frames each side that take part in matching
     f0_scale: float = 1.0  # multiplies the target's mean F0 (full training may nudge it)
     f0_spread: float = 1.0  # multiplies the target's log-F0 standard deviation
+    smooth: int = 1  # frames over which the kNN correction is averaged: longer keeps more of the stock sounds
 
     def to_json(self) -> dict[str, float]:
         return asdict(self)
@@ -111,10 +112,27 @@ def convert(source: Frames, source_stats: SpeakerStats, target: TargetFrames, co
         # freqt is linear, so the warped stock mean is the warp of the stock mean
         mean = warp(source_stats.mean[None, :], conversion.warp)[0]
         query = with_context(envelope[:, 1:KNN_DIMS] - mean[1:KNN_DIMS], target.context).astype(np.float32)
-        chosen = target.nearest_mean(query, source.voiced, conversion.k)
-        envelope = conversion.knn_weight * chosen + (1.0 - conversion.knn_weight) * envelope
+        correction = target.nearest_mean(query, source.voiced, conversion.k) - envelope
+        envelope = envelope + conversion.knn_weight * _smoothed(correction, conversion.smooth)
     envelope[:, 0] = source.mcep[:, 0]  # keep the stock voice's loudness contour
     return Frames(f0, envelope, source.bap)
+
+
+def fit_warp(source_mean: np.ndarray, target_mean: np.ndarray) -> float:
+    """The all-pass change that brings the stock voice's mean envelope closest to the target's."""
+    shifts = np.round(np.arange(-0.10, 0.1001, 0.01), 2)
+    misfit = [np.linalg.norm(warp(source_mean[None, :], s)[0, 1:KNN_DIMS] - target_mean[1:KNN_DIMS]) for s in shifts]
+    return float(shifts[int(np.argmin(misfit))])
+
+
+def _smoothed(x: np.ndarray, width: int) -> np.ndarray:
+    """Moving average over ``width`` frames along time (edges repeated)."""
+    if width <= 1 or len(x) < 2:
+        return x
+    half = width // 2
+    padded = np.pad(x, ((half, width - 1 - half), (0, 0)), mode="edge")
+    total = np.cumsum(np.vstack([np.zeros((1, x.shape[1])), padded]), axis=0)
+    return (total[width:] - total[:-width]) / width
 
 
 def _map_pitch(f0: np.ndarray, source: Pitch, target: Pitch, conversion: Conversion) -> np.ndarray:

@@ -1,12 +1,12 @@
 """Full training: the conversion settings that make stock speech closest to the target speaker.
 
 Closeness is the cosine of resemblyzer speaker embeddings between the converted
-calibration sentences and the target's own samples. The search is coordinate ascent
-from the fast settings over the formant warp, the pitch level and the kNN weight.
-The kNN weight is never raised above what the reference length allows
-(:func:`~digihuman.speech.voices.world.knn_weight_for`): more of the target's frames
-always looks more like the target to the encoder, but with a short reference it costs
-intelligibility, which this score cannot see.
+calibration sentences and a half of the target's samples that the conversion did not use. The search is coordinate ascent
+from the fast settings over the formant warp, the pitch level, the kNN smoothing and k.
+The kNN correction is never smoothed less than the reference length allows
+(:func:`~digihuman.speech.voices.world.smoothing_for`): the target's own frames, less
+smoothed, always look more like the target to the encoder, but with a short reference
+they cost intelligibility, which this score cannot see.
 """
 
 from __future__ import annotations
@@ -22,20 +22,29 @@ from digihuman.speech.voices.similarity import embed, similarity
 
 # Values tried for each setting, in search order.
 _STEPS: dict[str, tuple[float, ...]] = {
-    "warp": (-0.03, 0.0, 0.03, 0.06, 0.09),
-    "f0_scale": (0.9, 0.95, 1.0, 1.05, 1.1),
-    "knn_weight": (0.4, 0.6, 0.8, 1.0),
+    "warp": (-0.09, -0.06, -0.03, 0.0, 0.03, 0.06, 0.09),
+    "f0_scale": (0.92, 0.96, 1.0, 1.04, 1.08),
+    "smooth": (3, 5, 9, 15, 25, 41),
     "k": (2, 4, 8),
 }
 _ROUNDS = 2
+_BLOCK_S = 2.0  # seconds per block when the reference is cut into a seen and an unseen half
 
 
 def tune(audio: list[np.ndarray], frames: Frames, source: SpeakerStats, calibration: list[Frames],
          start: Conversion, seconds: float, progress: Callable[[float, str], None]) -> Conversion:
-    """The conversion, from ``start``, that scores best; ``start``'s kNN weight is the ceiling."""
-    reference = embed(np.concatenate(audio), RATE)
-    target = TargetFrames(frames, context=start.context)
-    ceiling = start.knn_weight
+    """The conversion, from ``start``, that scores best; ``start``'s smoothing is the floor.
+
+    Scored as the final model will be used: speaking with frames of one half of the reference and
+    compared with the other, unseen half (alternate blocks of :data:`_BLOCK_S`), so settings that
+    only copy the reference's own frames back gain nothing.
+    """
+    from digihuman.speech.voices.world import _speech_frames
+
+    seen, unseen = _halves(np.concatenate(audio))
+    reference = embed(unseen, RATE)
+    target = TargetFrames(_speech_frames([seen]), context=start.context)
+    floor = start.smooth
     scores: dict[Conversion, float] = {}
 
     def score(conversion: Conversion) -> float:
@@ -52,7 +61,7 @@ def tune(audio: list[np.ndarray], frames: Frames, source: SpeakerStats, calibrat
         for name, values in _STEPS.items():
             for value in values:
                 done += 1
-                if name == "knn_weight" and value > ceiling + 1e-9:
+                if name == "smooth" and value < floor:
                     continue
                 candidate = replace(best, **{name: type(getattr(best, name))(value)})
                 if score(candidate) > score(best) + 1e-3:
@@ -61,3 +70,13 @@ def tune(audio: list[np.ndarray], frames: Frames, source: SpeakerStats, calibrat
         if not improved:
             break
     return best
+
+
+def _halves(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Even and odd blocks of ``samples``, each joined: two halves with the same mix of content."""
+    block = int(_BLOCK_S * RATE)
+    pieces = [samples[i:i + block] for i in range(0, len(samples), block)]
+    if len(pieces) < 2:
+        half = len(samples) // 2
+        return samples[:half], samples[half:]
+    return np.concatenate(pieces[0::2]), np.concatenate(pieces[1::2])

@@ -1,0 +1,240 @@
+"""Voice cloning quality and speed: speaker similarity, intelligibility, training time, real-time factor.
+
+Run from the repository root:
+
+    .venv/bin/python bench/voice_eval.py                       # every speaker (~15 min on 2 cores)
+    .venv/bin/python bench/voice_eval.py --speakers a05 a09 --sentences 4   # a quick look
+
+For each speaker of ../shared/media with enough speech, the last part of their audio is held out,
+voice models are built (fast and full) from the rest, the same sentences are spoken (English for
+English speakers, Mandarin for Mandarin ones) and compared with the held-out speech:
+
+- similarity: cosine of resemblyzer speaker embeddings between all the spoken sentences and the
+  held-out speech. Rows: the stock voices (best of them), the stock voice through the same WORLD
+  analysis/synthesis (the baseline: the vocoder alone moves the score), and each method:
+    f0        pitch mapped to the target, envelope unchanged
+    f0+warp   and the formant warp fitted by fast training
+    knn       and kNN frame selection, each frame replaced (no smoothing of the correction)
+    fast      what fast training chose (kNN correction smoothed by reference length)
+    full      what full training tuned
+- WER (English, whisper tiny.en) / CER (Mandarin, whisper base) of the spoken sentences;
+- fast and full training time (samples read, checked, analysed, tuned), synthesis RTF.
+
+The voice_ref clips (3-7 s) are too short to hold anything out: they are compared with themselves
+("held-in" in the table), which flatters every method alike. Writes bench/results/voice_eval.json and
+spectrograms (stock, cloned, real) as bench/results/voice_<speaker>.png. Timings are noisy on a busy
+machine: rerun on a quiet one before quoting them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from digihuman.media.audio import resample, write_wav
+from digihuman.speech.asr.scoring import error_rate
+from digihuman.speech.asr.whisper import WhisperRecognizer, load_audio
+from digihuman.speech.tts.base import AudioChunk, SpeechOptions
+from digihuman.speech.tts.catalogue import SpeechCatalogue
+from digihuman.speech.voices.base import VoiceTrainOptions
+from digihuman.speech.voices.conversion import Conversion
+from digihuman.speech.voices.features import RATE, analyse, vocode
+from digihuman.speech.voices.similarity import embed, similarity
+from digihuman.speech.voices.world import SOURCE_VOICES, WorldVoiceCloner, _Model, speak_as
+
+ROOT = Path(__file__).resolve().parent.parent
+MEDIA = ROOT.parent / "shared" / "media"
+RESULTS = ROOT / "bench" / "results"
+
+SENTENCES = {
+    "en": ("I would like to book a table for two people at seven tonight.",
+           "The museum opens at nine and closes early on Sundays.",
+           "She bought fresh bread, cheese and apples at the market.",
+           "Our train was delayed by almost an hour because of the snow.",
+           "Please remember to send me the report before the meeting.",
+           "He has been learning to play the piano since he was a child.",
+           "The new bridge will connect both sides of the river next year.",
+           "Could you tell me how to get to the nearest post office?",
+           "Most of the students passed the exam with very good marks.",
+           "We spent the whole weekend painting the kitchen walls white."),
+    "zh": ("我想预订今晚七点两个人的位子。",
+           "博物馆早上九点开门，星期天关得比较早。",
+           "她在市场上买了新鲜的面包和苹果。",
+           "因为下雪，我们的火车晚了将近一个小时。",
+           "请记得在开会之前把报告发给我。",
+           "他从小就开始学习弹钢琴。",
+           "这座新桥明年将连接河的两岸。",
+           "请问最近的邮局怎么走？",
+           "大多数学生考试都取得了很好的成绩。",
+           "我们整个周末都在把厨房的墙刷成白色。"),
+}
+
+
+@dataclass(frozen=True)
+class Speaker:
+    name: str
+    path: str  # under ../shared/media
+    language: str
+    held_out: float  # seconds at the end kept for comparison; 0: compare with the sample itself
+
+
+SPEAKERS = (
+    Speaker("a05", "audio/a05_en_m_musetalk_eng_60s.wav", "en", 15.0),
+    Speaker("lv03", "video/lv03_en_m_lieu_edtalk_pose_source2.mp4", "en", 15.0),
+    Speaker("a09", "audio/a09_zh_f_musetalk_sun_22s.wav", "zh", 7.0),
+    Speaker("a01", "audio/a01_en_m_hdtf_radio34.wav", "en", 3.0),
+    Speaker("a02", "audio/a02_en_hdtf_radio31.wav", "en", 3.0),
+    Speaker("a03", "audio/a03_en_f_latentsync_demo1.wav", "en", 3.0),
+    Speaker("a06", "audio/a06_zh_f_sadtalker_chinese_news.wav", "zh", 3.0),
+    Speaker("r01", "voice_ref/r01_en_m_f5tts_basic_ref_en.wav", "en", 0.0),
+    Speaker("r02", "voice_ref/r02_zh_f5tts_basic_ref_zh.wav", "zh", 0.0),
+    Speaker("r03", "voice_ref/r03_zh_f_cosyvoice_zero_shot_prompt.wav", "zh", 0.0),
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--speakers", nargs="*", help="names to run (default: all)")
+    parser.add_argument("--sentences", type=int, default=10, help="sentences spoken per speaker (max 10)")
+    parser.add_argument("--no-full", action="store_true", help="skip full training (faster)")
+    args = parser.parse_args()
+    speakers = [s for s in SPEAKERS if not args.speakers or s.name in args.speakers]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+
+    tts = SpeechCatalogue.installed()
+    asr = WhisperRecognizer()
+    cloner = WorldVoiceCloner(tts, asr)
+    sentences = {lang: SENTENCES[lang][: args.sentences] for lang in SENTENCES}
+    stock = {lang: [_stock(tts, s, SOURCE_VOICES[lang]) for s in sentences[lang]] for lang in sentences}
+    stock_embeddings = {lang: embed(np.concatenate(stock[lang]), RATE) for lang in stock}
+    vocoded = {lang: [vocode(analyse(a)) for a in stock[lang]] for lang in stock}
+    baseline_errors = {lang: {"stock": _error(asr, stock[lang], sentences[lang], lang),
+                              "vocoded": _error(asr, vocoded[lang], sentences[lang], lang)} for lang in stock}
+    rows = []
+    for speaker in speakers:
+        print(f"-- {speaker.name}", file=sys.stderr, flush=True)
+        rows.append(_evaluate(speaker, cloner, asr, sentences[speaker.language], stock, stock_embeddings,
+                              vocoded[speaker.language], baseline_errors[speaker.language], not args.no_full))
+    _print(rows)
+    (RESULTS / "voice_eval.json").write_text(json.dumps({"sentences": args.sentences, "rows": rows}, indent=1,
+                                                        ensure_ascii=False))
+
+
+def _evaluate(speaker: Speaker, cloner: WorldVoiceCloner, asr: WhisperRecognizer, sentences: tuple[str, ...],
+              stock: dict, stock_embeddings: dict, vocoded: list[np.ndarray], baseline: dict, full: bool) -> dict:
+    audio = np.asarray(load_audio(MEDIA / speaker.path), np.float32)
+    cut = len(audio) - int(speaker.held_out * RATE) if speaker.held_out else len(audio)
+    reference = embed(audio[cut:] if speaker.held_out else audio, RATE)
+    text_path = (MEDIA / speaker.path).with_suffix(".txt")
+    texts = [text_path.read_text().strip()] if text_path.is_file() and not speaker.held_out else None
+    lang = speaker.language
+    row: dict = {"speaker": speaker.name, "language": lang, "held_in": not speaker.held_out,
+                 "upper": similarity(embed(audio[:cut], RATE), reference) if speaker.held_out else None,
+                 "similarity": {}, "error": {}, "train_s": {}}
+    row["similarity"]["stock"] = max(similarity(e, reference) for e in stock_embeddings.values())
+    row["similarity"]["vocoded"] = similarity(embed(np.concatenate(vocoded), RATE), reference)
+    row["error"].update(baseline)
+    with tempfile.TemporaryDirectory() as folder:
+        sample = Path(folder) / "sample.wav"
+        write_wav([AudioChunk(audio[:cut], RATE)], sample)
+        models = {}
+        for mode in ("fast", "full") if full else ("fast",):
+            started = time.perf_counter()
+            info = cloner.train([sample], texts, VoiceTrainOptions(train_mode=mode), Path(folder) / mode,
+                                lambda p, s: None)
+            row["train_s"][mode] = round(time.perf_counter() - started, 2)
+            models[mode] = _Model.load(Path(folder) / mode)
+        row["reference_s"] = info.speech_seconds
+        row["conversion"] = {mode: model.meta["conversion"] for mode, model in models.items()}
+        source, _ = cloner._source(lang)
+        fast = models["fast"]
+        methods = {"f0": Conversion(warp=0.0, knn_weight=0.0), "f0+warp": replace(fast.conversion, knn_weight=0.0),
+                   "knn": replace(fast.conversion, smooth=1), "fast": fast.conversion}
+        if full:
+            methods["full"] = models["full"].conversion
+        outputs = {}
+        for name, conversion in methods.items():
+            outputs[name] = [speak_as(a, source, fast.target, conversion) for a in stock[lang]]
+            row["similarity"][name] = similarity(embed(np.concatenate(outputs[name]), RATE), reference)
+            if name in ("knn", "fast", "full", "f0+warp"):
+                row["error"][name] = _error(asr, outputs[name], sentences, lang)
+        best = models["full" if full else "fast"]
+        row["rtf"] = _rtf(cloner, Path(folder) / ("full" if full else "fast"), sentences)
+        _spectrograms(speaker.name, stock[lang][0], outputs["full" if full else "fast"][0], audio[cut:] if
+                      speaker.held_out else audio, best.meta["conversion"])
+    return row
+
+
+def _stock(tts: SpeechCatalogue, text: str, voice: str) -> np.ndarray:
+    chunks = list(tts.synthesize(text, voice, SpeechOptions()))
+    return np.concatenate([resample(c.samples, c.sample_rate, RATE) for c in chunks]).astype(np.float32)
+
+
+def _error(asr: WhisperRecognizer, audio: list[np.ndarray], sentences: tuple[str, ...], lang: str) -> float:
+    """WER/CER over all sentences, spoken one after another with short pauses."""
+    pause = np.zeros(int(0.4 * RATE), np.float32)
+    joined = np.concatenate([x for a in audio for x in (a, pause)])
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "speech.wav"
+        write_wav([AudioChunk(joined, RATE)], path)
+        heard = asr.transcribe(path, language=lang).text
+    return round(error_rate(" ".join(sentences), heard, lang).rate, 3)
+
+
+def _rtf(cloner: WorldVoiceCloner, model_dir: Path, sentences: tuple[str, ...]) -> float:
+    list(cloner.synthesize(model_dir, sentences[0], SpeechOptions()))  # warm: models loaded, source measured
+    started, seconds = time.perf_counter(), 0.0
+    for sentence in sentences[:4]:
+        for chunk in cloner.synthesize(model_dir, sentence, SpeechOptions()):
+            seconds += len(chunk.samples) / chunk.sample_rate
+    return round((time.perf_counter() - started) / seconds, 3)
+
+
+def _spectrograms(name: str, stock: np.ndarray, cloned: np.ndarray, real: np.ndarray, conversion: dict) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(3, 1, figsize=(10, 8))
+    for ax, (title, audio) in zip(axes, (("stock voice", stock), (f"cloned {conversion}", cloned),
+                                          ("the real speaker (held out)", real[: 4 * RATE]))):
+        ax.specgram(audio + 1e-6, NFFT=512, Fs=RATE, noverlap=384, cmap="magma", vmin=-120)
+        ax.set_title(title, fontsize=8)
+        ax.set_ylim(0, 8000)
+    fig.tight_layout()
+    fig.savefig(RESULTS / f"voice_{name}.png", dpi=80)
+    plt.close(fig)
+
+
+def _print(rows: list[dict]) -> None:
+    methods = ["stock", "vocoded", "f0", "f0+warp", "knn", "fast", "full"]
+    print("\n## Speaker similarity (resemblyzer cosine to held-out speech)\n")
+    print("| speaker | ref s | same speaker | " + " | ".join(methods) + " | full - vocoded |")
+    print("|---" * (len(methods) + 4) + "|")
+    for r in rows:
+        sims = r["similarity"]
+        best = sims.get("full", sims["fast"])
+        upper = "held-in" if r["held_in"] else f"{r['upper']:.2f}"
+        print(f"| {r['speaker']} ({r['language']}) | {r['reference_s']:.1f} | {upper} | "
+              + " | ".join(f"{sims[m]:.3f}" if m in sims else "-" for m in methods)
+              + f" | {best - sims['vocoded']:+.3f} |")
+    print("\n## Intelligibility (WER en / CER zh) and speed\n")
+    errors = ["stock", "vocoded", "f0+warp", "knn", "fast", "full"]
+    print("| speaker | " + " | ".join(errors) + " | train fast s | train full s | RTF |")
+    print("|---" * (len(errors) + 4) + "|")
+    for r in rows:
+        e = r["error"]
+        print(f"| {r['speaker']} | " + " | ".join(f"{e[m]:.2f}" if m in e else "-" for m in errors)
+              + f" | {r['train_s'].get('fast', 0):.1f} | {r['train_s'].get('full', 0):.1f} | {r['rtf']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
