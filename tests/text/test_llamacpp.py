@@ -145,3 +145,17 @@ def _alive(pid: int) -> bool:
     except (FileNotFoundError, IndexError):
         return False
     return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not gguf_models.gemma_installed(), reason="the bundled Gemma is not installed")
+def test_the_local_server_answers_only_with_its_key(tmp_path: Path) -> None:
+    import httpx
+
+    chat = LlamaCppChat([LocalModel("g", lambda: gguf_models.gemma_path(tmp_path), base=True)])
+    try:
+        assert chat.complete_prompt(PromptRequest("g", "Hello", max_tokens=2, temperature=0.0)).completion_tokens
+        url = chat._servers["g"].url()
+        body = {"prompt": "Hello", "max_tokens": 2}
+        assert httpx.post(url + "/completions", json=body).status_code == 401
+    finally:
+        chat.close()

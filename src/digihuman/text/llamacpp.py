@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import queue
+import secrets
 import signal
 import socket
 import subprocess
@@ -69,6 +70,8 @@ class LlamaServer:
         self.model, self.options = model, options
         self._process: subprocess.Popen[bytes] | None = None
         self._url = ""
+        # Other local users can reach a loopback port: only holders of this key are answered.
+        self.key = secrets.token_hex(16)
         self._lock = threading.Lock()
 
     def url(self) -> str:
@@ -101,7 +104,8 @@ class LlamaServer:
         port = _free_port()
         threads = self.options.threads or os.cpu_count() or 2
         argv = [str(binary), "-m", str(gguf), "--host", "127.0.0.1", "--port", str(port), "-t", str(threads),
-                "-c", str(self.options.context), "-np", "1", "--no-webui", "--alias", self.model.name]
+                "-c", str(self.options.context), "-np", "1", "--no-webui", "--alias", self.model.name,
+                "--api-key", self.key]
         reasoning = self.model.reasoning
         if reasoning is None:
             reasoning = read_header(gguf).thinks
@@ -199,12 +203,12 @@ class LlamaCppChat:
 
     def _client(self, name: str) -> OpenAIChat:
         self._model(name)
-        url = self._servers[name].url()
-        key = (name, url)
-        if key not in self._clients:  # a restarted server listens on a new port
-            self._clients[key] = OpenAIChat(OpenAIEndpoint(url, None, (name,), self.options.timeout_s,
-                                                           retries=self.options.retries))
-        return self._clients[key]
+        server = self._servers[name]
+        url = server.url()
+        if (name, url) not in self._clients:  # a restarted server listens on a new port
+            self._clients[(name, url)] = OpenAIChat(OpenAIEndpoint(url, server.key, (name,), self.options.timeout_s,
+                                                                   retries=self.options.retries))
+        return self._clients[(name, url)]
 
 
 def _as_prompt(request: ChatRequest) -> PromptRequest:
