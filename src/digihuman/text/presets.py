@@ -128,6 +128,7 @@ _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[A-Za-z0-9']+")
 _ASKED_ZH = re.compile(r"(\d{1,4})\s*(?:个)?(?:字|汉字)")
 _ASKED_EN = re.compile(r"(\d{1,4})\s*(words?|characters?|chars?)\b", re.IGNORECASE)
+_CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _SENTENCE_END = re.compile(r"[。！？!?…]|[.](?=\s|$)")
 
@@ -247,14 +248,27 @@ def job_of(request: ChatRequest) -> Job:
 
 
 def flaws(job: Job, text: str) -> float:
-    """How far a rewrite is from what is wanted, 0 best: length off, wording copied, numbers lost."""
+    """How far a rewrite is from what is wanted, 0 best: length off, wording copied, numbers or topic lost.
+
+    The topic is judged by the original's key terms (Chinese character pairs, English words of four
+    letters or more) found again: a paraphrase keeps many, a small model that drifted off keeps few.
+    """
     if not text:
         return float("inf")
     off = abs(length(text, job.lang) / job.target - 1)
     copied = max(0.0, surviving_grams(job.script, text) - 0.4)
     numbers = set(_NUMBER.findall(job.script))
     lost = len(numbers - set(_NUMBER.findall(text))) / len(numbers) if numbers else 0.0
-    return off + 2 * copied + lost
+    terms = _terms(job.script, job.lang)
+    kept = len(terms & _terms(text, job.lang)) / len(terms) if terms else 1.0
+    return off + 2 * copied + lost + 2 * max(0.0, 0.35 - kept)
+
+
+def _terms(text: str, lang: str) -> set[str]:
+    if lang == ZH:
+        runs = _CJK_RUN.findall(text)
+        return {run[i:i + 2] for run in runs for i in range(len(run) - 1)}
+    return {w.lower() for w in _WORD.findall(text) if len(w) >= 4}
 
 
 def surviving_grams(original: str, rewrite: str) -> float:
