@@ -120,3 +120,11 @@ def test_a_base_model_is_sampled_until_a_rewrite_looks_right() -> None:
     assert temperatures[0] < temperatures[1] < temperatures[2]
     assert flaws(job_of(ask("rewrite-口播", ZH_SCRIPT)), result.text) <= 0.3
     assert surviving_grams(ZH_SCRIPT, ZH_SCRIPT) == 1.0 and surviving_grams(ZH_SCRIPT, "完全不同的话") == 0.0
+
+
+def test_an_answer_off_the_topic_counts_as_flawed() -> None:
+    script = "这两天央视播出了有关扫黑除恶的专题片，披露了不少案件的细节。"
+    job = job_of(ask("rewrite-口播", script))
+    on_topic = "最近央视播了扫黑除恶的专题大片，讲了很多案件细节。"
+    off_topic = "今天我最喜欢的是烤土豆，土豆的口感特别绵软，真好吃。"
+    assert flaws(job, on_topic) < 0.5 < flaws(job, off_topic)
