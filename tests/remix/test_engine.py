@@ -169,3 +169,19 @@ def test_an_unreadable_video_is_rejected(remixer, tmp_path: Path) -> None:  # no
     bad.write_bytes(b"not a video at all")
     with pytest.raises(MediaRejected):
         remixer.remix(RemixRequest(video=bad), tmp_path / "out", no_progress)
+
+
+def test_a_chinese_script_is_timed_character_by_character_to_mandarin_speech(speech_engines, tmp_path) -> None:  # noqa: ANN001
+    from digihuman.remix.subtitles import cues, timed_units
+    from tests.remix.conftest import say
+
+    tts, recognizer = speech_engines
+    first, second = say(tts, "今天天气很好。", "zh-baker"), say(tts, "我们去公园散步吧！", "zh-baker")
+    gap = np.zeros(2 * soundtrack.RATE, np.float32)
+    wav = soundtrack.write(np.concatenate([gap[: soundtrack.RATE], first, gap, second]), tmp_path / "zh.wav")
+    words = recognizer.transcribe(wav, language="zh").words
+    second_start = (soundtrack.RATE + first.size + gap.size) / soundtrack.RATE
+    shown = cues(timed_units("今天天气很好。我们去公园散步吧！", words, 8.0), 24, 300, 2)
+    assert [c.text for c in shown] == ["今天天气很好。", "我们去公园散步吧！"]
+    assert 0.6 < shown[0].start < 1.4 and shown[0].end <= shown[1].start
+    assert abs(shown[1].start - second_start) < 0.4
