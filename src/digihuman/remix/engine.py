@@ -28,6 +28,9 @@ from digihuman.remix.base import RemixRequest, RemixResult, SpeakFn
 from digihuman.remix.footage import footage_info, frames_at
 from digihuman.remix.lettering import is_cjk
 from digihuman.remix.options import SubtitleStyle, Transforms, parse_style, parse_transforms
+from digihuman.render.base import TalkingHead
+from digihuman.speech.asr.base import Recognizer
+from digihuman.text.base import ChatModel
 from digihuman.timeline import Word
 
 log = logging.getLogger(__name__)
@@ -50,7 +53,8 @@ class VideoRemixer:
     the talking-head engine (lip sync when re-dubbing; optional) and the chat model (rewriting;
     optional)."""
 
-    def __init__(self, recognizer: object, talking_head: object | None = None, chat: object | None = None) -> None:
+    def __init__(self, recognizer: Recognizer, talking_head: TalkingHead | None = None,
+                 chat: ChatModel | None = None) -> None:
         self.recognizer = recognizer
         self.talking_head = talking_head
         self.chat = chat
@@ -108,7 +112,8 @@ class VideoRemixer:
         progress(30, "recognising the new speech")
         _, words = self._recognise(speech, script, work)
         progress(40, "lip-syncing")
-        synced = redub.lip_sync(self.talking_head, request.video, speech_wav, work / "lipsync", scaled(progress, 40, 100))
+        synced = redub.lip_sync(self.talking_head, request.video, speech_wav, work / "lipsync",
+                                scaled(progress, 40, 100))
         if transforms.original_volume > 0:
             bed = soundtrack.fit(soundtrack.load(request.video), speech.size, loop=True)
             speech = soundtrack.limit(speech + bed * transforms.original_volume)
@@ -120,7 +125,7 @@ class VideoRemixer:
         if samples.size < soundtrack.RATE // 2 or float(np.max(np.abs(samples))) < 1e-3:
             return (script or "").strip(), ()
         wav = soundtrack.write(samples, work / "recognise.wav")
-        transcript = self.recognizer.transcribe(wav, language=_language(script))  # type: ignore[attr-defined]
+        transcript = self.recognizer.transcribe(wav, language=_language(script))
         return (script or transcript.text).strip(), tuple(transcript.words)
 
     # -- picture ------------------------------------------------------------------------------

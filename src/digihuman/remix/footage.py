@@ -42,7 +42,8 @@ def footage_info(path: Path) -> FootageInfo:
         raise MediaRejected(f"video_url could not be read ({type(e).__name__}): send an MP4 or MOV video.") from e
 
 
-def frames_at(path: Path, times: Iterator[float] | list[float], loop_after: float | None = None) -> Iterator[np.ndarray]:
+def frames_at(path: Path, times: Iterator[float] | list[float],
+              loop_after: float | None = None) -> Iterator[np.ndarray]:
     """RGB frames of ``path`` at each of ``times`` (seconds, non-decreasing, or wrapping at
     ``loop_after`` when given: the video then plays again from its start)."""
     import av

@@ -14,6 +14,8 @@ from digihuman.errors import BackendFailed, EngineUnavailable, InvalidInput, Med
 from digihuman.media.audio import write_wav
 from digihuman.progress import Progress
 from digihuman.remix.base import SpeakFn
+from digihuman.render.base import RenderOptions, TalkingHead
+from digihuman.text.base import ChatMessage, ChatModel, ChatRequest
 
 log = logging.getLogger(__name__)
 PRESETS = {"default": "rewrite-口播", "xiaohongshu": "rewrite-xiaohongshu", "formal": "rewrite-formal"}
@@ -24,14 +26,12 @@ def preset(style: str) -> str:
     return PRESETS.get(style, style if style.startswith("rewrite-") else f"rewrite-{style}")
 
 
-def rewrite(chat: object | None, script: str, style: str) -> str:
+def rewrite(chat: ChatModel | None, script: str, style: str) -> str:
     """``script`` rewritten by the chat engine's preset for ``style``."""
-    from digihuman.text.base import ChatMessage, ChatRequest
-
     if chat is None:
         raise EngineUnavailable("script rewriting (chat)", "configure DIGIHUMAN_CHAT__* or send rewrite: false")
     model = preset(style)  # an unknown preset is refused by the chat engine, naming the model
-    text = chat.complete(ChatRequest(model=model, messages=(ChatMessage("user", script),))).text.strip()  # type: ignore[attr-defined]
+    text = chat.complete(ChatRequest(model=model, messages=(ChatMessage("user", script),))).text.strip()
     if not text:
         raise BackendFailed(f"The rewrite model {model!r} returned no text; try again or send rewrite: false.")
     return text
@@ -45,15 +45,14 @@ def speak(speak_fn: SpeakFn, script: str, path: Path) -> float:
         raise InvalidInput("text_content gave no speech: give the words to say.") from e
 
 
-def lip_sync(talking_head: object | None, video: Path, audio: Path, out_dir: Path, progress: Progress) -> Path | None:
+def lip_sync(talking_head: TalkingHead | None, video: Path, audio: Path, out_dir: Path,
+             progress: Progress) -> Path | None:
     """``video``'s face saying ``audio`` (a video as long as the audio), or None when the video has
     no usable face (or is too short to learn one) or no talking-head engine is installed."""
     if talking_head is None:
         return None
-    from digihuman.render.base import RenderOptions
-
     try:
-        result = talking_head.render(video, audio, out_dir, RenderOptions(), progress)  # type: ignore[attr-defined]
+        result = talking_head.render(video, audio, out_dir, RenderOptions(), progress)
     except MediaRejected as e:
         log.info("remix: no lip sync (%s); the footage is looped under the new speech instead", e.message)
         return None

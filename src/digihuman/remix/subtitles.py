@@ -112,8 +112,10 @@ def timed_units(script: str, words: Sequence[Word], duration: float) -> list[Uni
         j = i
         while j < len(timed) and timed[j] is None:
             j += 1
-        before = timed[i - 1].end if i > 0 and timed[i - 1] else 0.0  # type: ignore[union-attr]
-        after = timed[j].start if j < len(timed) and timed[j] else max(before, duration)  # type: ignore[union-attr]
+        left = timed[i - 1] if i > 0 else None
+        right = timed[j] if j < len(timed) else None
+        before = left.end if left else 0.0
+        after = right.start if right else max(before, duration)
         timed[i:j] = _spread(script_units[i:j], before, max(before, after))
         i = j
     return [u for u in timed if u is not None]
