@@ -185,3 +185,23 @@ def test_a_chinese_script_is_timed_character_by_character_to_mandarin_speech(spe
     assert [c.text for c in shown] == ["今天天气很好。", "我们去公园散步吧！"]
     assert 0.6 < shown[0].start < 1.4 and shown[0].end <= shown[1].start
     assert abs(shown[1].start - second_start) < 0.4
+
+
+def test_redub_can_keep_the_original_soundtrack_low_underneath(remixer, tmp_path, speech_engines) -> None:  # noqa: ANN001
+    from digihuman.speech.tts.base import SpeechOptions
+
+    tts, _ = speech_engines
+    t = np.arange(3 * soundtrack.RATE) / soundtrack.RATE
+    clip = write_clip(tmp_path / "ambience.mp4", (0.3 * np.sin(2 * np.pi * 3000 * t)).astype(np.float32))
+
+    def line_3k(keep: float) -> float:
+        request = RemixRequest(video=clip, script="Short words.", transforms={"original_volume": keep},
+                               subtitle_style={"enabled": False})
+        result = remixer.remix(request, tmp_path / f"keep{keep}", no_progress,
+                               lambda text: tts.synthesize(text, "en-joe", SpeechOptions()))
+        sound = soundtrack.load(result.video)
+        spectrum = np.abs(np.fft.rfft(sound * np.hanning(sound.size)))
+        k = int(round(3000 * sound.size / soundtrack.RATE))
+        return float(spectrum[k - 3 : k + 4].max() / spectrum.max())
+
+    assert line_3k(0.3) > 10 * line_3k(0.0)
