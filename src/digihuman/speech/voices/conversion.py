@@ -38,6 +38,7 @@ class Conversion:
     context: int = 2  # frames each side that take part in matching
     f0_scale: float = 1.0  # multiplies the target's mean F0 (full training may nudge it)
     f0_spread: float = 1.0  # multiplies the target's log-F0 standard deviation
+    breath: float = 0.0  # weight of the chosen target frames' aperiodicity (breathiness, noise) over the stock's
     smooth: int = 1  # frames over which the kNN correction is averaged: longer keeps more of the stock sounds
 
     def to_json(self) -> dict[str, float]:
@@ -85,9 +86,10 @@ class TargetFrames:
             rows = np.flatnonzero(frames.voiced == voiced)
             self._pools.append((rows, keys[rows], np.einsum("ij,ij->i", keys[rows], keys[rows])))
 
-    def nearest_mean(self, query: np.ndarray, voiced: np.ndarray, k: int) -> np.ndarray:
-        """For each query key row, the mean mel-cepstrum of its ``k`` nearest target frames."""
+    def nearest_mean(self, query: np.ndarray, voiced: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """For each query key row, the mean mel-cepstrum and aperiodicity of its ``k`` nearest target frames."""
         out = np.zeros((len(query), self.frames.mcep.shape[1]))
+        out_bap = np.zeros((len(query), self.frames.bap.shape[1]))
         for is_voiced, (rows, keys, norms) in zip((True, False), self._pools):
             which = np.flatnonzero(voiced == is_voiced)
             if not len(which):
@@ -101,21 +103,25 @@ class TargetFrames:
                 distance = norms[None, :] - 2.0 * (q @ keys.T)  # + |q|^2, the same for every candidate
                 best = np.argpartition(distance, kk - 1, axis=1)[:, :kk]
                 out[part] = self.frames.mcep[rows[best]].mean(axis=1)
-        return out
+                out_bap[part] = self.frames.bap[rows[best]].mean(axis=1)
+        return out, out_bap
 
 
 def convert(source: Frames, source_stats: SpeakerStats, target: TargetFrames, conversion: Conversion) -> Frames:
     """``source`` frames spoken with the target's pitch and timbre."""
     f0 = _map_pitch(source.f0, source_stats.pitch, target.stats.pitch, conversion)
     envelope = warp(source.mcep, conversion.warp)
+    bap = source.bap
     if conversion.knn_weight > 0 and len(source):
         # freqt is linear, so the warped stock mean is the warp of the stock mean
         mean = warp(source_stats.mean[None, :], conversion.warp)[0]
         query = with_context(envelope[:, 1:KNN_DIMS] - mean[1:KNN_DIMS], target.context).astype(np.float32)
-        correction = target.nearest_mean(query, source.voiced, conversion.k) - envelope
-        envelope = envelope + conversion.knn_weight * _smoothed(correction, conversion.smooth)
+        chosen, chosen_bap = target.nearest_mean(query, source.voiced, conversion.k)
+        envelope = envelope + conversion.knn_weight * _smoothed(chosen - envelope, conversion.smooth)
+        if conversion.breath > 0:
+            bap = bap + conversion.breath * _smoothed(chosen_bap - bap, conversion.smooth)
     envelope[:, 0] = source.mcep[:, 0]  # keep the stock voice's loudness contour
-    return Frames(f0, envelope, source.bap)
+    return Frames(f0, envelope, bap)
 
 
 def fit_warp(source_mean: np.ndarray, target_mean: np.ndarray) -> float:

@@ -26,6 +26,7 @@ _STEPS: dict[str, tuple[float, ...]] = {
     "f0_scale": (0.94, 1.0, 1.06),
     "smooth": (3, 9, 17, 25, 41),
     "k": (2, 4, 8),
+    "breath": (0.0, 1.0),
 }
 _ROUNDS = 1  # a second round moved the held-out score by less than its noise (bench/voice_eval.py)
 _BLOCK_S = 2.0  # seconds per block when the reference is cut into two halves

@@ -126,8 +126,10 @@ class WorldVoiceCloner:
 
     def _converted(self, stock: Iterator[AudioChunk], model: _Model, options: SpeechOptions) -> Iterator[AudioChunk]:
         for chunk in stock:
-            stats, _ = self._source(_script_language(chunk.text) if chunk.text.strip() else "en")
-            samples = speak_as(resample(chunk.samples, chunk.sample_rate, RATE), stats, model.target, model.conversion)
+            language = _script_language(chunk.text) if chunk.text.strip() else model.language
+            stats, _ = self._source(language)
+            samples = speak_as(resample(chunk.samples, chunk.sample_rate, RATE), stats, model.target,
+                               model.conversion_for(language, stats))
             rate = options.sample_rate or RATE
             yield AudioChunk(resample(samples, RATE, rate), rate, chunk.text, chunk.phones)
 
@@ -137,7 +139,9 @@ class WorldVoiceCloner:
             if language not in self._sources:
                 frames = []
                 for sentence in CALIBRATION[language]:
-                    chunks = list(self.tts.synthesize(sentence, SOURCE_VOICES[language], SpeechOptions()))
+                    # no sampling noise: the same samples must give the same model in every process
+                    chunks = list(self.tts.synthesize(sentence, SOURCE_VOICES[language],
+                                                      SpeechOptions(temperature=0.0)))
                     audio = np.concatenate([resample(c.samples, c.sample_rate, RATE) for c in chunks])
                     frames.append(analyse(audio))
                 joined = Frames(*(np.concatenate([getattr(f, n) for f in frames]) for n in ("f0", "mcep", "bap")))
@@ -166,8 +170,20 @@ class _Model:
 
     def __init__(self, meta: dict, target: TargetFrames) -> None:
         self.meta = meta
+        self.language = str(meta.get("language", "en"))
         self.conversion = Conversion(**meta["conversion"])
         self.target = target
+
+    def conversion_for(self, language: str, source: SpeakerStats) -> Conversion:
+        """The trained conversion; speaking through the other language's stock voice, its warp is refitted.
+
+        The warp was fitted (or tuned) against the stock voice of the samples' language; the
+        other stock voice has another vocal tract (Joe is a man, Baker a woman).
+        """
+        if language == self.language:
+            return self.conversion
+        shift = float(np.clip(fit_warp(source.mean, self.target.stats.mean), -MAX_FAST_WARP, MAX_FAST_WARP))
+        return replace(self.conversion, warp=shift)
 
     @classmethod
     def load(cls, model_dir: Path) -> _Model:
