@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from digihuman.errors import MediaRejected
 from digihuman.media.audio import resample, write_wav
 from digihuman.speech.asr.scoring import error_rate
 from digihuman.speech.asr.whisper import WhisperRecognizer, load_audio
@@ -117,14 +118,19 @@ def main() -> None:
     vocoded = {lang: [vocode(analyse(a)) for a in stock[lang]] for lang in stock}
     baseline_errors = {lang: {"stock": _error(asr, stock[lang], sentences[lang], lang),
                               "vocoded": _error(asr, vocoded[lang], sentences[lang], lang)} for lang in stock}
-    rows = []
+    rows, rejected = [], {}
     for speaker in speakers:
         print(f"-- {speaker.name}", file=sys.stderr, flush=True)
-        rows.append(_evaluate(speaker, cloner, asr, sentences[speaker.language], stock, stock_embeddings,
-                              vocoded[speaker.language], baseline_errors[speaker.language], not args.no_full))
+        try:
+            rows.append(_evaluate(speaker, cloner, asr, sentences[speaker.language], stock, stock_embeddings,
+                                  vocoded[speaker.language], baseline_errors[speaker.language], not args.no_full))
+        except MediaRejected as e:  # the sample checks refuse it, as they would for a user
+            rejected[speaker.name] = str(e)
+        (RESULTS / "voice_eval.json").write_text(json.dumps(
+            {"sentences": args.sentences, "rows": rows, "rejected": rejected}, indent=1, ensure_ascii=False))
     _print(rows)
-    (RESULTS / "voice_eval.json").write_text(json.dumps({"sentences": args.sentences, "rows": rows}, indent=1,
-                                                        ensure_ascii=False))
+    for name, reason in rejected.items():
+        print(f"\n{name}: rejected: {reason}")
 
 
 def _evaluate(speaker: Speaker, cloner: WorldVoiceCloner, asr: WhisperRecognizer, sentences: tuple[str, ...],
