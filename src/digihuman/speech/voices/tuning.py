@@ -1,9 +1,9 @@
 """Full training: the conversion settings that make stock speech closest to the target speaker.
 
 Closeness is the cosine of resemblyzer speaker embeddings between the converted
-calibration sentences and a half of the target's samples that the conversion did not use. The search is coordinate ascent
-from the fast settings over the formant warp, the pitch level, the kNN smoothing and k.
-The kNN correction is never smoothed less than the reference length allows
+calibration sentences and a half of the target's samples that the conversion did not use.
+The search is coordinate ascent from the fast settings over the formant warp, the pitch
+level and range, the kNN smoothing, k and breathiness. The kNN correction is never smoothed less than the reference length allows
 (:func:`~digihuman.speech.voices.world.smoothing_for`): the target's own frames, less
 smoothed, always look more like the target to the encoder, but with a short reference
 they cost intelligibility, which this score cannot see.
@@ -24,13 +24,14 @@ from digihuman.speech.voices.similarity import embed, similarity
 _STEPS: dict[str, tuple[float, ...]] = {
     "warp": (-0.08, -0.04, 0.0, 0.04, 0.08),
     "f0_scale": (0.94, 1.0, 1.06),
+    "f0_spread": (0.8, 1.0, 1.25),
     "smooth": (3, 9, 17, 25, 41),
     "k": (2, 4, 8),
     "breath": (0.0, 1.0),
 }
-_ROUNDS = 1  # a second round moved the held-out score by less than its noise (bench/voice_eval.py)
+_ROUNDS = 2
 _BLOCK_S = 2.0  # seconds per block when the reference is cut into two halves
-_SENTENCES = 3  # calibration sentences spoken per score
+_SENTENCES = 5  # calibration sentences spoken per score (fewer: the choice follows their content)
 _MARGIN = 0.005  # a change must gain this much (mean of both folds) to be kept
 
 
