@@ -21,7 +21,7 @@ from digihuman.speech.tts.base import AudioChunk, SpeechOptions
 from digihuman.speech.tts.catalogue import SpeechCatalogue
 from digihuman.speech.voices.base import VoiceTrainOptions
 from digihuman.speech.voices.conversion import Conversion, Pitch, SpeakerStats, TargetFrames, convert, fit_warp
-from digihuman.speech.voices.features import RATE, Frames, analyse, vocode, warp
+from digihuman.speech.voices.features import RATE, analyse, vocode, warp
 from tests.shared_media import shared
 
 pytestmark = pytest.mark.skipif(
@@ -107,7 +107,8 @@ def test_training_writes_a_model_and_reports_progress(model) -> None:  # type: i
     assert percents == sorted(percents) and percents[-1] == 100.0
 
 
-def test_a_fresh_instance_speaks_english_and_mandarin_in_the_voice(model, catalogue, speaker) -> None:  # type: ignore[no-untyped-def]
+def test_a_fresh_instance_speaks_english_and_mandarin_in_the_voice(  # type: ignore[no-untyped-def]
+        model, catalogue, speaker) -> None:
     from digihuman.speech.voices.world import WorldVoiceCloner
 
     model_dir = model[0]
@@ -130,7 +131,8 @@ def test_a_fresh_instance_speaks_english_and_mandarin_in_the_voice(model, catalo
 
 
 @pytest.mark.skipif(not HAS_RESEMBLYZER, reason="resemblyzer / torch not installed")
-def test_cloned_english_sounds_more_like_the_speaker_than_the_stock_voice(model, catalogue, speaker) -> None:  # type: ignore[no-untyped-def]
+def test_cloned_english_sounds_more_like_the_speaker_than_the_stock_voice(  # type: ignore[no-untyped-def]
+        model, catalogue, speaker) -> None:
     from digihuman.speech.voices.similarity import embed, similarity
     from digihuman.speech.voices.world import WorldVoiceCloner
 

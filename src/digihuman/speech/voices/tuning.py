@@ -3,7 +3,8 @@
 Closeness is the cosine of resemblyzer speaker embeddings between the converted
 calibration sentences and a half of the target's samples that the conversion did not use.
 The search is coordinate ascent from the fast settings over the formant warp, the pitch
-level and range, the kNN smoothing, k and breathiness. The kNN correction is never smoothed less than the reference length allows
+level and range, the kNN smoothing, k and breathiness. The kNN correction is never
+smoothed less than the reference length allows
 (:func:`~digihuman.speech.voices.world.smoothing_for`): the target's own frames, less
 smoothed, always look more like the target to the encoder, but with a short reference
 they cost intelligibility, which this score cannot see.
@@ -35,8 +36,8 @@ _SENTENCES = 5  # calibration sentences spoken per score (fewer: the choice foll
 _MARGIN = 0.005  # a change must gain this much (mean of both folds) to be kept
 
 
-def tune(audio: list[np.ndarray], frames: Frames, source: SpeakerStats, calibration: list[Frames],
-         start: Conversion, seconds: float, progress: Callable[[float, str], None]) -> Conversion:
+def tune(audio: list[np.ndarray], source: SpeakerStats, calibration: list[Frames], start: Conversion,
+         progress: Callable[[float, str], None]) -> Conversion:
     """The conversion, from ``start``, that scores best; ``start``'s smoothing is the floor.
 
     Scored as the final model will be used: speaking with frames of one half of the reference and

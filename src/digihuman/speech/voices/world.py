@@ -100,8 +100,7 @@ class WorldVoiceCloner:
         if options.train_mode == "full":
             from digihuman.speech.voices.tuning import tune
 
-            conversion = tune(audio, frames, source_stats, calibration, conversion, seconds,
-                              lambda p, s: progress(40.0 + 0.55 * p, s))
+            conversion = tune(audio, source_stats, calibration, conversion, lambda p, s: progress(40.0 + 0.55 * p, s))
         model_dir.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(model_dir / "frames.npz", f0=frames.f0.astype(np.float32),
                             mcep=frames.mcep.astype(np.float32), bap=frames.bap.astype(np.float32))
