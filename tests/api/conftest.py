@@ -21,6 +21,17 @@ from tests.conftest import API_KEY, AUTH, make_settings
 from tests.mediagen import make_jpeg, make_png, make_text, make_video, make_wav
 
 
+@pytest.fixture(scope="module")
+def real(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+         ) -> Iterator[tuple[TestClient, Services, Path]]:
+    """A server with the real engines, one per test module (its models load once), and a scratch folder."""
+    root = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    settings = make_settings(root / "data", engine_factory=None)
+    services = Services(settings)
+    with TestClient(create_app(settings, services, housekeeping=False), headers=AUTH) as client:
+        yield client, services, root
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """The default server of the API tests accepts two keys, to test what one key may see of another's."""

@@ -2,37 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
-from digihuman.api.app import create_app
 from digihuman.engines import build_engines
 from digihuman.media.probe import probe
 from digihuman.services import Services
 from digihuman.speech.asr.scoring import error_rate
-from tests.conftest import AUTH, make_settings
+from tests.conftest import make_settings
 
 
-@pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Services]]:
-    settings = make_settings(tmp_path_factory.mktemp("real") / "data", engine_factory=None)
-    services = Services(settings)
-    with TestClient(create_app(settings, services, housekeeping=False), headers=AUTH) as client:
-        yield client, services
-
-
-def test_voice_catalogue_lists_english_and_mandarin(real: tuple[TestClient, Services]) -> None:
-    client, _ = real
+def test_voice_catalogue_lists_english_and_mandarin(real: tuple[TestClient, Services, Path]) -> None:
+    client, _, _ = real
     voices = {v["id"]: v for v in client.get("/v1/voices").json()["data"]["voices"]}
     assert voices["en-joe"]["language"] == "en-US" and voices["zh-baker"]["language"] == "zh-CN"
     assert any(v.startswith("espeak-") for v in voices)
 
 
-def test_tts_speaks_english_that_recognition_reads_back(real: tuple[TestClient, Services], tmp_path: Path) -> None:
-    client, services = real
+def test_tts_speaks_english_that_recognition_reads_back(real: tuple[TestClient, Services, Path], tmp_path: Path) -> None:
+    client, services, _ = real
     text = "The meeting starts at ten thirty in room twelve."
     answer = client.post("/v1/tts", json={"text": text, "reference_id": "en-joe", "format": "wav"})
     assert answer.status_code == 200 and answer.headers["content-type"] == "audio/wav"
@@ -44,8 +33,8 @@ def test_tts_speaks_english_that_recognition_reads_back(real: tuple[TestClient, 
     assert error_rate(text, heard, "en").rate <= 0.2, heard
 
 
-def test_tts_speaks_mandarin_as_mp3(real: tuple[TestClient, Services], tmp_path: Path) -> None:
-    client, _ = real
+def test_tts_speaks_mandarin_as_mp3(real: tuple[TestClient, Services, Path], tmp_path: Path) -> None:
+    client, _, _ = real
     answer = client.post("/v1/tts", json={"text": "今天是二零二四年三月五日。", "reference_id": "zh-baker",
                                           "format": "mp3", "sample_rate": 16000})
     assert answer.status_code == 200 and answer.headers["content-type"] == "audio/mpeg"
@@ -55,16 +44,16 @@ def test_tts_speaks_mandarin_as_mp3(real: tuple[TestClient, Services], tmp_path:
     assert info.sample_rate == 16000 and 1.5 < info.duration_s < 6.0
 
 
-def test_unknown_voice_lists_the_real_ones(real: tuple[TestClient, Services]) -> None:
-    client, _ = real
+def test_unknown_voice_lists_the_real_ones(real: tuple[TestClient, Services, Path]) -> None:
+    client, _, _ = real
     answer = client.post("/v1/tts", json={"text": "hello", "reference_id": "nobody"})
     assert answer.status_code == 400 and "en-joe" in answer.json()["msg"]
 
 
-def test_create_audio_with_a_stock_voice(real: tuple[TestClient, Services], tmp_path: Path) -> None:
+def test_create_audio_with_a_stock_voice(real: tuple[TestClient, Services, Path], tmp_path: Path) -> None:
     from digihuman.tasks.worker import Worker
 
-    client, services = real
+    client, services, _ = real
     created = client.post("/agent_api.php", data={"act": "create_audio", "task_text": "Hello from the server.",
                                                   "people_id": "en-joe"})
     assert created.status_code == 200, created.text
@@ -83,8 +72,8 @@ def test_engines_are_built_once_and_lazily() -> None:
     assert engines.tts is not None and engines.asr is not None
 
 
-def test_voice_sample_is_made_once_and_served(real: tuple[TestClient, Services], tmp_path: Path) -> None:
-    client, services = real
+def test_voice_sample_is_made_once_and_served(real: tuple[TestClient, Services, Path], tmp_path: Path) -> None:
+    client, services, _ = real
     listed = {v["id"]: v for v in client.get("/v1/voices").json()["data"]["voices"]}
     url = listed["zh-baker"]["sample_url"].removeprefix("http://testserver")
     first = client.get(url)

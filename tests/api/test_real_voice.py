@@ -9,21 +9,19 @@ Texts are kept short so that the module runs in about a minute.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from digihuman.api.app import create_app
 from digihuman.media.audio import write_wav
 from digihuman.services import Services
 from digihuman.speech.asr.scoring import error_rate
 from digihuman.speech.tts.base import AudioChunk
 from digihuman.tasks.worker import Worker
 from tests.api.exchange import assert_error, assert_ok, download, probe_url, upload
-from tests.conftest import API_KEY, AUTH, make_settings
+from tests.conftest import API_KEY
 from tests.shared_media import shared
 
 pytestmark = [
@@ -32,15 +30,6 @@ pytestmark = [
                        reason="the voice cloning engine (pyworld, pysptk, piper, resemblyzer) is not installed"),
 ]
 TEXT = "Please bring the blue book to the kitchen."
-
-
-@pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Services, Path]]:
-    root = tmp_path_factory.mktemp("voice")
-    settings = make_settings(root / "data", engine_factory=None)
-    services = Services(settings)
-    with TestClient(create_app(settings, services, housekeeping=False), headers=AUTH) as client:
-        yield client, services, root
 
 
 @pytest.fixture(scope="module")

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from digihuman.api.app import create_app
 from digihuman.services import Services
 from digihuman.tasks.worker import Worker
 from tests.api.exchange import assert_ok, probe_url, upload
-from tests.conftest import AUTH, make_settings
 from tests.render.conftest import cut_video
 from tests.shared_media import shared
 
 pytestmark = pytest.mark.media
-
-
-@pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Services, Path]]:
-    root = tmp_path_factory.mktemp("remix")
-    settings = make_settings(root / "data", engine_factory=None)
-    services = Services(settings)
-    with TestClient(create_app(settings, services, housekeeping=False), headers=AUTH) as client:
-        yield client, services, root
 
 
 def remix_done(client: TestClient, services: Services, body: dict) -> dict:
