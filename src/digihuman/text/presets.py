@@ -169,10 +169,10 @@ class RewritePresets:
         job = job_of(request)
         if not self.backend.continues_text(self.model):
             result = self.backend.complete(self._chat(job, request))
-            return self._checked(fit(clean(result.text), job), result, result.prompt_tokens, result.completion_tokens)
+            return self._checked(fit(clean(result.text), job), result.prompt_tokens, result.completion_tokens)
         # A small base model often copies the script, drops half of it or loses its numbers: sample a few
         # rewrites (hotter each time) and keep the one that looks best, stopping at the first good one.
-        best: tuple[float, str, ChatResult] | None = None
+        best: tuple[float, str] | None = None
         prompt_tokens = completion_tokens = 0
         for attempt in range(BASE_TRIES):
             result = self.backend.complete_prompt(self._prompt(job, request, attempt))
@@ -180,16 +180,17 @@ class RewritePresets:
             text = fit(clean(result.text), job)
             score = flaws(job, text)
             if best is None or score < best[0]:
-                best = (score, text, result)
+                best = (score, text)
             if score <= GOOD_ENOUGH:
                 break
         assert best is not None
-        return self._checked(best[1], best[2], prompt_tokens, completion_tokens)
+        return self._checked(best[1], prompt_tokens, completion_tokens)
 
-    def _checked(self, text: str, result: ChatResult, prompt_tokens: int, completion_tokens: int) -> ChatResult:
+    def _checked(self, text: str, prompt_tokens: int, completion_tokens: int) -> ChatResult:
         if not text:
             raise BackendFailed(f"the model {self.model!r} gave no usable rewrite; try again or use a larger model.")
-        return ChatResult(text, prompt_tokens, completion_tokens, result.finish_reason)
+        # "stop": the script is whole, cut at a sentence end, even where the model itself ran on to its limit.
+        return ChatResult(text, prompt_tokens, completion_tokens, "stop")
 
     def stream(self, request: ChatRequest) -> Iterator[str]:
         job = job_of(request)
