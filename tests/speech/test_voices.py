@@ -95,6 +95,20 @@ def test_conversion_maps_pitch_statistics_and_takes_target_frames() -> None:
     assert not np.allclose(out.mcep[:, 1:], source.mcep[:, 1:])
 
 
+def test_spread_restoration_sharpens_averaged_envelopes_towards_the_target() -> None:
+    rng = np.random.default_rng(1)
+    source = analyse(tone(200.0, 2.0))
+    target = analyse(tone(100.0, 2.0) + 0.05 * rng.standard_normal(2 * RATE).astype(np.float32))
+    frames = TargetFrames(target)
+    stats = SpeakerStats(source.mcep.mean(axis=0), Pitch(float(np.log(200.0)), 0.1))
+    plain = convert(source, stats, frames, Conversion(warp=0.0, k=8, smooth=9))
+    sharp = convert(source, stats, frames, Conversion(warp=0.0, k=8, smooth=9, gv=1.0))
+    speech = source.speech()
+    gap = lambda out: np.abs(out.mcep[speech, 1:].std(axis=0) - frames.spread[1:]).mean()  # noqa: E731
+    assert gap(sharp) < gap(plain)
+    assert np.allclose(sharp.mcep[speech, 1:].mean(axis=0), plain.mcep[speech, 1:].mean(axis=0))
+
+
 def test_training_writes_a_model_and_reports_progress(model) -> None:  # type: ignore[no-untyped-def]
     model_dir, info, reports = model
     assert info.languages[0] == "en" and set(info.languages) == {"en", "zh"}

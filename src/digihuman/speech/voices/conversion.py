@@ -9,7 +9,10 @@ the words and their rhythm stay the stock voice's. What changes:
   recordings. Nearness is measured on mean-normalised mel-cepstra (each speaker's mean
   envelope removed, which takes away most of what tells speakers apart and leaves what
   is said), with ``context`` frames each side so that transitions match too; voiced frames
-  are matched to voiced ones only and unvoiced to unvoiced.
+  are matched to voiced ones only and unvoiced to unvoiced;
+- spread: averaging frames flattens formant peaks (muffled, buzzy), so each coefficient's
+  spread over the utterance is scaled back up towards the target's own (a global-variance
+  post-filter, weight ``gv``).
 
 Replacing frames by the target's own gives the target's timbre far more than any global
 mapping (measured in bench/voice_eval.py), but with little reference speech the nearest
@@ -40,6 +43,8 @@ class Conversion:
     f0_spread: float = 1.0  # multiplies the target's log-F0 standard deviation
     breath: float = 0.0  # weight of the chosen target frames' aperiodicity (breathiness, noise) over the stock's
     smooth: int = 1  # frames over which the kNN correction is averaged: longer keeps more of the stock sounds
+    gv: float = 0.0  # how far each envelope coefficient's spread over the utterance is restored to the target's
+
 
     def to_json(self) -> dict[str, float]:
         return asdict(self)
@@ -80,6 +85,8 @@ class TargetFrames:
         self.frames = frames
         self.stats = SpeakerStats.of(frames)
         self.context = context
+        # per-coefficient spread of the target's speech envelopes: what averaging k frames takes away
+        self.spread = frames.take(frames.speech()).mcep.std(axis=0)
         keys = with_context(frames.mcep[:, 1:KNN_DIMS] - self.stats.mean[1:KNN_DIMS], context).astype(np.float32)
         self._pools = []
         for voiced in (True, False):
@@ -120,6 +127,8 @@ def convert(source: Frames, source_stats: SpeakerStats, target: TargetFrames, co
         envelope = envelope + conversion.knn_weight * _smoothed(chosen - envelope, conversion.smooth)
         if conversion.breath > 0:
             bap = bap + conversion.breath * _smoothed(chosen_bap - bap, conversion.smooth)
+    if conversion.gv > 0 and len(source):
+        envelope = _restore_spread(envelope, source.speech(), target.spread, conversion.gv)
     envelope[:, 0] = source.mcep[:, 0]  # keep the stock voice's loudness contour
     return Frames(f0, envelope, bap)
 
@@ -129,6 +138,22 @@ def fit_warp(source_mean: np.ndarray, target_mean: np.ndarray) -> float:
     shifts = np.round(np.arange(-0.10, 0.1001, 0.01), 2)
     misfit = [np.linalg.norm(warp(source_mean[None, :], s)[0, 1:KNN_DIMS] - target_mean[1:KNN_DIMS]) for s in shifts]
     return float(shifts[int(np.argmin(misfit))])
+
+
+def _restore_spread(envelope: np.ndarray, speech: np.ndarray, spread: np.ndarray, amount: float) -> np.ndarray:
+    """Speech frames' coefficients 1.. spread about their utterance mean as the target's own spread.
+
+    A global-variance post-filter: averaging neighbours and frames flattens formant peaks
+    (muffled, buzzy); scaling each coefficient's deviation back sharpens them again.
+    """
+    if speech.sum() < 10:
+        return envelope
+    out = envelope.copy()
+    part = out[speech, 1:]
+    mean, std = part.mean(axis=0), part.std(axis=0)
+    gain = np.clip(spread[1:] / np.maximum(std, 1e-6), 1.0, 2.0) ** amount
+    out[speech, 1:] = mean + (part - mean) * gain
+    return out
 
 
 def _smoothed(x: np.ndarray, width: int) -> np.ndarray:

@@ -3,7 +3,7 @@
 Closeness is the cosine of resemblyzer speaker embeddings between the converted
 calibration sentences and a half of the target's samples that the conversion did not use.
 The search is coordinate ascent from the fast settings over the formant warp, the pitch
-level and range, the kNN smoothing, k and breathiness. The kNN correction is never
+level and range, the kNN smoothing, k, breathiness and the envelope spread (``gv``). The kNN correction is never
 smoothed less than the reference length allows
 (:func:`~digihuman.speech.voices.world.smoothing_for`): the target's own frames, less
 smoothed, always look more like the target to the encoder, but with a short reference
@@ -29,6 +29,7 @@ _STEPS: dict[str, tuple[float, ...]] = {
     "smooth": (3, 9, 17, 25, 41),
     "k": (2, 4, 8),
     "breath": (0.0, 1.0),
+    "gv": (0.0, 1.0, 1.5),
 }
 _ROUNDS = 2
 _BLOCK_S = 2.0  # seconds per block when the reference is cut into two halves
