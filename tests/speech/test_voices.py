@@ -109,6 +109,15 @@ def test_spread_restoration_sharpens_averaged_envelopes_towards_the_target() -> 
     assert np.allclose(sharp.mcep[speech, 1:].mean(axis=0), plain.mcep[speech, 1:].mean(axis=0))
 
 
+def test_smoothing_falls_with_longer_references_and_covers_a_syllable_in_mandarin() -> None:
+    from digihuman.speech.voices.world import ZH_SMOOTH, smoothing_for
+
+    widths = [smoothing_for(s) for s in (3.0, 10.0, 20.0, 40.0, 300.0)]
+    assert widths == sorted(widths, reverse=True) and widths[0] == 25 and widths[-1] == 3
+    assert all(w % 2 == 1 for w in widths)
+    assert all(smoothing_for(s, "zh") >= ZH_SMOOTH for s in (3.0, 40.0))
+
+
 def test_training_writes_a_model_and_reports_progress(model) -> None:  # type: ignore[no-untyped-def]
     model_dir, info, reports = model
     assert info.languages[0] == "en" and set(info.languages) == {"en", "zh"}
