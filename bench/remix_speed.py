@@ -7,14 +7,16 @@ already loaded):
     subtitles           recognise the speech, burn in subtitles
     subtitles+effects   + two floating captions, mirror, zoom 1.1, colour grade, 9:16 with blurred fill
     redub+lipsync       an English script spoken by the stock voice en-joe, the face lip-synced to it
-                        (the talking head learns the face from the video first: that is in the time)
+                        (the talking head learns the face from the video's first 12 s first: that is in
+                        the time)
 
 Real-time factor = compute seconds / seconds of output video (< 1: faster than real time). The
 machine is shared: figures taken while other work runs are noisy; rerun to compare.
 
-Frames: one PNG per option into bench/results/remix_frames/ (from an 8 s cut of the same source).
+Frames: one PNG per option into bench/results/remix_frames/ (from an 8 s cut of the same source), and
+the middle frame of each timed scenario (speed_<scenario>.png).
 
-    .venv/bin/python bench/remix_speed.py [--seconds 30] [--frames-only] [--skip-redub]
+    .venv/bin/python bench/remix_speed.py [--seconds 30] [--frames-only] [--skip-redub] [--skip-frames]
 """
 
 from __future__ import annotations
@@ -134,6 +136,8 @@ def run_speed(seconds: float, skip_redub: bool, work: Path) -> list[dict]:
         result = remixer.remix(request, work / name, stages, speak if redub else None)
         wall = time.perf_counter() - started
         info = probe(result.video)
+        (RESULTS / "remix_frames").mkdir(parents=True, exist_ok=True)  # the middle frame, to compare runs
+        save_frame(result.video, info.duration_s / 2, RESULTS / "remix_frames" / f"speed_{name}.png")
         rows.append({"scenario": name, "source_s": seconds, "output_s": round(info.duration_s, 2),
                      "size": f"{info.width}x{info.height}", "wall_s": round(wall, 1),
                      "rtf": round(wall / info.duration_s, 3), "stages_s": stages.seen})
@@ -194,6 +198,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--frames-only", action="store_true")
     parser.add_argument("--skip-redub", action="store_true")
+    parser.add_argument("--skip-frames", action="store_true")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     report: dict = {"source": f"lv02 first {args.seconds:g} s as 1280x720 30 fps"}
@@ -206,7 +211,8 @@ def main() -> None:
             for r in rows:
                 print(f"{r['scenario']:<20}{r['output_s']:>9}{r['size']:>11}{r['wall_s']:>9}{r['rtf']:>8}")
                 print(f"{'':<20}stages (s from start): {r['stages_s']}")
-        report["frames"] = run_frames(work)
+        if not args.skip_frames:
+            report["frames"] = run_frames(work)
     target = RESULTS / ("remix_frames.json" if args.frames_only else "remix_speed.json")
     target.write_text(json.dumps(report, indent=2, ensure_ascii=False))
     print(f"\nwrote {target}")

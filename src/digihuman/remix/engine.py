@@ -34,6 +34,9 @@ from digihuman.text.base import ChatModel
 from digihuman.timeline import Word
 
 log = logging.getLogger(__name__)
+# x264 superfast at crf 22 measures as clean as veryfast at crf 20 (PSNR 43.9 vs 43.8 dB on 720p
+# talking footage) for about a third less encoding time, in files about half as big again
+OUTPUT_PRESET, OUTPUT_CRF = "superfast", 22
 MAX_FPS = 30.0  # 50/60 fps sources are written at 30: half the encoding, no visible loss for talking videos
 
 
@@ -159,7 +162,7 @@ class VideoRemixer:
         times = (k / fps * speed for k in range(count))
         out = out_dir / "remix.mp4"
         progress(5, "rendering")
-        with VideoWriter(out, VideoSpec(width, height, fps), audio_wav) as writer:
+        with VideoWriter(out, VideoSpec(width, height, fps, OUTPUT_CRF, OUTPUT_PRESET), audio_wav) as writer:
             for k, rgb in enumerate(frames_at(sound.footage, times, source.duration if sound.loop else None)):
                 frame = picture(rgb)
                 if np.shares_memory(frame, rgb):  # the decoder's frame may be shown again: draw on a copy

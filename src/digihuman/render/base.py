@@ -15,6 +15,8 @@ class RenderOptions:
 
     quality: Literal["standard", "v2"] = "standard"  # v2 spends more time on blending and smoothing
     watermark: str | None = None  # when set, also write a copy with this corner mark
+    # the caller re-encodes the video (e.g. a remix): encode fast and nearly lossless instead of small
+    intermediate: bool = False
 
 
 @dataclass(frozen=True)
