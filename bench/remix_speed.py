@@ -10,8 +10,9 @@ already loaded):
                         (the talking head learns the face from the video's first 12 s first: that is in
                         the time)
 
-Real-time factor = compute seconds / seconds of output video (< 1: faster than real time). The
-machine is shared: figures taken while other work runs are noisy; rerun to compare.
+Real-time factor = wall seconds / seconds of output video (< 1: faster than real time). The machine
+is shared: wall figures taken while other work runs are noisy; CPU s (all threads of this process)
+moves much less with the load, so compare runs by it.
 
 Frames: one PNG per option into bench/results/remix_frames/ (from an 8 s cut of the same source), and
 the middle frame of each timed scenario (speed_<scenario>.png).
@@ -132,14 +133,14 @@ def run_speed(seconds: float, skip_redub: bool, work: Path) -> list[dict]:
             continue
         stages = Stages()
         request = RemixRequest(video=source, **fields)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = remixer.remix(request, work / name, stages, speak if redub else None)
-        wall = time.perf_counter() - started
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
         info = probe(result.video)
         (RESULTS / "remix_frames").mkdir(parents=True, exist_ok=True)  # the middle frame, to compare runs
         save_frame(result.video, info.duration_s / 2, RESULTS / "remix_frames" / f"speed_{name}.png")
         rows.append({"scenario": name, "source_s": seconds, "output_s": round(info.duration_s, 2),
-                     "size": f"{info.width}x{info.height}", "wall_s": round(wall, 1),
+                     "size": f"{info.width}x{info.height}", "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
                      "rtf": round(wall / info.duration_s, 3), "stages_s": stages.seen})
         print(f"  {name}: {wall:.1f} s", flush=True)
     return rows
@@ -207,9 +208,10 @@ def main() -> None:
         if not args.frames_only:
             rows = run_speed(args.seconds, args.skip_redub, work)
             report["speed"] = rows
-            print(f"\n{'scenario':<20}{'output s':>9}{'size':>11}{'wall s':>9}{'RTF':>8}")
+            print(f"\n{'scenario':<20}{'output s':>9}{'size':>11}{'wall s':>9}{'RTF':>8}{'CPU s':>8}")
             for r in rows:
-                print(f"{r['scenario']:<20}{r['output_s']:>9}{r['size']:>11}{r['wall_s']:>9}{r['rtf']:>8}")
+                print(f"{r['scenario']:<20}{r['output_s']:>9}{r['size']:>11}{r['wall_s']:>9}{r['rtf']:>8}"
+                      f"{r['cpu_s']:>8}")
                 print(f"{'':<20}stages (s from start): {r['stages_s']}")
         if not args.skip_frames:
             report["frames"] = run_frames(work)
