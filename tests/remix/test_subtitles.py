@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from digihuman.remix.lettering import breakable_pieces, font, wrap
 from digihuman.remix.options import SubtitleStyle
-from digihuman.remix.subtitles import SubtitleLayer, cues, timed_units, units
+from digihuman.remix.subtitles import SubtitleLayer, cues, timed_units
 from digihuman.timeline import Word
 
 
@@ -73,3 +74,19 @@ def test_the_layer_draws_only_while_a_cue_shows_and_only_in_the_bottom_band() ->
     rows = np.flatnonzero(np.any(drawn != blank, axis=(1, 2)))
     assert rows.size and rows.min() >= layer.top() and rows.max() < 240
     assert np.any(np.all(drawn > 240, axis=2))  # white letters
+
+
+def test_words_heard_in_a_pause_are_moved_onto_their_sound() -> None:
+    from digihuman.remix.subtitles import onto_speech
+
+    rate = 16000
+    t = np.arange(rate) / rate
+    syllables = np.abs(np.sin(2 * np.pi * 2.5 * t)) ** 0.3  # speech-like: loud and quiet in turn
+    burst = (0.5 * np.sin(2 * np.pi * 220 * t) * syllables).astype(np.float32)
+    hiss = np.random.default_rng(0).normal(0, 1e-3, 4 * rate).astype(np.float32)
+    sound = np.concatenate([burst, np.zeros(2 * rate, np.float32), burst]) + hiss  # speech at 0-1 s and 3-4 s
+    heard = words(("early", 0.0, 0.9), ("slipped", 2.4, 2.9), ("late", 2.9, 3.5), ("ok", 3.5, 3.9))
+    snapped = onto_speech(heard, sound, rate)
+    assert [w.start for w in snapped] == pytest.approx([0.0, 3.0, 3.0, 3.5], abs=0.03)
+    # ends are kept unless the word moved past them
+    assert snapped[1].end == pytest.approx(3.0, abs=0.03) and snapped[2].end == 3.5

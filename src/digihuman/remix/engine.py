@@ -129,7 +129,9 @@ class VideoRemixer:
             return (script or "").strip(), ()
         wav = soundtrack.write(samples, work / "recognise.wav")
         transcript = self.recognizer.transcribe(wav, language=_language(script))
-        return (script or transcript.text).strip(), tuple(transcript.words)
+        from digihuman.remix.subtitles import onto_speech
+
+        return (script or transcript.text).strip(), onto_speech(transcript.words, samples, soundtrack.RATE)
 
     # -- picture ------------------------------------------------------------------------------
 

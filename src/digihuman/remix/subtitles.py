@@ -13,7 +13,7 @@ import bisect
 import difflib
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -27,6 +27,7 @@ PAUSE_S = 0.7  # a silence this long ends a cue even without punctuation
 MAX_CUE_S = 7.0
 LINGER_S = 0.4  # a cue stays this long after its last word, unless the next one starts first
 MIN_CUE_S = 0.8
+SNAP_AHEAD_S = 0.5  # how far after the last word, heard in silence, its sound may begin
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,32 @@ def units(text: str) -> list[Unit]:
             word += ch
     flush()
     return [u for u in out if u.key or u.text.strip()]
+
+
+def onto_speech(words: Sequence[Word], samples: np.ndarray, rate: int) -> tuple[Word, ...]:
+    """``words`` with each start moved out of silence to where its sound begins.
+
+    Whisper often starts the first word after a pause well inside the pause, which would show a
+    subtitle before anyone speaks; the energy of the sound itself says where speech resumes.
+    """
+    from digihuman.speech.align.features import HOP, energy_db
+    from digihuman.speech.align.silence import speech_mask
+
+    speech = speech_mask(energy_db(samples, rate))
+    if not speech.any():
+        return tuple(words)
+    snapped = []
+    for k, word in enumerate(words):
+        first = max(int(word.start / HOP), 0)
+        # A word may also lie wholly in the pause, its sound after it: look on until the next word is over.
+        until = words[k + 1].end if k + 1 < len(words) else word.end + SNAP_AHEAD_S
+        last = min(max(int(until / HOP), first + 1), speech.size)
+        onset = next((i for i in range(first, last) if speech[i]), None)
+        if onset is None or onset == first:
+            snapped.append(word)
+        else:
+            snapped.append(replace(word, start=onset * HOP, end=max(word.end, onset * HOP)))
+    return tuple(snapped)
 
 
 def timed_units(script: str, words: Sequence[Word], duration: float) -> list[Unit]:
