@@ -27,10 +27,7 @@ import json
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -46,44 +43,11 @@ SCRIPT = ("Welcome back to the channel. Today I want to talk about three habits 
 
 
 def make_720p(target: Path, seconds: float) -> Path:
-    """The first ``seconds`` of lv02 as 1280×720 (scaled to 1280 wide, the middle 720 rows), with its sound."""
-    import av
-    import cv2
+    """The first ``seconds`` of lv02 as 1280×720 (scaled to cover, the middle kept), with its sound."""
+    sys.path.insert(0, str(ROOT))
+    from tests.render.conftest import cut_video
 
-    with av.open(str(SOURCE)) as src, av.open(str(target), "w") as out:
-        vin = src.streams.video[0]
-        rate = Fraction(vin.average_rate).limit_denominator(1001)
-        vout = out.add_stream("libx264", rate=rate)
-        vout.width, vout.height, vout.pix_fmt = 1280, 720, "yuv420p"
-        vout.options = {"crf": "20", "preset": "veryfast"}
-        aout = out.add_stream("aac", rate=48000, layout="mono")
-        for i, frame in enumerate(src.decode(vin)):
-            if frame.time >= seconds:
-                break
-            rgb = cv2.resize(frame.to_ndarray(format="rgb24"), (1280, 1280), interpolation=cv2.INTER_CUBIC)
-            f = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[330:1050]), format="rgb24")
-            f.pts, f.time_base = i, 1 / rate
-            for p in vout.encode(f):
-                out.mux(p)
-        for p in vout.encode(None):
-            out.mux(p)
-        src.seek(0)
-        resampler = av.AudioResampler(format="fltp", layout="mono", rate=48000)
-        written, limit = 0, int(seconds * 48000)
-        for frame in src.decode(audio=0):
-            for g in resampler.resample(frame):
-                keep = min(g.samples, limit - written)
-                if keep <= 0:
-                    break
-                a = av.AudioFrame.from_ndarray(np.ascontiguousarray(g.to_ndarray()[:, :keep]), format="fltp",
-                                               layout="mono")
-                a.sample_rate, a.pts = 48000, written
-                written += keep
-                for p in aout.encode(a):
-                    out.mux(p)
-        for p in aout.encode(None):
-            out.mux(p)
-    return target
+    return cut_video(SOURCE, target, seconds, 1280, 720)
 
 
 class Stages:

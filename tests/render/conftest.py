@@ -14,8 +14,11 @@ from tests.shared_media import shared
 WIDTH = 256  # small frames keep every test to seconds; the face stays > 100 px across
 
 
-def cut_video(source: Path, target: Path, seconds: float, width: int = WIDTH) -> Path:
-    """The first ``seconds`` of ``source``, scaled to ``width``, with its soundtrack (H.264 + AAC)."""
+def cut_video(source: Path, target: Path, seconds: float, width: int = WIDTH, height: int | None = None) -> Path:
+    """The first ``seconds`` of ``source``, scaled to ``width``, with its soundtrack (H.264 + AAC).
+
+    With ``height`` too, the picture is scaled to cover ``width`` × ``height`` and its middle kept.
+    """
     import av
     import cv2
 
@@ -30,10 +33,13 @@ def cut_video(source: Path, target: Path, seconds: float, width: int = WIDTH) ->
             if frame.time >= seconds:
                 break
             rgb = frame.to_ndarray(format="rgb24")
-            height = round(rgb.shape[0] * width / rgb.shape[1] / 2) * 2
-            rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+            scale = max(width / rgb.shape[1], (height or 0) / rgb.shape[0])
+            scaled_h = round(rgb.shape[0] * scale / 2) * 2
+            rgb = cv2.resize(rgb, (round(rgb.shape[1] * scale), scaled_h), interpolation=cv2.INTER_AREA)
+            top, left = (scaled_h - (height or scaled_h)) // 2, (rgb.shape[1] - width) // 2
+            rgb = np.ascontiguousarray(rgb[top: top + (height or scaled_h), left: left + width])
             if count == 0:
-                vout.width, vout.height, vout.pix_fmt = width, height, "yuv420p"
+                vout.width, vout.height, vout.pix_fmt = rgb.shape[1], rgb.shape[0], "yuv420p"
             f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
             f.pts, f.time_base = count, 1 / rate
             for p in vout.encode(f):
