@@ -25,21 +25,12 @@ class FootageInfo:
 
 def footage_info(path: Path) -> FootageInfo:
     """Size, frame rate and length of the video in ``path``."""
-    import av
+    from digihuman.media.probe import probe
 
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise MediaRejected("video_url has no picture: send a video file.")
-            stream = container.streams.video[0]
-            fps = float(stream.average_rate or stream.guessed_rate or 25)
-            if stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)
-            else:
-                duration = float(container.duration or 0) / 1e6
-            return FootageInfo(stream.codec_context.width, stream.codec_context.height, fps, duration)
-    except av.error.FFmpegError as e:
-        raise MediaRejected(f"video_url could not be read ({type(e).__name__}): send an MP4 or MOV video.") from e
+    info = probe(path, field="video_url")
+    if info.kind != "video" or not info.width or not info.height:
+        raise MediaRejected("video_url has no picture: send a video file.")
+    return FootageInfo(info.width, info.height, info.fps or 25.0, info.duration_s or 0.0)
 
 
 def frames_at(path: Path, times: Iterator[float] | list[float],
