@@ -19,7 +19,6 @@ noise floor (see ``speech.align.silence``):
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -359,13 +358,6 @@ def _sustained_share(audio: np.ndarray, mask: np.ndarray, min_run_s: float = 0.4
 # -- several speakers -------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=1)
-def _encoder():  # noqa: ANN202 - resemblyzer is optional at import time
-    from resemblyzer import VoiceEncoder
-
-    return VoiceEncoder("cpu", verbose=False)
-
-
 def several_speakers(analysed: list[np.ndarray]) -> str | None:
     """A warning when the speech seems to come from more than one voice, else None.
 
@@ -373,9 +365,9 @@ def several_speakers(analysed: list[np.ndarray]) -> str | None:
     unit sphere); two voices are reported when the smaller group holds a fifth of the windows and
     the groups' mean voices differ clearly (cosine below 0.8; one speaker's windows give ≥ 0.89).
     """
-    import importlib.util
+    from digihuman.speech.voices import similarity
 
-    if importlib.util.find_spec("resemblyzer") is None:
+    if not similarity.installed():
         return None
     windows = speaker_embeddings(analysed)
     if len(windows) < int(SPEAKERS_MIN_SPEECH_S / SPEAKER_WINDOW_S * 2):
@@ -389,16 +381,9 @@ def several_speakers(analysed: list[np.ndarray]) -> str | None:
 
 def speaker_embeddings(analysed: list[np.ndarray]) -> np.ndarray:
     """One unit embedding per 1.6 s window (half overlapping) of the speech in each sample."""
-    from resemblyzer import preprocess_wav
+    from digihuman.speech.voices.similarity import window_embeddings
 
-    encoder = _encoder()
-    out = []
-    for audio in analysed:
-        wav = preprocess_wav(audio.astype(np.float32), source_sr=ANALYSIS_RATE)
-        if len(wav) < SPEAKER_WINDOW_S * ANALYSIS_RATE:
-            continue
-        _, partials, _ = encoder.embed_utterance(wav, return_partials=True, rate=1.25)
-        out.append(partials)
+    out = [e for e in (window_embeddings(audio, ANALYSIS_RATE) for audio in analysed) if len(e)]
     return np.concatenate(out) if out else np.zeros((0, 256), np.float32)
 
 

@@ -36,6 +36,19 @@ def embed(samples: np.ndarray, rate: int) -> np.ndarray:
         return _encoder().embed_utterance(wav)
 
 
+def window_embeddings(samples: np.ndarray, rate: int, per_second: float = 1.25) -> np.ndarray:
+    """Unit speaker embeddings of the speech in ``samples``, one per 1.6 s window (none when shorter)."""
+    from resemblyzer import preprocess_wav
+    from resemblyzer.hparams import partials_n_frames, sampling_rate
+
+    with _lock:
+        wav = preprocess_wav(np.asarray(samples, np.float32), source_sr=rate)
+        if len(wav) < partials_n_frames * sampling_rate // 100:  # 160 mel frames of 10 ms
+            return np.zeros((0, 256), np.float32)
+        _, partials, _ = _encoder().embed_utterance(wav, return_partials=True, rate=per_second)
+        return partials
+
+
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
     """Cosine similarity of two embeddings."""
     return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-9))
