@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.mediagen import make_png, make_wav
+from tests.mediagen import make_png, make_video, make_wav
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
@@ -280,3 +280,23 @@ def test_voice_create_and_speak_with_the_real_engine(tmp_path: Path, monkeypatch
     code, out, err = cli(["voice", "create", shared("voice_ref/r03_*.wav"), "--out", tmp_path / "short"], capsys)
     assert code == 2 and re.search(r"error: The samples hold only 2\.\d s of speech: record at least 3 s", err), err
     assert not (tmp_path / "short").exists() and not list(tmp_path.glob(".short.partial"))
+
+
+def test_remix_writes_the_video_and_re_dubs_with_a_voice(fake_engines: None, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    video = make_video(tmp_path / "in.mp4")
+    code, out, err = cli(["remix", video, "--out", tmp_path / "out.mp4", "--script", "hello there",
+                          "--voice", "fake-en", "--caption", "a {big} day", "--transforms", '{"mirror": true}'],
+                         capsys)
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["video"] == str(tmp_path / "out.mp4") and result["duration_s"] > 0
+    assert abs(main_frequency(tmp_path / "out.mp4") - 180) < 3  # spoken by the fake stock voice
+
+    code, out, err = cli(["remix", video, "--out", tmp_path / "x.mp4", "--transforms", "{mirror}"], capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("error: --transforms is not valid JSON") and '{"mirror": true}' in err
+    code, out, err = cli(["remix", video, "--out", tmp_path / "x.mp4", "--style", "[1]"], capsys)
+    assert code == 2 and "--style must be a JSON object" in err

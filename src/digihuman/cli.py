@@ -9,9 +9,14 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from digihuman.config import Settings
 from digihuman.errors import DigihumanError, InvalidInput
+
+if TYPE_CHECKING:
+    from digihuman.remix.base import SpeakFn
+    from digihuman.speech.tts.base import SpeechOptions
 
 log = logging.getLogger("digihuman")
 
@@ -156,17 +161,54 @@ def cmd_tts(args: argparse.Namespace) -> int:
     fmt = out.suffix.lstrip(".").lower() or "wav"
     if fmt not in ("wav", "mp3", "opus", "pcm"):
         raise InvalidInput(f"--out must end in .wav, .mp3, .opus or .pcm, not {out.suffix!r}.")
-    options = SpeechOptions(chunk_length=args.chunk_length)
-    if args.voice and Path(args.voice).is_dir():  # a voice model made by 'digihuman voice create'
-        chunks = _engines(args).require_voice_cloner().synthesize(Path(args.voice), args.text, options)
-    else:
-        tts = _engines(args).require_tts()
-        voice = args.voice or tts.voices()[0].id
-        chunks = tts.synthesize(args.text, voice, options)
+    chunks = _speaker(args, args.voice, SpeechOptions(chunk_length=args.chunk_length))(args.text)
     with out.open("wb") as handle:
         for data in encode_stream(chunks, EncodeOptions(fmt, args.sample_rate, normalize=args.normalize)):
             handle.write(data)
     print(out)
+    return 0
+
+
+def _speaker(args: argparse.Namespace, voice: str | None, options: SpeechOptions) -> SpeakFn:
+    """Text to speech chunks in ``voice``: a voice model folder, a stock voice id, or the first stock voice."""
+    engines = _engines(args)
+    if voice and Path(voice).is_dir():  # a voice model made by 'digihuman voice create'
+        cloner = engines.require_voice_cloner()
+        return lambda text: cloner.synthesize(Path(voice), text, options)
+    tts = engines.require_tts()
+    voice_id = voice or tts.voices()[0].id
+    return lambda text: tts.synthesize(text, voice_id, options)
+
+
+def cmd_remix(args: argparse.Namespace) -> int:
+    """Remix a video (subtitles, captions, transforms, music, re-dub) into an MP4; prints the result as JSON."""
+    import shutil
+    import tempfile
+
+    from digihuman.progress import no_progress
+    from digihuman.remix.base import RemixRequest
+    from digihuman.speech.tts.base import SpeechOptions
+
+    def options(text: str | None, name: str) -> dict:  # type: ignore[type-arg]
+        try:
+            value = json.loads(text) if text else {}
+        except json.JSONDecodeError as e:
+            raise InvalidInput(f"{name} is not valid JSON: {e.msg}; write it like '{{\"mirror\": true}}'.") from e
+        if not isinstance(value, dict):
+            raise InvalidInput(f"{name} must be a JSON object, like '{{\"mirror\": true}}'.")
+        return value
+
+    request = RemixRequest(video=Path(args.video), script=args.script, floating_text=tuple(args.caption),
+                           rewrite=args.rewrite, transforms=options(args.transforms, "--transforms"),
+                           subtitle_style=options(args.style, "--style"),
+                           music=Path(args.music) if args.music else None)
+    speak = _speaker(args, args.voice, SpeechOptions()) if args.voice else None
+    out = Path(args.out)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = _engines(args).require_remixer().remix(request, Path(tmp), _progress if args.progress else
+                                                        no_progress, speak)
+        shutil.copyfile(result.video, out)
+    _print_json({"video": str(out), "duration_s": result.duration_s})
     return 0
 
 
@@ -352,6 +394,22 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--watermark", help="corner text to burn in")
     render.add_argument("--progress", action="store_true")
     render.set_defaults(func=cmd_render)
+
+    remix = sub.add_parser("remix", help="re-edit a video: subtitles, captions, transforms, music, re-dub")
+    remix.add_argument("video")
+    remix.add_argument("--out", required=True, help="out.mp4")
+    remix.add_argument("--script", help="the words shown as subtitles (or spoken, with --voice); "
+                                        "default: recognised from the video")
+    remix.add_argument("--caption", action="append", default=[], help="floating text; {...} marks a highlight "
+                                                                      "(repeat for more)")
+    remix.add_argument("--voice", help="re-dub with this stock voice id or voice model folder")
+    remix.add_argument("--rewrite", help="rewrite the script first in this style (default, xiaohongshu, formal); "
+                                         "needs --voice")
+    remix.add_argument("--transforms", help='JSON, e.g. \'{"mirror": true, "aspect": "9:16", "speed": 1.2}\'')
+    remix.add_argument("--style", help='subtitle style as JSON, e.g. \'{"size": 40, "color": "#FFFF00"}\'')
+    remix.add_argument("--music", help="background music file, ducked under the speech")
+    remix.add_argument("--progress", action="store_true")
+    remix.set_defaults(func=cmd_remix)
     return parser
 
 
