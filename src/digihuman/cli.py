@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from digihuman.config import Settings
 from digihuman.errors import DigihumanError, InvalidInput
+from digihuman.lifetime import parent_death_signal
 
 if TYPE_CHECKING:
     from digihuman.remix.base import SpeakFn
@@ -100,18 +101,6 @@ def die_with(consumer, parent: int) -> None:  # type: ignore[no-untyped-def]
         init_child(process)
 
     consumer.environment.init_child = init
-
-
-def parent_death_signal(sig: int, parent: int) -> None:
-    """Receive ``sig`` when ``parent`` dies (Linux); exit now if it already has."""
-    import ctypes
-
-    try:
-        ctypes.CDLL(None).prctl(1, int(sig))  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: a killed parent may leave this process behind
-        pass
-    if os.getppid() != parent:
-        os._exit(1)
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:

@@ -20,15 +20,9 @@ ATTACK_S, RELEASE_S = 0.06, 0.35  # how fast the music dips under speech and com
 
 def load(path: Path, rate: int = RATE) -> np.ndarray:
     """Mono float32 samples of any file's sound track (empty when it has none)."""
-    import av
+    from digihuman.speech.align.features import load_audio
 
-    with av.open(str(path)) as container:
-        if not container.streams.audio:
-            return np.zeros(0, np.float32)
-        resampler = av.AudioResampler(format="fltp", layout="mono", rate=rate)
-        parts = [f.to_ndarray()[0] for d in container.decode(audio=0) for f in resampler.resample(d)]
-        parts += [f.to_ndarray()[0] for f in resampler.resample(None)]
-    return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+    return load_audio(path, rate, required=False)
 
 
 def fit(samples: np.ndarray, length: int, loop: bool = False) -> np.ndarray:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import logging
 import os
 import queue
@@ -31,6 +32,7 @@ from pathlib import Path
 import httpx
 
 from digihuman.errors import EngineUnavailable, InvalidInput
+from digihuman.lifetime import parent_death_signal
 from digihuman.text.base import ChatRequest, ChatResult, PromptRequest
 from digihuman.text.gguf_models import GgufHeader, read_header
 from digihuman.text.openai import OpenAIChat, OpenAIEndpoint
@@ -270,23 +272,16 @@ def _launch(argv: list[str], env: dict[str, str], log_path: Path | None) -> subp
 
 
 def _launch_forever() -> None:
+    die_with_us = functools.partial(parent_death_signal, signal.SIGKILL, os.getpid())
     while True:
         argv, env, log_path, answer = _requests.get()
         try:
             out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
             try:
                 answer.put(subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=out,
-                                            stderr=subprocess.STDOUT, preexec_fn=_die_with_parent))
+                                            stderr=subprocess.STDOUT, preexec_fn=die_with_us))
             finally:
                 if log_path:
                     out.close()  # type: ignore[union-attr]
         except OSError as e:
             answer.put(e)
-
-
-def _die_with_parent() -> None:
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):  # not Linux: a killed parent may leave it behind
-        ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
-

@@ -24,8 +24,11 @@ _FLOOR_DB = -100.0  # digital silence is clamped here rather than -inf
 BLOCK = 2000  # frames analysed at once (20 s): bounds the memory the per-frame arrays take
 
 
-def load_audio(path: Path, rate: int = RATE) -> np.ndarray:
-    """Decode any audio or video file PyAV reads into mono float32 samples at ``rate``."""
+def load_audio(path: Path, rate: int = RATE, *, required: bool = True) -> np.ndarray:
+    """Decode any audio or video file PyAV reads into mono float32 samples at ``rate``.
+
+    A file with no sound track is refused, or with ``required=False`` gives no samples.
+    """
     import av
 
     from digihuman.errors import MediaRejected
@@ -33,6 +36,8 @@ def load_audio(path: Path, rate: int = RATE) -> np.ndarray:
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
+                if not required:
+                    return np.zeros(0, np.float32)
                 raise MediaRejected(f"{path.name} has no audio track.")
             resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
             parts = []
