@@ -20,7 +20,19 @@ def require_key(request: Request, services: Annotated[Services, Depends(get_serv
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise Unauthorized("missing API key: send the header 'Authorization: Bearer <your key>'.")
-    owner = services.keys.identify(key.strip())
+    return _identify(request, services, key.strip())
+
+
+def require_stream_key(request: Request, services: Annotated[Services, Depends(get_services)]) -> str:
+    """As require_key, but also takes ``?key=``: a browser's EventSource cannot send headers."""
+    key = request.query_params.get("key", "").strip()
+    if key and "authorization" not in request.headers:
+        return _identify(request, services, key)
+    return require_key(request, services)
+
+
+def _identify(request: Request, services: Services, key: str) -> str:
+    owner = services.keys.identify(key)
     if owner is None:
         raise Unauthorized("invalid API key: check the key, or create one with 'digihuman keys create'.")
     request.state.owner = owner
@@ -29,3 +41,4 @@ def require_key(request: Request, services: Annotated[Services, Depends(get_serv
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 Owner = Annotated[str, Depends(require_key)]
+StreamOwner = Annotated[str, Depends(require_stream_key)]

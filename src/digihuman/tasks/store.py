@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from digihuman.database import Database
 from digihuman.errors import Conflict, NotFound
@@ -119,6 +119,22 @@ class TaskStore:
         """Remove a task that never reached the queue (refused right after creation)."""
         with self.db.transaction() as s:
             s.execute(delete(TaskRow).where(TaskRow.id == task_id, TaskRow.status == TaskStatus.QUEUED.value))
+
+    def page(self, owner: str, *, status: str | None = None, kind: str | None = None, limit: int = 20,
+             after: tuple[float, str] | None = None) -> list[TaskView]:
+        """``owner``'s tasks, newest first, starting after the (created_at, id) of the last one seen."""
+        query = select(TaskRow).where(TaskRow.owner == owner)
+        if status is not None:
+            query = query.where(TaskRow.status == status)
+        if kind is not None:
+            query = query.where(TaskRow.kind == kind)
+        if after is not None:
+            created, task_id = after
+            query = query.where(or_(TaskRow.created_at < created,
+                                    and_(TaskRow.created_at == created, TaskRow.id < task_id)))
+        query = query.order_by(TaskRow.created_at.desc(), TaskRow.id.desc()).limit(limit)
+        with self.db.transaction() as s:
+            return [TaskView.of(row) for row in s.scalars(query)]
 
     def count_active(self, owner: str | None) -> int:
         with self.db.transaction() as s:
@@ -267,12 +283,13 @@ class TaskStore:
     def mark_purged(self, task_id: str) -> None:
         self._update(task_id, files_purged=True)
 
-    def stats(self) -> list[tuple[str, str, int, float]]:
-        """(kind, status, count, summed run seconds) for every kind and status present."""
+    def stats(self, owner: str | None = None) -> list[tuple[str, str, int, float]]:
+        """(kind, status, count, summed run seconds) for every kind and status present; of ``owner``'s
+        tasks only when given."""
         duration = func.coalesce(TaskRow.finished_at - TaskRow.started_at, 0.0)
+        query = select(TaskRow.kind, TaskRow.status, func.count(), func.sum(duration))
+        if owner is not None:
+            query = query.where(TaskRow.owner == owner)
         with self.db.transaction() as s:
-            rows = s.execute(
-                select(TaskRow.kind, TaskRow.status, func.count(), func.sum(duration))
-                .group_by(TaskRow.kind, TaskRow.status)
-            ).all()
+            rows = s.execute(query.group_by(TaskRow.kind, TaskRow.status)).all()
         return [(kind, status, int(n), float(total or 0.0)) for kind, status, n, total in rows]
