@@ -1,21 +1,32 @@
 """Self-reenactment lip-sync evaluation of the sample-based talking head.
 
-For every talking clip whose soundtrack matches its lips (lv02, lv03, v01, v03): train an avatar
+For every talking clip whose soundtrack matches its lips (lv02, lv03, v09, v01, v03): train an avatar
 model on the first 60 % of the clip, render the remaining 40 % from the clip's own audio, then
-measure the mouth on the rendered frames and on the filmed ones with the same face tracker:
+measure the mouth on the rendered frames and on the filmed ones with the same face tracker. Each
+clip is left out of its own model: the avatar never sees the frames it is scored on.
 
-    r0 / r_best   Pearson r of the mouth opening, at lag 0 and at the best lag within ±3 frames
+    r0 / r_best   Pearson r of the mouth opening, at lag 0 and at the best lag within ±6 frames
+    spread        std of the rendered opening ÷ std of the filmed one (1 = the person's own range),
+                  and the same for the 90th percentile (clipped peaks show there)
     LMD           mean distance of the 40 lip landmarks, canonical face units (eye corners = 1) ×100
     still         std of the opening during the audio's pauses (rendered, filmed)
     jitter        RMS second difference of the lip landmarks (canonical units ×1000)
-    PSNR          of the picture outside the mouth mask, rendered vs the background frame it was drawn on
+    flicker       p99 over frames of the mean frame-to-frame grey change in a region, rendered ÷
+                  filmed: ``mouth`` (the lips and a rim round them) and ``jaw`` (a band straddling
+                  the jaw line, mostly outside it: where seams between mouth and background show);
+                  ``jaw_bg`` divides by the background playback's own jaw band instead of the filmed
+    PSNR          of the picture outside the face contour (the background frame's face oval), rendered
+                  vs the background frame it was drawn on (both H.264: ~45-50 dB is the codec's floor)
 
 Two baselines in the same run: the untouched background frames (the mouth as filmed at other times)
 and a loudness-driven opening (each frame shows the library mouth whose opening matches the audio
 level, mapped onto the person's range). A contact sheet per clip (filmed above, rendered below) goes
 to ``bench/results/lipsync_<clip>.png``; the table is printed and written to ``lipsync_eval.json``.
 
-    .venv/bin/python bench/lipsync_eval.py [clip ...] [--v2] [--asr]
+    .venv/bin/python bench/lipsync_eval.py [clip ...] [--v2] [--asr] [--seconds S]
+
+Means are weighted by test length; clips whose test segment is under 10 s are reported apart.
+``--seconds S`` renders only the first S seconds of each test segment (quick checks).
 
 ``--asr`` gives the timelines words (English clips with a cached transcript), as a server with a
 speech recogniser would; without it they are built from the sound alone.
@@ -37,13 +48,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 MEDIA = ROOT.parent / "shared" / "media" / "video"
 RESULTS = ROOT / "bench" / "results"
+# v05's soundtrack does not match its lips and v07 has none: they cannot be their own ground truth
 CLIPS = {"lv02": "lv02_fr_m_macron_dfrf_french.mp4", "lv03": "lv03_en_m_lieu_edtalk_pose_source2.mp4",
+         "v09": "v09_en_m_oldman_infinitetalk_ref.mp4",
          "v01": "v01_en_m_asian_retalk_face1.mp4", "v03": "v03_en_f_white_glasses_retalk_face5.mp4"}
 TRAIN_SHARE = 0.6
-MAX_LAG = 3
+MAX_LAG = 6
+SHORT_S = 10.0  # test segments shorter than this are reported apart from the weighted means
 
 
-def split_clip(source: Path, train: Path, test_audio: Path) -> tuple[int, np.ndarray, float]:
+def split_clip(source: Path, train: Path, test_audio: Path,
+               seconds: float | None = None) -> tuple[int, np.ndarray, float]:
     """Write the first 60 % (video + sound) and the rest's sound; returns (split frame, frame times, fps).
 
     The training part keeps the source's own frame timestamps: v01 is variable-rate (frames 33 and
@@ -85,6 +100,8 @@ def split_clip(source: Path, train: Path, test_audio: Path) -> tuple[int, np.nda
         for p in aout.encode(None):
             out.mux(p)
     end = times[-1] + 1.0 / fps
+    if seconds is not None:
+        end = min(end, times[split] + seconds)
     rest = load_audio(source)[int(round(times[split] * 16000)): int(round(end * 16000))]
     with wave.open(str(test_audio), "wb") as w:
         w.setnchannels(1)
@@ -148,7 +165,7 @@ def recognizers(name: str, split_s: float, total_s: float, asr: bool) -> tuple[o
     return CachedRecognizer(name, 0.0, split_s), CachedRecognizer(name, split_s, total_s)
 
 
-def evaluate(name: str, v2: bool, work: Path, asr: bool = False) -> dict:
+def evaluate(name: str, v2: bool, work: Path, asr: bool = False, seconds: float | None = None) -> dict:
     from digihuman.face import jitter, track_video
     from digihuman.render.avatar import AvatarModel, TrainOptions, train_avatar
     from digihuman.render.base import RenderOptions
@@ -158,7 +175,7 @@ def evaluate(name: str, v2: bool, work: Path, asr: bool = False) -> dict:
 
     source = MEDIA / CLIPS[name]
     train, audio = work / f"{name}_train.mp4", work / f"{name}_test.wav"
-    split, times, fps = split_clip(source, train, audio)
+    split, times, fps = split_clip(source, train, audio, seconds)
     split_s = float(times[split])
     train_asr, test_asr = recognizers(name, split_s, float(times[-1]) + 1 / fps, asr)
     t0 = time.perf_counter()
@@ -175,7 +192,7 @@ def evaluate(name: str, v2: bool, work: Path, asr: bool = False) -> dict:
     result = write_render(model, plan, audio, work / f"{name}_out", options)
     render_s = time.perf_counter() - t0
 
-    filmed = track_video(source)
+    filmed = filmed_track(name, source)
     rendered = track_video(result.video)
     n = min(len(rendered), plan.frames, int((times[-1] - split_s) * plan.fps) + 1)
     # rendered frame t is shown at t / fps into the test audio; the filmed frame shown then is the
@@ -202,57 +219,153 @@ def evaluate(name: str, v2: bool, work: Path, asr: bool = False) -> dict:
     loud_lips = lips(a["landmarks"][loud_rows], a["to_canonical"][loud_rows])
 
     silent = plan.silent[:n]
-    row: dict = {"clip": name, "method": timeline.method, "frames": int(n), "train_s": round(train_s, 1),
-                 "render_s": round(render_s, 1),
+    row: dict = {"clip": name, "method": timeline.method, "frames": int(n), "seconds": round(n / plan.fps, 2),
+                 "train_s": round(train_s, 1), "render_s": round(render_s, 1),
+                 "render_fps": round(plan.frames / max(render_s, 1e-6), 1),
                  "train_frames": int(split), "silent_frames": int(silent.sum())}
     for label, opening, lp in (("render", ren_open, ren_lips), ("background", bg_open, bg_lips),
                                ("loudness", level, loud_lips)):
         r0, rb, lag = lagged_r(opening, real_open)
         row[label] = {"r0": round(r0, 3), "r_best": round(rb, 3), "lag": lag,
                       "lmd": round(100 * float(np.linalg.norm(lp - real_lips, axis=2).mean()), 2)}
+    real_s, ren_s = float(np.nanstd(real_open)), float(np.nanstd(ren_open))
+    row["spread"] = round(ren_s / max(real_s, 1e-9), 3)
+    row["p90"] = [round(float(np.nanpercentile(ren_open, 90)), 4), round(float(np.nanpercentile(real_open, 90)), 4)]
     row["render"]["jitter"] = round(1000 * jitter(ren_lips), 2)
     row["filmed_jitter"] = round(1000 * jitter(real_lips), 2)
     if silent.sum() >= 3:
         row["still_render"] = round(float(ren_open[silent].std()), 4)
         row["still_filmed"] = round(float(real_open[silent].std()), 4)
-    row["psnr_outside"] = round(psnr_outside(model, plan, result.video), 1)
-    contact_sheet(name, source, real_rows, result.video, filmed, rendered, plan)
+    pictures = picture_metrics(model, plan, result.video, rendered, source, filmed, real_rows, n)
+    row.update(pictures)
+    contact_sheet(name, source, real_rows, result.video, filmed, rendered, plan, suffix="_v2" if v2 else "")
     return row
 
 
-def psnr_outside(model, plan, video: Path, every: int = 5) -> float:  # noqa: ANN001
-    """PSNR of the picture outside the (dilated) mouth mask: rendered vs its background frame."""
-    import av
+def filmed_track(name: str, source: Path):  # noqa: ANN201 - FaceTrack
+    """The face track of the whole filmed clip, cached in ``bench/results`` (tracking a minute of
+    video costs more than the rest of the evaluation)."""
+    import pickle
+
+    from digihuman.face import track_video
+
+    cache = RESULTS / f"filmed_track_{name}.pkl"
+    if cache.is_file() and cache.stat().st_mtime > source.stat().st_mtime:
+        return pickle.loads(cache.read_bytes())
+    track = track_video(source)
+    cache.write_bytes(pickle.dumps(track))
+    return track
+
+
+def _polygon_mask(shape: tuple[int, int], *polygons: np.ndarray, grow: float = 0.0) -> np.ndarray:
     import cv2
 
-    from digihuman.face.pose import apply_affine, invert_affine
-    from digihuman.render.clip import ClipReader, read_plan
-    from digihuman.render.composite import Compositor
+    mask = np.zeros(shape, np.uint8)
+    for p in polygons:
+        cv2.fillPoly(mask, [np.round(p).astype(np.int32)], 255)
+    if grow >= 1:
+        r = int(round(grow))
+        mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    return mask > 0
 
-    comp = Compositor(model)
+
+def region_masks(shape: tuple[int, int], landmarks: np.ndarray, scale: float) -> dict[str, np.ndarray]:
+    """Boolean masks of one frame: ``mouth`` (lips + 0.1 face units round them), ``jaw`` (a band from
+    0.05 inside the jaw line to 0.2 outside it) and ``face`` (the face oval, grown by 0.05)."""
+    import cv2
+
+    from digihuman.face.landmarks import FACE_OVAL, JAW, LIPS_OUTER
+
+    lm = landmarks[:, :2].astype(np.float64)
+    lips = cv2.convexHull(lm[list(LIPS_OUTER)].astype(np.float32))[:, 0]
+    jaw = lm[list(JAW)]
+    away = jaw - lm[[13, 14]].mean(axis=0)
+    away /= np.linalg.norm(away, axis=1, keepdims=True) + 1e-9
+    band = np.concatenate([jaw - 0.05 * scale * away, (jaw + 0.2 * scale * away)[::-1]])
+    return {"mouth": _polygon_mask(shape, lips, grow=0.1 * scale),
+            "jaw": _polygon_mask(shape, band),
+            "face": _polygon_mask(shape, lm[list(FACE_OVAL)], grow=0.05 * scale)}
+
+
+def _grey(rgb: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+
+
+def _filmed_frames(source: Path, rows: np.ndarray):  # noqa: ANN202 - Iterator[np.ndarray]
+    """The source's frames ``rows`` (non-decreasing frame numbers), in that order, decoded once."""
+    import av
+
+    wanted = iter(rows)
+    want = next(wanted, None)
+    with av.open(str(source)) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            while want is not None and want == i:
+                rgb = f.to_ndarray(format="rgb24")
+                yield rgb
+                want = next(wanted, None)
+                while want is not None and want == i:  # the same frame again (variable-rate source)
+                    yield rgb
+                    want = next(wanted, None)
+            if want is None:
+                return
+
+
+def picture_metrics(model, plan, video: Path, rendered, source: Path, filmed,  # noqa: ANN001
+                    real_rows: np.ndarray, n: int) -> dict:
+    """Flicker in the mouth region and the jaw band (rendered, filmed, background playback; p99 of
+    the per-frame mean grey change) and the PSNR outside the face contour."""
+    import av
+
+    from digihuman.render.clip import ClipReader, read_plan
+
     start, _ = model.background
+    a = model.arrays
+    change: dict[str, dict[str, list[float]]] = {k: {"mouth": [], "jaw": []} for k in ("render", "filmed", "bg")}
+    prev: dict[str, np.ndarray | None] = {"render": None, "filmed": None, "bg": None}
+    sq, count = 0.0, 0
     reader = ClipReader(model.folder / "background.mp4")
-    errs = []
     with av.open(str(video)) as c:
-        for t, (frame, bg) in enumerate(zip(c.decode(video=0), read_plan(reader, plan.background))):
-            if t % every:
-                continue
+        frames = zip(range(n), c.decode(video=0), read_plan(reader, plan.background),
+                     _filmed_frames(source, real_rows[:n]))
+        for t, frame, bg, real in frames:
             out = frame.to_ndarray(format="rgb24")
-            row = start + int(plan.background[t])
-            fc = invert_affine(model.arrays["to_canonical"][row])
-            mask = np.zeros(out.shape[:2], np.uint8)
-            for p in comp.mask_polygon(row, int(plan.mouth[t])):
-                cv2.fillPoly(mask, [np.round(apply_affine(fc, p)).astype(np.int32)], 255)
-            outside = cv2.dilate(mask, np.ones((7, 7), np.uint8)) == 0
             h, w = min(out.shape[0], bg.shape[0]), min(out.shape[1], bg.shape[1])
-            o = outside[:h, :w]
-            errs.append(np.mean((out[:h, :w][o].astype(np.float64) - bg[:h, :w][o]) ** 2))
+            out, bg = out[:h, :w], bg[:h, :w]
+            row = start + int(plan.background[t])
+            bg_masks = region_masks((h, w), a["landmarks"][row], float(a["scale"][row]))
+            outside = ~bg_masks["face"]
+            sq += float(((out[outside].astype(np.float64) - bg[outside]) ** 2).sum())
+            count += int(outside.sum()) * 3
+            views = {"render": (out, region_masks((h, w), rendered.landmarks[t], float(rendered.scale[t]))),
+                     "bg": (bg, bg_masks),
+                     "filmed": (real, region_masks(real.shape[:2], filmed.landmarks[real_rows[t]],
+                                                    float(filmed.scale[real_rows[t]])))}
+            for kind, (rgb, masks) in views.items():
+                g = _grey(rgb)
+                if prev[kind] is not None and prev[kind].shape == g.shape:
+                    d = np.abs(g - prev[kind])
+                    for region in ("mouth", "jaw"):
+                        if masks[region].any():
+                            change[kind][region].append(float(d[masks[region]].mean()))
+                prev[kind] = g
     reader.close()
-    return float(10 * np.log10(255**2 / max(np.mean(errs), 1e-10)))
+
+    def p99(kind: str, region: str) -> float:
+        v = change[kind][region]
+        return float(np.percentile(v, 99)) if v else float("nan")
+
+    out_row = {"psnr_outside": round(float(10 * np.log10(255**2 / max(sq / max(count, 1), 1e-10))), 1)}
+    for region in ("mouth", "jaw"):
+        out_row[f"flicker_{region}"] = round(p99("render", region) / max(p99("filmed", region), 1e-6), 2)
+    out_row["flicker_jaw_bg"] = round(p99("render", "jaw") / max(p99("bg", "jaw"), 1e-6), 2)
+    out_row["flicker_p99"] = {k: {r: round(p99(k, r), 2) for r in ("mouth", "jaw")} for k in change}
+    return out_row
 
 
 def contact_sheet(name: str, source: Path, real_rows: np.ndarray, video: Path, filmed, rendered,  # noqa: ANN001
-                  plan, count: int = 8) -> None:
+                  plan, count: int = 8, suffix: str = "") -> None:
     """Filmed (top) and rendered (bottom) lower faces at the same instants, each cropped around its
     own tracked face (the rendered head is where its background frame had it), PNG."""
     import av
@@ -287,7 +400,7 @@ def contact_sheet(name: str, source: Path, real_rows: np.ndarray, video: Path, f
         tiles_bottom.append(bottom)
     if tiles_top:
         sheet = np.vstack([np.hstack(tiles_top), np.hstack(tiles_bottom)])
-        cv2.imwrite(str(RESULTS / f"lipsync_{name}.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(RESULTS / f"lipsync_{name}{suffix}.png"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
 
 
 def _lower_face(rgb: np.ndarray, landmarks: np.ndarray, size: tuple[int, int] = (200, 160)) -> np.ndarray:
@@ -299,32 +412,65 @@ def _lower_face(rgb: np.ndarray, landmarks: np.ndarray, size: tuple[int, int] = 
     return cv2.resize(rgb[ya:yb, xa:xb], size, interpolation=cv2.INTER_AREA)
 
 
+def weighted(rows: list[dict], get) -> float:  # noqa: ANN001 - Callable[[dict], float]
+    """Mean of ``get(row)`` weighted by each row's test length."""
+    if not rows:
+        return float("nan")
+    w = np.array([r["seconds"] for r in rows], np.float64)
+    v = np.array([get(r) for r in rows], np.float64)
+    return round(float((w * v).sum() / w.sum()), 3)
+
+
+def summary(rows: list[dict]) -> dict:
+    """Length-weighted means of the headline figures over ``rows``."""
+    return {
+        "seconds": round(float(sum(r["seconds"] for r in rows)), 1),
+        "r_best": weighted(rows, lambda r: r["render"]["r_best"]),
+        "r0": weighted(rows, lambda r: r["render"]["r0"]),
+        "loudness_r_best": weighted(rows, lambda r: r["loudness"]["r_best"]),
+        "background_r_best": weighted(rows, lambda r: r["background"]["r_best"]),
+        "spread": weighted(rows, lambda r: r["spread"]),
+        "lmd": weighted(rows, lambda r: r["render"]["lmd"]),
+        "flicker_mouth": weighted(rows, lambda r: r["flicker_mouth"]),
+        "flicker_jaw": weighted(rows, lambda r: r["flicker_jaw"]),
+        "psnr_outside": weighted(rows, lambda r: r["psnr_outside"]),
+        "render_fps": weighted(rows, lambda r: r["render_fps"]),
+    }
+
+
 def main() -> None:
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    v2 = "--v2" in sys.argv
-    names = args or list(CLIPS)
+    args = sys.argv[1:]
+    seconds = None
+    if "--seconds" in args:
+        i = args.index("--seconds")
+        seconds = float(args[i + 1])
+        del args[i: i + 2]
+    names = [a for a in args if not a.startswith("--")] or list(CLIPS)
+    v2, asr = "--v2" in args, "--asr" in args
     RESULTS.mkdir(parents=True, exist_ok=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
-            rows.append(evaluate(name, v2, Path(tmp), "--asr" in sys.argv))
+            rows.append(evaluate(name, v2, Path(tmp), asr, seconds))
             print(json.dumps(rows[-1]), flush=True)
-    print(f"\n{'clip':6} {'r0':>6} {'r_best':>6} {'lag':>4} {'LMD':>6} | {'bg r':>6} {'bg LMD':>6} | "
-          f"{'loud r':>6} {'l LMD':>6} | {'still r/f':>12} {'jit r/f':>11} {'PSNR':>5}")
+    print(f"\n{'clip':6} {'sec':>5} {'r0':>6} {'r_best':>6} {'lag':>4} {'spread':>6} {'LMD':>6} | {'bg r':>6} | "
+          f"{'loud r':>6} | {'still r/f':>11} {'flk mth':>7} {'flk jaw':>7} {'jaw/bg':>6} {'PSNR':>5} {'fps':>5}")
     for r in rows:
         ren, bg, ld = r["render"], r["background"], r["loudness"]
         still = f"{r.get('still_render', float('nan')):.3f}/{r.get('still_filmed', float('nan')):.3f}"
-        print(f"{r['clip']:6} {ren['r0']:6.3f} {ren['r_best']:6.3f} {ren['lag']:4d} {ren['lmd']:6.2f} | "
-              f"{bg['r_best']:6.3f} {bg['lmd']:6.2f} | {ld['r_best']:6.3f} {ld['lmd']:6.2f} | {still:>12} "
-              f"{ren['jitter']:5.2f}/{r['filmed_jitter']:5.2f} {r['psnr_outside']:5.1f}")
-    kinds = ("render", "background", "loudness")
-    mean = {k: round(float(np.mean([r[k]["r_best"] for r in rows])), 3) for k in kinds}
-    lmd = {k: round(float(np.mean([r[k]["lmd"] for r in rows])), 2) for k in kinds}
-    print(f"mean best-lag r: {mean}   mean LMD: {lmd}")
-    suffix = ("_v2" if v2 else "") + ("_asr" if "--asr" in sys.argv else "")
+        print(f"{r['clip']:6} {r['seconds']:5.1f} {ren['r0']:6.3f} {ren['r_best']:6.3f} {ren['lag']:4d} "
+              f"{r['spread']:6.2f} {ren['lmd']:6.2f} | {bg['r_best']:6.3f} | {ld['r_best']:6.3f} | {still:>11} "
+              f"{r['flicker_mouth']:7.2f} {r['flicker_jaw']:7.2f} {r['flicker_jaw_bg']:6.2f} "
+              f"{r['psnr_outside']:5.1f} {r['render_fps']:5.1f}")
+    long_rows = [r for r in rows if r["seconds"] >= SHORT_S]
+    short_rows = [r for r in rows if r["seconds"] < SHORT_S]
+    result = {"rows": rows, "v2": v2, "asr": asr, "seconds": seconds,
+              "long": summary(long_rows), "short": summary(short_rows), "all": summary(rows)}
+    for label in ("long", "short", "all"):
+        print(f"{label:5} (length-weighted): {json.dumps(result[label])}")
+    suffix = ("_v2" if v2 else "") + ("_asr" if asr else "")
     out = RESULTS / f"lipsync_eval{suffix}.json"
-    out.write_text(json.dumps({"rows": rows, "mean_r_best": mean, "mean_lmd": lmd, "v2": v2,
-                               "asr": "--asr" in sys.argv}, indent=1))
+    out.write_text(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

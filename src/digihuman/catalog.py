@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from digihuman.database import Database
 from digihuman.errors import NotFound
@@ -98,6 +98,16 @@ class Catalog:
         with self.db.transaction() as s:
             rows = s.scalars(select(VoiceModelRow).order_by(VoiceModelRow.created_at.desc()))
             return [self._voice(s, r) for r in rows if r.owner == owner or r.visibility == "public"]
+
+    def count_voices(self, owner: str | None) -> int:
+        """How many voice models ``owner`` keeps, for quotas."""
+        with self.db.transaction() as s:
+            return int(s.scalar(select(func.count()).select_from(VoiceModelRow).where(VoiceModelRow.owner == owner)))
+
+    def count_avatars(self, owner: str | None) -> int:
+        """How many avatar models ``owner`` keeps, for quotas."""
+        with self.db.transaction() as s:
+            return int(s.scalar(select(func.count()).select_from(AvatarModelRow).where(AvatarModelRow.owner == owner)))
 
     def delete_voice(self, model_id: str, owner: str | None) -> None:
         model = self.voice(model_id, owner)

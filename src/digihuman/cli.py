@@ -106,7 +106,13 @@ def die_with(consumer, parent: int) -> None:  # type: ignore[no-untyped-def]
 def cmd_keys_create(args: argparse.Namespace) -> int:
     from digihuman.services import Services
 
-    print(Services(_settings(args)).keys.create(args.name))
+    keys = Services(_settings(args)).keys
+    key = keys.create(args.name)
+    owner = keys.identify(key)
+    assert owner is not None
+    print(key)
+    # stderr: stdout stays the key alone, for scripts that capture it
+    print(f"webhook secret (verifies this key's task callbacks): {keys.webhook_secret(owner)}", file=sys.stderr)
     return 0
 
 

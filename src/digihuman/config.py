@@ -48,6 +48,24 @@ class TaskSettings(BaseModel):
     )
 
 
+class CallbackSettings(BaseModel):
+    """Webhooks POSTed to a task's callback_url when it ends."""
+
+    default_url: str | None = Field(
+        None, description="Callback URL of tasks submitted without one (e.g. the operator's own receiver)."
+    )
+    retry_delays_s: list[float] = Field(
+        [5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0],
+        description="Waits before each retry of a failed delivery, in order; the last one repeats.",
+    )
+    give_up_after_s: float = Field(
+        86400.0, description="No retry is scheduled later than this after the first attempt."
+    )
+    timeout_s: float = Field(10.0, description="Longest wait for the receiver's answer to one attempt.")
+    max_concurrent: int = Field(8, description="Deliveries in flight at once per API server.")
+    poll_s: float = Field(1.0, description="How often the deliverer looks for ended tasks and due retries.")
+
+
 class ChatSettings(BaseModel):
     """Chat backends for script rewriting: an OpenAI-compatible endpoint and/or local GGUF models."""
 
@@ -123,6 +141,7 @@ class Settings(BaseSettings):
     media: MediaSettings = MediaSettings()
     tasks: TaskSettings = TaskSettings()
     chat: ChatSettings = ChatSettings()
+    callbacks: CallbackSettings = CallbackSettings()
 
     @field_validator("api_keys", "allowed_hosts", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from digihuman.engines import Engines, build_engines
 from digihuman.keys import KeyStore
 from digihuman.media.intake import Intake
 from digihuman.storage import LocalStorage, Storage
+from digihuman.tasks.callbacks import CallbackStore
 from digihuman.tasks.queue import TaskQueue
 from digihuman.tasks.store import TaskStore
 
@@ -25,6 +26,7 @@ class Services:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.resolved_database_url)
         self.tasks = TaskStore(self.db)
+        self.callbacks = CallbackStore(self.db)
         self.catalog = Catalog(self.db)
         self.keys = KeyStore(self.db, settings.api_keys)
         self.storage: Storage = LocalStorage(settings.files_dir, settings.public_url)

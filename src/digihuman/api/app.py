@@ -13,9 +13,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from digihuman import __version__
 from digihuman.api.envelope import error_response, install_error_handlers
 from digihuman.api.metrics import Metrics
-from digihuman.api.routes import agent, avatar, chat, files, remix, system, tasks, tts, voice_models
+from digihuman.api.routes import agent, avatar, chat, files, remix, system, tasks, tts, voice_models, webhooks
 from digihuman.config import Settings
 from digihuman.services import Services
+from digihuman.tasks.delivery import Deliverer
 from digihuman.tasks.reaper import Reaper
 
 # Routes that take file uploads get the upload limit instead of the small body limit.
@@ -29,18 +30,21 @@ def create_app(settings: Settings, services: Services | None = None, *, housekee
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         reaper = Reaper(services) if housekeeping else None
-        if reaper:
+        deliverer = Deliverer(services) if housekeeping else None  # task callbacks, sent from this process
+        if reaper and deliverer:
             reaper.start()
+            deliverer.start()
         yield
-        if reaper:
+        if reaper and deliverer:
             reaper.stop()
+            deliverer.stop()
 
     app = FastAPI(title="digihuman", version=__version__, lifespan=lifespan,
                   description="Self-hosted digital-human API: talking videos, speech, voice cloning, remix.")
     app.state.services = services
     app.state.metrics = Metrics(services)
     install_error_handlers(app)
-    for module in (avatar, agent, voice_models, tts, chat, remix, files, tasks, system):
+    for module in (avatar, agent, voice_models, tts, chat, remix, files, tasks, system, webhooks):
         app.include_router(module.router)
 
     app.add_middleware(CountRequests, metrics=app.state.metrics)

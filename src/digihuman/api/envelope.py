@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -24,7 +25,27 @@ def ok(data: Any = None, msg: str = "ok") -> dict[str, Any]:
     return {"code": 200, "msg": msg, "data": data}
 
 
+# Values echoed back in messages (ids, names, URLs) are cut to this many characters.
+ECHO_CHARS = 64
+_QUOTED = re.compile("'[^'\\n]{%d,}'|\"[^\"\\n]{%d,}\"" % (ECHO_CHARS + 1, ECHO_CHARS + 1))
+_LONG_WORD = re.compile(r"\S{%d,}" % (2 * ECHO_CHARS + 1))
+
+
+def clip_echoes(msg: str) -> str:
+    """``msg`` with every long quoted value, and any very long unbroken run, cut to its start and "…".
+
+    Messages quote what the user sent (an unknown id, a bad URL); a 10 KB id must not come back whole.
+    """
+    def quoted(m: re.Match[str]) -> str:
+        text = m.group(0)
+        return text[0] + text[1:ECHO_CHARS + 1] + "…" + text[-1]
+
+    msg = _QUOTED.sub(quoted, msg)
+    return _LONG_WORD.sub(lambda m: m.group(0)[:ECHO_CHARS] + "…", msg)
+
+
 def error_response(request: Request, status: int, msg: str) -> JSONResponse:
+    msg = clip_echoes(msg)
     body: dict[str, Any] = {"code": status, "msg": msg, "data": None}
     if request.url.path in OPENAI_PATHS:
         body["error"] = {"message": msg, "type": _openai_type(status), "code": status}
@@ -53,6 +74,16 @@ def _validation_message(exc: RequestValidationError) -> str:
         text = str(error.get("msg", "invalid")).replace("Field required", "is required")
         parts.append(f"{where} {text}" if where else text)
     return "invalid request: " + "; ".join(parts) + "."
+
+
+def _unparsable(exc: HTTPException) -> str:
+    """What is wrong with a body FastAPI could not parse, rather than its generic words."""
+    cause = exc.__cause__
+    if isinstance(cause, UnicodeDecodeError):
+        return "invalid request: the body is not valid UTF-8 JSON; send JSON text encoded as UTF-8."
+    if isinstance(cause, RecursionError):
+        return "invalid request: the JSON is nested too deeply; send a flatter JSON object."
+    return str(exc.detail)
 
 
 async def _key_refused(request: Request) -> JSONResponse | None:
@@ -91,7 +122,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             return error_response(request, 405, f"{request.method} is not allowed on {request.url.path}.")
         if exc.status_code == 400:  # a body FastAPI could not parse
-            return await _key_refused(request) or error_response(request, 400, str(exc.detail))
+            return await _key_refused(request) or error_response(request, 400, _unparsable(exc))
         return error_response(request, exc.status_code, str(exc.detail))
 
     @app.exception_handler(Exception)

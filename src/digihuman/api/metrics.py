@@ -1,30 +1,36 @@
-"""Prometheus metrics: HTTP requests from this process; tasks and queue from the shared database."""
+"""Prometheus metrics: HTTP requests from this process; tasks and queue from the shared database.
+
+Keys configured by the operator (DIGIHUMAN_API_KEYS) see the whole fleet's tasks; any other key
+sees only its own, so one tenant cannot watch another's activity. HTTP series carry no tenant.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric, SummaryMetricFamily
 
 from digihuman.services import Services
 
 log = logging.getLogger(__name__)
+# Owner ids of the keys in DIGIHUMAN_API_KEYS (see keys.KeyStore); stored keys have uuid owners.
+OPERATOR_PREFIX = "env-"
 
 
 class TaskCollector:
     """Reads task counts and durations at scrape time, so every API server reports the whole fleet."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, services: Services, owner: str | None = None) -> None:
+        self.services, self.owner = services, owner  # owner None: every tenant's tasks
 
     def collect(self) -> Iterator[Metric]:
         counts = GaugeMetricFamily("digihuman_tasks", "Tasks by kind and status.", labels=["kind", "status"])
         durations = SummaryMetricFamily(
             "digihuman_task_duration_seconds", "Run time of tasks by kind and status.", labels=["kind", "status"]
         )
-        for kind, status, count, seconds in self.services.tasks.stats():
+        for kind, status, count, seconds in self.services.tasks.stats(self.owner):
             counts.add_metric([kind, status], count)
             if status in ("succeeded", "failed", "cancelled"):
                 durations.add_metric([kind, status], count_value=count, sum_value=seconds)
@@ -42,6 +48,7 @@ class Metrics:
     """The registry of one API server."""
 
     def __init__(self, services: Services) -> None:
+        self.services = services
         disable_created_metrics()  # *_created series only double the scrape for no use here
         self.registry = CollectorRegistry()
         self.requests = Counter("digihuman_http_requests", "HTTP requests.", ["method", "route", "status"],
@@ -49,4 +56,9 @@ class Metrics:
         self.latency = Histogram("digihuman_http_request_seconds", "HTTP request latency.", ["method", "route"],
                                  registry=self.registry,
                                  buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
-        self.registry.register(TaskCollector(services))
+
+    def exposition(self, owner: str) -> bytes:
+        """The scrape for the key of ``owner``: the whole fleet's tasks for an operator key, else its own."""
+        tasks = CollectorRegistry()
+        tasks.register(TaskCollector(self.services, None if owner.startswith(OPERATOR_PREFIX) else owner))
+        return generate_latest(self.registry) + generate_latest(tasks)

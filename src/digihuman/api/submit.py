@@ -7,6 +7,7 @@ from typing import Any
 
 from digihuman.errors import EngineUnavailable, NotFound, TooManyTasks
 from digihuman.services import Services
+from digihuman.tasks.callbacks import check_callback_url
 from digihuman.tasks.store import TaskView
 
 log = logging.getLogger(__name__)
@@ -21,8 +22,15 @@ def check_quota(services: Services, owner: str, *, including_new: bool = False) 
         )
 
 
-def submit(services: Services, owner: str, kind: str, inputs: dict[str, Any], name: str = "") -> TaskView:
-    """Record a task and queue it; a queue failure fails the task visibly rather than losing it."""
+def submit(services: Services, owner: str, kind: str, inputs: dict[str, Any], name: str = "",
+           callback_url: str | None = None) -> TaskView:
+    """Record a task and queue it; a queue failure fails the task visibly rather than losing it.
+
+    ``callback_url`` (else the server's default, if any) is told when the task ends.
+    """
+    if callback_url is not None:
+        check_callback_url(callback_url, services.settings)
+    callback_url = callback_url or services.settings.callbacks.default_url
     settings = services.settings.tasks
     task = services.tasks.create(kind, inputs, owner=owner, name=name, timeout_s=settings.timeout_s,
                                  max_attempts=settings.max_attempts)
@@ -32,6 +40,8 @@ def submit(services: Services, owner: str, kind: str, inputs: dict[str, Any], na
     except TooManyTasks:
         services.tasks.discard(task.id)
         raise
+    if callback_url:
+        services.callbacks.register(task.id, owner, callback_url)
     try:
         services.queue.submit(task.id, task.timeout_s)
     except Exception as e:

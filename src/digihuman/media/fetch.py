@@ -123,7 +123,7 @@ def fetch(
     current = url
     # trust_env=False: a proxy from the environment would connect to hosts we never checked
     with httpx.Client(
-        follow_redirects=False, timeout=timeout, transport=transport or _checked_transport(policy, field),
+        follow_redirects=False, timeout=timeout, transport=transport or checked_transport(policy, field),
         trust_env=False, headers=headers,
     ) as client:
         for hop in range(policy.max_redirects + 1):
@@ -145,7 +145,7 @@ def fetch(
     )
 
 
-def _checked_transport(policy: FetchPolicy, field: str) -> httpx.HTTPTransport:
+def checked_transport(policy: FetchPolicy, field: str) -> httpx.HTTPTransport:
     """An HTTP transport whose every connection goes to an address that passed the check."""
     import httpcore
     import httpx

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 from urllib.parse import unquote
 
 from digihuman.config import Settings
-from digihuman.errors import InvalidInput, NotFound, TooLarge
+from digihuman.errors import InvalidInput, NotFound, ServerBusy, TooLarge
 from digihuman.media.fetch import FetchPolicy, check_url, fetch, human_size
-from digihuman.media.probe import MediaInfo, probe, require
+from digihuman.media.probe import MediaInfo, probe, require, require_length
 from digihuman.storage.base import Storage
 
 Expect = Literal["image", "video", "audio", "visual", "speech", "any"]
@@ -40,6 +41,8 @@ class Intake:
         self.settings = settings
         self._own_prefix = settings.public_url + "/files/"
         self._tmp = settings.data_dir / "tmp"
+        # Downloads run on request threads; bounding them keeps threads free for everything else (/health).
+        self._downloads = threading.BoundedSemaphore(settings.media.max_concurrent_downloads)
 
     def limit(self, training: bool) -> int:
         media = self.settings.media
@@ -68,9 +71,15 @@ class Intake:
                 raise TooLarge(f"{field} is larger than the {human_size(max_bytes)} limit.")
             return StoredMedia(key, self._probe(path, field, expect))
         self._tmp.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=self._tmp) as tmp:
-            fetched = fetch(url, Path(tmp) / "input", self._policy(max_bytes), field)
-            return self._store(fetched.path, field, expect)
+        if not self._downloads.acquire(blocking=False):
+            raise ServerBusy("too many downloads in progress; retry in a few seconds, or upload the file "
+                             "with POST /v1/files and pass its url.")
+        try:
+            with tempfile.TemporaryDirectory(dir=self._tmp) as tmp:
+                fetched = fetch(url, Path(tmp) / "input", self._policy(max_bytes), field)
+                return self._store(fetched.path, field, expect)
+        finally:
+            self._downloads.release()
 
     def take_upload(self, stream: BinaryIO, field: str, expect: Expect = "any") -> StoredMedia:
         """Store an uploaded file, refusing it as soon as it passes the largest input limit."""
@@ -96,11 +105,13 @@ class Intake:
             self.storage.put_file(key, path)
         return StoredMedia(key, info)
 
-    @staticmethod
-    def _probe(path: Path, field: str, expect: Expect) -> MediaInfo:
+    def _probe(self, path: Path, field: str, expect: Expect) -> MediaInfo:
         info = probe(path, field=field)
         if expect != "any":
             require(info, expect, field)
+        if expect in ("speech", "audio"):
+            # what gets spoken, rendered or mixed in: a length beyond this only ties up a worker
+            require_length(info, field, self.settings.media.max_audio_seconds)
         return info
 
     def _policy(self, max_bytes: int) -> FetchPolicy:
@@ -110,6 +121,7 @@ class Intake:
             connect_timeout_s=media.connect_timeout_s,
             read_timeout_s=media.read_timeout_s,
             max_redirects=media.max_redirects,
+            deadline_s=media.download_deadline_s,
             allowed_hosts=frozenset(h.lower() for h in self.settings.allowed_hosts),
         )
 

@@ -1,4 +1,4 @@
-"""Database tables: tasks, API keys, voice models and avatar models.
+"""Database tables: tasks, API keys, voice models, avatar models, callbacks and webhook secrets.
 
 Times are Unix seconds (floats) so SQLite and PostgreSQL store them alike.
 """
@@ -88,4 +88,38 @@ class AvatarModelRow(Base):
     owner: Mapped[str | None] = mapped_column(String(32), index=True)
     name: Mapped[str] = mapped_column(String(200))
     task_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class CallbackRow(Base):
+    """One webhook message about a task's end, and every attempt to deliver it.
+
+    ``state`` is waiting (the task has not ended), pending (due at ``next_at``),
+    delivered or failed (given up); the body is frozen when the task ends, so
+    retries send the same bytes under the same ``id`` (the webhook-id).
+    """
+
+    __tablename__ = "callbacks"
+    # The deliverer looks for due messages by state and time on every pass.
+    __table_args__ = (Index("ix_callbacks_state_next", "state", "next_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(32), index=True)
+    owner: Mapped[str | None] = mapped_column(String(32))
+    url: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[list] = mapped_column(JSON, default=list)
+    next_at: Mapped[float | None] = mapped_column(Float)
+    ended_at: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class WebhookSecretRow(Base):
+    """The secret that signs an API key's callbacks, by owner id (stored and configured keys alike)."""
+
+    __tablename__ = "webhook_secrets"
+
+    owner: Mapped[str] = mapped_column(String(32), primary_key=True)
+    secret: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[float] = mapped_column(Float)

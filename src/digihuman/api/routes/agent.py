@@ -41,6 +41,11 @@ def _field(form: Form, name: str) -> str:
     return value
 
 
+def _callback(form: Form) -> str | None:
+    """The optional callback_url of every create_* act (ours); an empty field is none."""
+    return form.get("callback_url", "").strip() or None
+
+
 def _status_extras(task: TaskView) -> dict[str, Any]:
     return {"progress": round(task.progress, 1), "stage": task.stage, "error": task.error_message}
 
@@ -55,7 +60,7 @@ def create_v2(s: Services, owner: str, form: Form) -> dict[str, Any]:
     audio = s.intake.take_url(audio_url, "audio_url", "speech")
     inputs = {"avatar_key": video.key, "avatar_kind": "video", "audio_key": audio.key, "quality": "v2",
               "no_watermark": True}
-    return {"task_id": submit(s, owner, AVATAR_V2, inputs).id}
+    return {"task_id": submit(s, owner, AVATAR_V2, inputs, callback_url=_callback(form)).id}
 
 
 def _video_status(s: Services, owner: str, form: Form, kind: str) -> dict[str, Any]:
@@ -82,7 +87,8 @@ def create_model_fast(s: Services, owner: str, form: Form) -> dict[str, Any]:
         raise MediaRejected(f"video_url is {seconds:.1f} s long; an avatar needs at least {MIN_TRAINING_S:g} s "
                             f"of the person talking ({RECOMMENDED_TRAINING_S:g}-300 s recommended).")
     model = s.catalog.create_avatar(owner, name)
-    task = submit(s, owner, AVATAR_TRAIN, {"avatar_model_id": model.id, "video_key": video.key}, name=name)
+    task = submit(s, owner, AVATAR_TRAIN, {"avatar_model_id": model.id, "video_key": video.key}, name=name,
+                  callback_url=_callback(form))
     s.catalog.set_avatar_task(model.id, task.id)
     data: dict[str, Any] = {"model": {"model_name": name, "model_id": model.id, "model_status": 1}}
     if seconds < RECOMMENDED_TRAINING_S:
@@ -112,7 +118,7 @@ def create_video_fast(s: Services, owner: str, form: Form) -> dict[str, Any]:
     check_quota(s, owner)
     audio = s.intake.take_url(audio_url, "audio_url", "speech")
     inputs = {"avatar_model_id": model.id, "audio_key": audio.key, "no_watermark": True}
-    return {"task_id": submit(s, owner, AVATAR_FAST, inputs).id}
+    return {"task_id": submit(s, owner, AVATAR_FAST, inputs, callback_url=_callback(form)).id}
 
 
 def create_model(s: Services, owner: str, form: Form) -> dict[str, Any]:
@@ -132,7 +138,7 @@ def create_model_audio(s: Services, owner: str, form: Form) -> dict[str, Any]:
     check_quota(s, owner)
     sample = s.intake.take_url(url, "model_audio_url", "speech")
     inputs = {"voice_model_id": model.id, "sample_keys": [sample.key], "train_mode": "fast"}
-    task = submit(s, owner, VOICE_TRAIN, inputs, name=model.title)
+    task = submit(s, owner, VOICE_TRAIN, inputs, name=model.title, callback_url=_callback(form))
     s.catalog.set_voice_task(model.id, task.id)
     return {"task_id": task.id}
 
@@ -146,7 +152,7 @@ def create_audio(s: Services, owner: str, form: Form) -> dict[str, Any]:
     text, voice_id = _field(form, "task_text"), _field(form, "people_id")
     check_voice(s, voice_id, owner, "people_id")
     inputs = {"voice_id": voice_id, "text": text}
-    return {"task_id": submit(s, owner, VOICE_SAY, inputs).id}
+    return {"task_id": submit(s, owner, VOICE_SAY, inputs, callback_url=_callback(form)).id}
 
 
 def chk_audio(s: Services, owner: str, form: Form) -> dict[str, Any]:

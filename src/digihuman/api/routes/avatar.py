@@ -43,6 +43,8 @@ class AvatarGeneration(BaseModel):
     use_voice: UseVoice | None = None
     no_watermark: bool = False
     work_name: str = Field("", max_length=200, description="A name for the video (ours).")
+    callback_url: str | None = Field(
+        None, description="Told when the task ends: the task object is POSTed there, signed (ours).")
 
 
 @router.post("/avatar/generation")
@@ -82,7 +84,8 @@ def create(body: AvatarGeneration, owner: Owner, services: ServicesDep) -> dict[
         clone = body.create_voice
         sample = intake.take_url(clone.audio_url, "create_voice.audio_url", "speech")
         inputs["create_voice"] = {"audio_key": sample.key, "language": clone.language, "text": clone.text}
-    task = submit(services, owner, AVATAR_GENERATE, inputs, name=body.work_name)
+    task = submit(services, owner, AVATAR_GENERATE, inputs, name=body.work_name,
+                  callback_url=body.callback_url)
     return ok({"id": task.id})
 
 

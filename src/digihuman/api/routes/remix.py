@@ -61,6 +61,8 @@ class GenerateVideo(BaseModel):
                           "style: xiaohongshu, formal, or any rewrite-<name> preset (ours).")
     transforms: dict[str, Any] = Field(default_factory=dict, description=TRANSFORMS_DOC)
     subtitle_style: dict[str, Any] = Field(default_factory=dict, description=STYLE_DOC)
+    callback_url: str | None = Field(
+        None, description="Told when the task ends: the task object is POSTed there, signed (ours).")
 
 
 @router.post("/generate_video")
@@ -81,9 +83,10 @@ def generate(body: GenerateVideo, owner: Owner, services: ServicesDep) -> dict[s
     music = services.intake.take_url(transforms.music_url, "transforms.music_url", "speech") \
         if transforms.music_url else None
     rewrite = "default" if body.rewrite is True else (body.rewrite or None)
-    inputs = {**body.model_dump(exclude={"video_url", "rewrite"}), "video_key": video.key, "rewrite": rewrite,
+    inputs = {**body.model_dump(exclude={"video_url", "rewrite", "callback_url"}), "video_key": video.key,
+              "rewrite": rewrite,
               "music_key": music.key if music else None}
-    return ok({"task_id": submit(services, owner, REMIX, inputs).id})
+    return ok({"task_id": submit(services, owner, REMIX, inputs, callback_url=body.callback_url).id})
 
 
 def _iso(ts: float | None) -> str | None:

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from digihuman.api.dependencies import Owner, ServicesDep
 from digihuman.api.envelope import ok
+from digihuman.api.limits import check_voice_model_quota
 from digihuman.api.submit import check_quota, submit
 from digihuman.catalog import VoiceModel
 from digihuman.errors import Conflict, InvalidInput, NotFound
@@ -67,6 +68,7 @@ def create(
     if texts and len(texts) != len(voices):
         raise InvalidInput(f"texts[] has {len(texts)} transcripts for {len(voices)} voices; give one per sample or none.")
     check_quota(services, owner)
+    check_voice_model_quota(services, owner)
     keys = [services.intake.take_upload(f.file, f"voices[{i}]", "speech").key for i, f in enumerate(voices)]
     model = services.catalog.create_voice(owner, title, description=description, visibility=visibility,
                                           tags=tags or [], train_mode=train_mode)
