@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from digihuman.speech.tts.base import SpeechOptions
 
 log = logging.getLogger("digihuman")
+# HTTP server limits on slow or oversized request heads (bodies are bounded by the app itself).
+UVICORN_KEEP_ALIVE_S = 5
+UVICORN_MAX_HEADER_BYTES = 64 * 1024
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -53,8 +56,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         supervisor = WorkerSupervisor(args.workers, env)
         supervisor.start()
     try:
+        # Idle keep-alive connections close after 5 s, and a request line plus headers may not grow past
+        # 64 KiB, so slow or endless headers cannot pile up; slow bodies get a 408 from the app.
         uvicorn.run(create_app(settings, services), host=args.host, port=args.port, log_config=None,
-                    timeout_graceful_shutdown=10)
+                    timeout_graceful_shutdown=10, timeout_keep_alive=UVICORN_KEEP_ALIVE_S,
+                    h11_max_incomplete_event_size=UVICORN_MAX_HEADER_BYTES)
     finally:
         if supervisor is not None:
             supervisor.stop()

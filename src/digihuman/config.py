@@ -28,6 +28,12 @@ class MediaSettings(BaseModel):
     connect_timeout_s: float = Field(10.0, description="Connect timeout for input URLs.")
     read_timeout_s: float = Field(30.0, description="Read timeout between chunks of a download.")
     max_redirects: int = Field(5, description="Redirects followed, each re-checked.")
+    download_deadline_s: float = Field(120.0, description="Longest one input download may take in all.")
+    max_concurrent_downloads: int = Field(
+        8, description="Input downloads running at once per API server (503 beyond), so slow ones cannot "
+                       "take every request thread."
+    )
+    max_audio_seconds: float = Field(600.0, description="Longest accepted audio (speech, music) input.")
 
 
 class TaskSettings(BaseModel):
@@ -137,6 +143,10 @@ class Settings(BaseSettings):
         None, description="'module:function' building the engines instead of the built-in wiring."
     )
     max_body_bytes: int = Field(1 * MB, description="Largest JSON or form body (uploads excepted).")
+    body_timeout_s: float = Field(60.0, description="Longest a client may take to send a request body (408).")
+    max_text_chars: int = Field(20000, description="Longest text to speak, in characters, on every route.")
+    max_voice_models_per_key: int = Field(100, description="Voice models one API key may keep (429 beyond).")
+    max_avatar_models_per_key: int = Field(50, description="Avatar models one API key may keep (429 beyond).")
     watermark_text: str = Field("digihuman", description="Corner mark on watermarked videos.")
     media: MediaSettings = MediaSettings()
     tasks: TaskSettings = TaskSettings()

@@ -12,6 +12,7 @@
     ├── FetchFailed                (502) an input URL could not be downloaded
     ├── BackendFailed              (502) a remote engine (e.g. a chat endpoint) failed
     ├── EngineUnavailable          (503) the engine a route needs is not installed
+    ├── ServerBusy                 (503) a bounded resource (e.g. download slots) is full; retry shortly
     ├── TaskCancelled              (499) raised inside a job when its task was cancelled
     └── TaskTimedOut               (504) raised inside a job past its time limit
 
@@ -78,6 +79,10 @@ class EngineUnavailable(DigihumanError):
         detail = f"engine not available: {engine} is not installed on this server"
         super().__init__(detail + (f" ({hint})" if hint else "") + "; try again once the operator has installed it.")
         self.engine = engine
+
+
+class ServerBusy(DigihumanError):
+    status = 503
 
 
 class TaskCancelled(DigihumanError):

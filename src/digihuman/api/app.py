@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,6 +22,8 @@ from digihuman.tasks.reaper import Reaper
 
 # Routes that take file uploads get the upload limit instead of the small body limit.
 UPLOAD_PATHS = ("/v1/files", "/model")
+# Uploads may be large: their whole body may take this many times the body timeout.
+UPLOAD_TIMEOUT_FACTOR = 15
 
 
 def create_app(settings: Settings, services: Services | None = None, *, housekeeping: bool = True) -> FastAPI:
@@ -48,7 +51,8 @@ def create_app(settings: Settings, services: Services | None = None, *, housekee
         app.include_router(module.router)
 
     app.add_middleware(CountRequests, metrics=app.state.metrics)
-    return BodyLimit(app, settings.max_body_bytes, settings.media.max_training_bytes)  # type: ignore[return-value]
+    return BodyLimit(app, settings.max_body_bytes, settings.media.max_training_bytes,  # type: ignore[return-value]
+                     timeout_s=settings.body_timeout_s)
 
 
 class CountRequests:
@@ -81,25 +85,38 @@ class CountRequests:
 
 
 class BodyLimit:
-    """Refuses request bodies over the limit, by Content-Length or while they stream in."""
+    """Refuses request bodies over the limit, by Content-Length or while they stream in, and bodies
+    that arrive too slowly (408): ``timeout_s`` for the whole of a JSON or form body; uploads, which
+    may be large, get that long between chunks and :data:`UPLOAD_TIMEOUT_FACTOR` times it in all."""
 
-    def __init__(self, app: FastAPI, limit: int, upload_limit: int) -> None:
-        self.app, self.limit, self.upload_limit = app, limit, upload_limit
+    def __init__(self, app: FastAPI, limit: int, upload_limit: int, *, timeout_s: float = 60.0) -> None:
+        self.app, self.limit, self.upload_limit, self.timeout_s = app, limit, upload_limit, timeout_s
         self.state = app.state  # tests and the CLI reach the services through here
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope["path"]
-        limit = self.upload_limit + 1024 * 1024 if path in UPLOAD_PATHS else self.limit
+        upload = path in UPLOAD_PATHS
+        limit = self.upload_limit + 1024 * 1024 if upload else self.limit
+        deadline = time.monotonic() + self.timeout_s * (UPLOAD_TIMEOUT_FACTOR if upload else 1)
+        body_done = False
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             return await self._refuse(scope, receive, send, limit)
         seen = 0
 
         async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, body_done
+            if body_done:  # after the body, receive() only waits for a disconnect: no deadline on that
+                return await receive()
+            wait = min(deadline - time.monotonic(), self.timeout_s)
+            try:
+                message = await asyncio.wait_for(receive(), timeout=max(wait, 0.001))
+            except TimeoutError:
+                raise HTTPException(408, f"the request body took longer than {self.timeout_s:g} s to arrive; "
+                                         "send it in one go, or upload large media with POST /v1/files.") from None
+            body_done = message["type"] != "http.request" or not message.get("more_body", False)
             seen += len(message.get("body", b""))
             if seen > limit:
                 # HTTPException passes FastAPI's body parsing untouched and becomes the 413 envelope.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,6 +40,9 @@ class FetchPolicy:
     read_timeout_s: float = 30.0
     max_redirects: int = 5
     allowed_hosts: frozenset[str] = frozenset()
+    # The whole download, redirects included: a server trickling a byte just inside the read
+    # timeout would otherwise hold a request thread for as long as it likes.
+    deadline_s: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -110,8 +114,14 @@ def fetch(
     *,
     transport: httpx.BaseTransport | None = None,
 ) -> Fetched:
-    """Download ``url`` to ``dest``, re-checking every redirect and stopping at ``policy.max_bytes``."""
+    """Download ``url`` to ``dest``, re-checking every redirect and stopping at ``policy.max_bytes``.
+
+    The download ends with FetchFailed once it has run ``policy.deadline_s``: checked between reads,
+    and (on the default transport) as the socket timeout of each read, so a stall cannot outlast it.
+    """
     import httpx
+
+    deadline = time.monotonic() + policy.deadline_s
 
     timeout = httpx.Timeout(
         connect=policy.connect_timeout_s,
@@ -123,7 +133,7 @@ def fetch(
     current = url
     # trust_env=False: a proxy from the environment would connect to hosts we never checked
     with httpx.Client(
-        follow_redirects=False, timeout=timeout, transport=transport or checked_transport(policy, field),
+        follow_redirects=False, timeout=timeout, transport=transport or checked_transport(policy, field, deadline),
         trust_env=False, headers=headers,
     ) as client:
         for hop in range(policy.max_redirects + 1):
@@ -136,28 +146,68 @@ def fetch(
                     if response.status_code >= 300:
                         answer = f"the server answered HTTP {response.status_code}"
                         raise FetchFailed(f"{field} could not be downloaded: {answer}.")
-                    size = _save(response, dest, policy.max_bytes, field)
+                    size = _save(response, dest, policy, field, deadline)
                     return Fetched(dest, size, response.headers.get("content-type"), str(response.url))
             except (httpx.HTTPError, httpx.InvalidURL) as e:
+                if isinstance(e, httpx.TimeoutException) and time.monotonic() >= deadline:
+                    raise _overdue(field, policy) from e
                 raise FetchFailed(f"{field} could not be downloaded: {_explain(e, policy)}.") from e
     raise FetchFailed(
         f"{field} could not be downloaded: it redirected more than {policy.max_redirects} times."
     )
 
 
-def checked_transport(policy: FetchPolicy, field: str) -> httpx.HTTPTransport:
-    """An HTTP transport whose every connection goes to an address that passed the check."""
+def _overdue(field: str, policy: FetchPolicy) -> FetchFailed:
+    return FetchFailed(f"{field} could not be downloaded: it took longer than {policy.deadline_s:g} s in all; "
+                       "put the file on a faster server or upload it with POST /v1/files.")
+
+
+def checked_transport(policy: FetchPolicy, field: str, deadline: float | None = None) -> httpx.HTTPTransport:
+    """An HTTP transport whose every connection goes to an address that passed the check.
+
+    With a ``deadline`` (a time.monotonic() value), no connect, read or write waits past it.
+    """
     import httpcore
     import httpx
+
+    def bounded(timeout: float | None) -> float | None:
+        if deadline is None:
+            return timeout
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise httpcore.ReadTimeout("the download deadline has passed")
+        return left if timeout is None else min(timeout, left)
+
+    class DeadlineStream(httpcore.NetworkStream):
+        """A connection whose every socket wait ends by the deadline."""
+
+        def __init__(self, inner: httpcore.NetworkStream) -> None:
+            self.inner = inner
+
+        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            return self.inner.read(max_bytes, bounded(timeout))
+
+        def write(self, buffer: bytes, timeout: float | None = None) -> None:
+            self.inner.write(buffer, bounded(timeout))
+
+        def close(self) -> None:
+            self.inner.close()
+
+        def start_tls(self, ssl_context, server_hostname=None, timeout=None):  # type: ignore[no-untyped-def]
+            return DeadlineStream(self.inner.start_tls(ssl_context, server_hostname, bounded(timeout)))
+
+        def get_extra_info(self, info: str):  # type: ignore[no-untyped-def]
+            return self.inner.get_extra_info(info)
 
     class CheckedConnections(httpcore.SyncBackend):
         def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # type: ignore[no-untyped-def]
             if _allowed(host, policy.allowed_hosts):
-                return super().connect_tcp(host, port, timeout, local_address, socket_options)
+                return DeadlineStream(super().connect_tcp(host, port, bounded(timeout), local_address, socket_options))
             failure: Exception | None = None
             for address in _public_addresses(host, port, field):
                 try:  # the checked address itself, never the name: it could resolve anew
-                    return super().connect_tcp(str(address), port, timeout, local_address, socket_options)
+                    stream = super().connect_tcp(str(address), port, bounded(timeout), local_address, socket_options)
+                    return DeadlineStream(stream)
                 except httpcore.ConnectError as e:
                     failure = e
             raise failure or httpcore.ConnectError(f"no address for {host}")
@@ -170,8 +220,9 @@ def checked_transport(policy: FetchPolicy, field: str) -> httpx.HTTPTransport:
     return transport
 
 
-def _save(response: httpx.Response, dest: Path, max_bytes: int, field: str) -> int:
+def _save(response: httpx.Response, dest: Path, policy: FetchPolicy, field: str, deadline: float) -> int:
     """Stream the body to ``dest``, removing it again if it breaks a limit or the transfer fails."""
+    max_bytes = policy.max_bytes
     too_large = TooLarge(f"{field} is larger than the {human_size(max_bytes)} limit.")
     try:
         declared = int(response.headers.get("content-length", ""))
@@ -187,6 +238,8 @@ def _save(response: httpx.Response, dest: Path, max_bytes: int, field: str) -> i
                 size += len(chunk)
                 if size > max_bytes:
                     raise too_large
+                if time.monotonic() > deadline:
+                    raise _overdue(field, policy)
                 out.write(chunk)
     except BaseException:
         dest.unlink(missing_ok=True)

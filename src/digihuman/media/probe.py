@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from digihuman.errors import MediaRejected
+from digihuman.errors import MediaRejected, TooLarge
 
 Kind = Literal["image", "video", "audio"]
 Expect = Literal["image", "video", "audio", "visual", "speech"]
@@ -29,6 +29,9 @@ IMAGE_FORMATS = frozenset({"image2", "gif", "apng", "webp"})
 IMAGE_EXTENSIONS = {"mjpeg": "jpg", "jpegls": "jpg", "apng": "png", "jpeg2000": "jp2", "tiff": "tif"}
 FORMAT_EXTENSIONS = {"mpegts": "ts", "mpeg": "mpg", "w64": "wav"}
 WEBM_CODECS = frozenset({"vp8", "vp9", "av1", "opus", "vorbis"})
+# Real recordings lie within these rates; a header claiming 1 Hz makes a small file "last" for days,
+# and whatever resamples it to a working rate would allocate for all of them.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 192000
 
 
 @dataclass(frozen=True)
@@ -104,11 +107,15 @@ def probe(path: Path, *, field: str = "The file") -> MediaInfo:
             kind = "image" if is_image_format and frames[video.index] < 2 else "video"
         vctx = video.codec_context if video is not None else None
         actx = audio.codec_context if audio is not None else None
+        if actx is not None and not MIN_SAMPLE_RATE <= actx.sample_rate <= MAX_SAMPLE_RATE:
+            raise MediaRejected(f"{field} has sound sampled at {actx.sample_rate} Hz, which no real recording "
+                                f"uses; send audio sampled at {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE} Hz.")
         return MediaInfo(
             kind=kind,
             format_name=fmt,
             extension=_extension(container, kind, video, audio),
-            duration_s=None if kind == "image" else _duration(container, video or audio),
+            duration_s=None if kind == "image" else (_duration(container, video or audio)
+                                                     or _demuxed_duration(path, (video or audio).index)),
             width=vctx.width if vctx else None,
             height=vctx.height if vctx else None,
             fps=_fps(video) if kind == "video" else None,
@@ -138,6 +145,19 @@ def require(info: MediaInfo, expect: Expect, field: str) -> None:
         raise MediaRejected(
             f"{field} is too short ({info.duration_s:.2f} s): send at least {MIN_DURATION_S} seconds."
         )
+
+
+def require_length(info: MediaInfo, field: str, max_seconds: float) -> None:
+    """Raise TooLarge when the sound of ``info`` plays longer than ``max_seconds``."""
+    if info.has_audio and info.duration_s is not None and info.duration_s > max_seconds:
+        raise TooLarge(f"{field} is {_minutes(info.duration_s)} long; the limit is {_minutes(max_seconds)}, "
+                       "so send a shorter recording.")
+
+
+def _minutes(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f}".removesuffix(".0") + " min"
 
 
 def _usable(stream) -> bool:
@@ -195,6 +215,22 @@ def _duration(container, stream) -> float | None:
     if stream.duration is not None and stream.duration > 0 and stream.time_base:
         return float(stream.duration * stream.time_base)
     return None
+
+
+def _demuxed_duration(path: Path, index: int) -> float | None:
+    """The end of the last packet, for files whose header gives no length (demuxing decodes nothing)."""
+    import av
+
+    end = 0
+    try:
+        with av.open(str(path), metadata_errors="replace") as container:
+            stream = container.streams[index]
+            for packet in container.demux(stream):
+                if packet.pts is not None and packet.duration:
+                    end = max(end, packet.pts + packet.duration)
+            return float(end * stream.time_base) if end and stream.time_base else None
+    except (av.FFmpegError, OSError, EOFError):
+        return None
 
 
 def _fps(stream) -> float | None:

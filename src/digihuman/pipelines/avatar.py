@@ -6,8 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from digihuman.errors import NotFound
 from digihuman.media.audio import write_wav
-from digihuman.pipelines.speech import speak
+from digihuman.pipelines.speech import reporting, speak
 from digihuman.progress import scaled
 from digihuman.render.base import RenderOptions, RenderResult
 from digihuman.speech.tts.base import SpeechOptions
@@ -20,11 +21,35 @@ def avatar_model_prefix(model_id: str) -> str:
 
 
 def generate(ctx: JobContext) -> dict[str, Any]:
-    """Standard synthesis: the avatar (photo or video) says given audio, a stock voice or a cloned one."""
+    """Standard synthesis: the avatar (photo or video) says given audio, a stock voice or a cloned one.
+
+    A video avatar is rendered through its avatar model (``avatar_model_id``, chosen at submit by the
+    video's content hash): trained here and kept the first time, reused as it is afterwards.
+    """
     head = ctx.services.engines.require_talking_head()
     audio = _speech(ctx)
     avatar = ctx.input_path(ctx.inputs["avatar_key"])
-    return _render(ctx, head.render, avatar, audio, 20)
+    if not ctx.inputs.get("avatar_model_id"):
+        return _render(ctx, head.render, avatar, audio, 20)
+    model_dir, trained = _avatar_model(ctx, head, avatar)
+    outputs = _render(ctx, head.render, model_dir, audio, 55 if trained else 20)
+    return {**outputs, "avatar_model_id": ctx.inputs["avatar_model_id"], "avatar_trained": trained}
+
+
+def _avatar_model(ctx: JobContext, head: Any, video: Path) -> tuple[Path, bool]:
+    """The folder of the task's avatar model, and whether it had to be trained for this task."""
+    prefix = avatar_model_prefix(ctx.inputs["avatar_model_id"])
+    try:
+        return ctx.services.storage.local_dir(prefix), False
+    except NotFound:
+        pass
+    model_dir = ctx.workdir / "model"
+    model_dir.mkdir()
+    with ctx.stage("training"):
+        head.train(video, model_dir, scaled(ctx.progress, 20, 55))
+    with ctx.stage("store"):
+        ctx.services.storage.put_dir(prefix, model_dir)
+    return model_dir, True
 
 
 def render_fast(ctx: JobContext) -> dict[str, Any]:
@@ -40,9 +65,11 @@ def train(ctx: JobContext) -> dict[str, Any]:
     model_id = ctx.inputs["avatar_model_id"]
     model_dir = ctx.workdir / "model"
     model_dir.mkdir()
-    info = head.train(ctx.input_path(ctx.inputs["video_key"]), model_dir, scaled(ctx.progress, 0, 95))
+    with ctx.stage("training"):
+        info = head.train(ctx.input_path(ctx.inputs["video_key"]), model_dir, scaled(ctx.progress, 0, 95))
     ctx.progress(96, "storing the avatar model")
-    ctx.services.storage.put_dir(avatar_model_prefix(model_id), model_dir)
+    with ctx.stage("store"):
+        ctx.services.storage.put_dir(avatar_model_prefix(model_id), model_dir)
     return {
         "avatar_model_id": model_id,
         "cover": ctx.store_output("cover" + info.cover.suffix, info.cover),
@@ -58,17 +85,21 @@ def _speech(ctx: JobContext) -> Path:
         return ctx.input_path(inputs["audio_key"])
     out = ctx.workdir / "speech.wav"
     if "use_voice" in inputs:
-        ctx.progress(2, "synthesising speech")
-        speak(services, inputs["use_voice"]["voice_engine_id"], inputs["use_voice"]["text"], out, ctx.task.owner)
+        with ctx.stage("speech synthesis"):
+            speak(services, inputs["use_voice"]["voice_engine_id"], inputs["use_voice"]["text"], out, ctx.task.owner,
+                  scaled(ctx.progress, 2, 19))
         return out
     clone = inputs["create_voice"]
     cloner = services.engines.require_voice_cloner()
     model_dir = ctx.workdir / "voice"
     model_dir.mkdir()
-    cloner.train([ctx.input_path(clone["audio_key"])], None,
-                 VoiceTrainOptions(language=clone.get("language")), model_dir, scaled(ctx.progress, 0, 15))
+    with ctx.stage("voice cloning"):
+        cloner.train([ctx.input_path(clone["audio_key"])], None,
+                     VoiceTrainOptions(language=clone.get("language")), model_dir, scaled(ctx.progress, 0, 15))
     ctx.progress(16, "speaking with the cloned voice")
-    write_wav(cloner.synthesize(model_dir, clone["text"], SpeechOptions()), out)
+    with ctx.stage("speech synthesis"):
+        chunks = cloner.synthesize(model_dir, clone["text"], SpeechOptions())
+        write_wav(reporting(chunks, len(clone["text"]), scaled(ctx.progress, 16, 19)), out)
     return out
 
 
@@ -80,6 +111,7 @@ def _render(
     options = RenderOptions(
         quality=ctx.inputs.get("quality", "standard"),
         watermark=None if ctx.inputs.get("no_watermark") else ctx.services.settings.watermark_text,
+        max_side=ctx.inputs.get("resolution"),
     )
     result: RenderResult = render(avatar, audio, out_dir, options, scaled(ctx.progress, start, 97))
     ctx.progress(98, "storing the video")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from digihuman.errors import InvalidInput, NotFound
 from digihuman.media.audio import write_wav
+from digihuman.progress import Progress, no_progress
 from digihuman.services import Services
 from digihuman.speech.tts.base import AudioChunk, SpeechOptions
 
@@ -34,6 +35,25 @@ def speech_chunks(
     return engines.require_voice_cloner().synthesize(model_dir, text, options)
 
 
-def speak(services: Services, voice_id: str, text: str, out: Path, owner: str | None) -> float:
-    """Write ``text`` spoken by ``voice_id`` to a WAV file; returns its duration in seconds."""
-    return write_wav(speech_chunks(services, voice_id, text, owner), out)
+def speak(services: Services, voice_id: str, text: str, out: Path, owner: str | None,
+          progress: Progress = no_progress) -> float:
+    """Write ``text`` spoken by ``voice_id`` to a WAV file; returns its duration in seconds.
+
+    ``progress`` hears of every chunk, so a job that speaks a long text can still be cancelled.
+    """
+    return write_wav(reporting(speech_chunks(services, voice_id, text, owner), len(text), progress), out)
+
+
+def reporting(chunks: Iterator[AudioChunk], total_chars: int, progress: Progress) -> Iterator[AudioChunk]:
+    """``chunks``, reporting after each how much of the text is spoken.
+
+    Synthesis of a long text takes minutes and reports nothing of its own; a job's progress call is
+    also where it learns of a cancel, so each chunk gives it that chance.
+    """
+    stage = "synthesising speech"
+    progress(0.0, stage)
+    done = 0
+    for chunk in chunks:
+        done += len(chunk.text)
+        progress(min(99.0, 100.0 * done / max(1, total_chars)), stage)
+        yield chunk

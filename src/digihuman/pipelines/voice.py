@@ -57,7 +57,8 @@ def _named(ctx: JobContext, keys: list[str], names: list[str]) -> list[Path]:
 
 def say(ctx: JobContext) -> dict[str, Any]:
     """Speak a text with a voice model into a WAV file."""
-    ctx.progress(5, "synthesising speech")
     out = ctx.workdir / "speech.wav"
-    duration = speak(ctx.services, ctx.inputs["voice_id"], ctx.inputs["text"], out, ctx.task.owner)
+    duration = speak(ctx.services, ctx.inputs["voice_id"], ctx.inputs["text"], out, ctx.task.owner,
+                     scaled(ctx.progress, 5, 95))
+    ctx.progress(96, "storing the speech")
     return {"audio": ctx.store_output("speech.wav", out), "duration_s": duration}

@@ -11,6 +11,12 @@ from starlette.exceptions import HTTPException
 
 from digihuman.api.dependencies import Owner, ServicesDep
 from digihuman.api.envelope import ok
+from digihuman.api.limits import (
+    check_avatar_model_quota,
+    check_name,
+    check_text,
+    check_voice_model_quota,
+)
 from digihuman.api.submit import check_quota, owned_task, submit
 from digihuman.api.voices import check_voice
 from digihuman.errors import Conflict, InvalidInput, MediaRejected
@@ -78,9 +84,10 @@ def _video_status(s: Services, owner: str, form: Form, kind: str) -> dict[str, A
 
 def create_model_fast(s: Services, owner: str, form: Form) -> dict[str, Any]:
     s.engines.require_talking_head()
-    name, video_url = _field(form, "model_name"), _field(form, "video_url")
+    name, video_url = check_name(_field(form, "model_name"), "model_name"), _field(form, "video_url")
     s.intake.check(video_url, "video_url")
     check_quota(s, owner)
+    check_avatar_model_quota(s, owner)
     video = s.intake.take_url(video_url, "video_url", "video", training=True)
     seconds = video.info.duration_s or 0.0
     if seconds < MIN_TRAINING_S:
@@ -122,7 +129,9 @@ def create_video_fast(s: Services, owner: str, form: Form) -> dict[str, Any]:
 
 
 def create_model(s: Services, owner: str, form: Form) -> dict[str, Any]:
-    model = s.catalog.create_voice(owner, _field(form, "model_name"))
+    name = check_name(_field(form, "model_name"), "model_name")
+    check_voice_model_quota(s, owner)
+    model = s.catalog.create_voice(owner, name)
     return {"model_id": model.id}
 
 
@@ -149,7 +158,7 @@ def chk_model_audio(s: Services, owner: str, form: Form) -> dict[str, Any]:
 
 
 def create_audio(s: Services, owner: str, form: Form) -> dict[str, Any]:
-    text, voice_id = _field(form, "task_text"), _field(form, "people_id")
+    text, voice_id = check_text(s, _field(form, "task_text"), "task_text"), _field(form, "people_id")
     check_voice(s, voice_id, owner, "people_id")
     inputs = {"voice_id": voice_id, "text": text}
     return {"task_id": submit(s, owner, VOICE_SAY, inputs, callback_url=_callback(form)).id}

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from digihuman.api.dependencies import Owner, ServicesDep
 from digihuman.api.envelope import ok
+from digihuman.api.limits import check_text
 from digihuman.api.submit import check_quota, owned_task, submit
 from digihuman.api.voices import check_voice
 from digihuman.errors import InvalidInput
@@ -61,10 +62,12 @@ def create(body: AvatarGeneration, owner: Owner, services: ServicesDep) -> dict[
         check_voice(services, body.use_voice.voice_engine_id, owner, "use_voice.voice_engine_id")
         if not body.use_voice.text.strip():
             raise InvalidInput("use_voice.text is empty: give the words the avatar should say.")
+        check_text(services, body.use_voice.text, "use_voice.text")
     if body.create_voice:
         engines.require_voice_cloner()
         if not body.create_voice.text.strip():
             raise InvalidInput("create_voice.text is empty: give the words the avatar should say.")
+        check_text(services, body.create_voice.text, "create_voice.text")
     intake = services.intake
     intake.check(body.avatar_url, "avatar_url")
     speech_url = body.audio_url or (body.create_voice.audio_url if body.create_voice else None)

@@ -10,11 +10,14 @@ from pydantic import BaseModel, Field
 
 from digihuman.api.dependencies import Owner, ServicesDep
 from digihuman.api.envelope import ok
+from digihuman.api.limits import check_text
 from digihuman.api.submit import check_quota, owned_task, submit
 from digihuman.api.voices import check_voice
 from digihuman.errors import InvalidInput
 from digihuman.remix.floating import check as check_floating
 from digihuman.remix.options import parse_style, parse_transforms
+from digihuman.remix.redub import PRESETS, preset
+from digihuman.services import Services
 from digihuman.tasks.jobs import REMIX
 from digihuman.tasks.records import TaskStatus
 
@@ -48,7 +51,7 @@ class GenerateVideo(BaseModel):
     video_url: str = Field(description="The video to remix: an http(s) URL or the url of a file uploaded to "
                                        "/v1/files.")
     text_content: str | None = Field(
-        None, max_length=20000,
+        None,
         description="The script: shown as subtitles timed to the speech (and spoken when `voice` is given); "
                     "transcribed from the video when absent.")
     custom_floating_text: list[str] = Field(
@@ -71,8 +74,11 @@ def generate(body: GenerateVideo, owner: Owner, services: ServicesDep) -> dict[s
     transforms = parse_transforms(body.transforms)
     parse_style(body.subtitle_style)
     check_floating(body.custom_floating_text)
+    if body.text_content is not None:
+        check_text(services, body.text_content, "text_content")
     if body.rewrite and not body.voice:
         raise InvalidInput("rewrite needs voice: the rewritten script is spoken by that voice.")
+    rewrite = _rewrite_style(services, body.rewrite)
     if body.voice:
         check_voice(services, body.voice, owner, "voice")
     services.intake.check(body.video_url, "video_url")
@@ -82,11 +88,23 @@ def generate(body: GenerateVideo, owner: Owner, services: ServicesDep) -> dict[s
     video = services.intake.take_url(body.video_url, "video_url", "video")
     music = services.intake.take_url(transforms.music_url, "transforms.music_url", "speech") \
         if transforms.music_url else None
-    rewrite = "default" if body.rewrite is True else (body.rewrite or None)
     inputs = {**body.model_dump(exclude={"video_url", "rewrite", "callback_url"}), "video_key": video.key,
               "rewrite": rewrite,
               "music_key": music.key if music else None}
     return ok({"task_id": submit(services, owner, REMIX, inputs, callback_url=body.callback_url).id})
+
+
+def _rewrite_style(services: Services, rewrite: bool | str | None) -> str | None:
+    """The rewrite style asked for, refused now if the chat engine has no preset for it."""
+    style = "default" if rewrite is True else (rewrite or None)
+    if style is None or style in PRESETS:
+        return style
+    chat = services.engines.chat
+    offered = [m for m in chat.models() if m.startswith("rewrite-")] if chat is not None else []
+    if preset(style) not in offered:
+        known = ", ".join(["true", *PRESETS, *(m for m in offered if m not in PRESETS.values())])
+        raise InvalidInput(f"unknown rewrite style {style!r}; use one of: {known}.")
+    return style
 
 
 def _iso(ts: float | None) -> str | None:

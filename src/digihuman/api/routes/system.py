@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from digihuman import __version__
 from digihuman.api.dependencies import Owner, ServicesDep
@@ -38,4 +38,4 @@ def health(services: ServicesDep) -> JSONResponse:
 
 @router.get("/metrics")
 def metrics(request: Request, owner: Owner) -> Response:
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(request.app.state.metrics.exposition(owner), media_type=CONTENT_TYPE_LATEST)
