@@ -19,6 +19,7 @@ from digihuman.config import Settings
 from digihuman.services import Services
 from digihuman.tasks.delivery import Deliverer
 from digihuman.tasks.reaper import Reaper
+from digihuman.timings import StageTimings
 
 # Routes that take file uploads get the upload limit instead of the small body limit.
 UPLOAD_PATHS = ("/v1/files", "/model")
@@ -77,7 +78,8 @@ class CountRequests:
             await send(message)
 
         try:
-            await self.app(scope, receive, counted_send)
+            with StageTimings().active():  # the request's intake time, kept with the task it submits
+                await self.app(scope, receive, counted_send)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.requests.labels(scope["method"], route, str(status)).inc()

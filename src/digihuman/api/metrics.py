@@ -10,9 +10,10 @@ import logging
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric, SummaryMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric, SummaryMetricFamily
 
 from digihuman.services import Services
+from digihuman.tasks.stage_times import BUCKETS, StageTimes
 
 log = logging.getLogger(__name__)
 # Owner ids of the keys in DIGIHUMAN_API_KEYS (see keys.KeyStore); stored keys have uuid owners.
@@ -44,6 +45,30 @@ class TaskCollector:
         yield depth
 
 
+class StageCollector:
+    """Wall seconds per task stage (histogram) and CPU seconds (summary), from ended tasks' records."""
+
+    def __init__(self, services: Services, owner: str | None = None) -> None:
+        self.services, self.owner = services, owner
+
+    def collect(self) -> Iterator[Metric]:
+        wall = HistogramMetricFamily("digihuman_task_stage_seconds",
+                                     "Wall seconds ended tasks spent per stage.", labels=["kind", "stage"])
+        cpu = SummaryMetricFamily("digihuman_task_stage_cpu_seconds",
+                                  "CPU seconds ended tasks spent per stage.", labels=["kind", "stage"])
+        try:
+            histograms = StageTimes(self.services.db).histograms(self.owner)
+        except Exception:
+            log.warning("stage times unavailable for /metrics", exc_info=True)
+            histograms = []
+        for h in histograms:
+            buckets = [(f"{b:g}", n) for b, n in zip(BUCKETS, h.cumulative)] + [("+Inf", h.count)]
+            wall.add_metric([h.kind, h.stage], buckets, h.wall_sum)
+            cpu.add_metric([h.kind, h.stage], count_value=h.count, sum_value=h.cpu_sum)
+        yield wall
+        yield cpu
+
+
 class Metrics:
     """The registry of one API server."""
 
@@ -60,5 +85,7 @@ class Metrics:
     def exposition(self, owner: str) -> bytes:
         """The scrape for the key of ``owner``: the whole fleet's tasks for an operator key, else its own."""
         tasks = CollectorRegistry()
-        tasks.register(TaskCollector(self.services, None if owner.startswith(OPERATOR_PREFIX) else owner))
+        scope = None if owner.startswith(OPERATOR_PREFIX) else owner
+        tasks.register(TaskCollector(self.services, scope))
+        tasks.register(StageCollector(self.services, scope))
         return generate_latest(self.registry) + generate_latest(tasks)

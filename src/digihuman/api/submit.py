@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from digihuman import timings
 from digihuman.errors import EngineUnavailable, NotFound, TooManyTasks
 from digihuman.services import Services
 from digihuman.tasks.callbacks import check_callback_url
@@ -31,6 +32,8 @@ def submit(services: Services, owner: str, kind: str, inputs: dict[str, Any], na
     if callback_url is not None:
         check_callback_url(callback_url, services.settings)
     callback_url = callback_url or services.settings.callbacks.default_url
+    if (request_timings := timings.current()) is not None and request_timings.stages:
+        inputs = {**inputs, "intake_timings": request_timings.as_dict()}  # the worker adds its stages to these
     settings = services.settings.tasks
     task = services.tasks.create(kind, inputs, owner=owner, name=name, timeout_s=settings.timeout_s,
                                  max_attempts=settings.max_attempts)

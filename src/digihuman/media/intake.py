@@ -20,6 +20,7 @@ from digihuman.errors import InvalidInput, NotFound, ServerBusy, TooLarge
 from digihuman.media.fetch import FetchPolicy, check_url, fetch, human_size
 from digihuman.media.probe import MediaInfo, probe, require, require_length
 from digihuman.storage.base import Storage
+from digihuman.timings import stage
 
 Expect = Literal["image", "video", "audio", "visual", "speech", "any"]
 CHUNK = 1024 * 1024
@@ -76,7 +77,8 @@ class Intake:
                              "with POST /v1/files and pass its url.")
         try:
             with tempfile.TemporaryDirectory(dir=self._tmp) as tmp:
-                fetched = fetch(url, Path(tmp) / "input", self._policy(max_bytes), field)
+                with stage("download"):
+                    fetched = fetch(url, Path(tmp) / "input", self._policy(max_bytes), field)
                 return self._store(fetched.path, field, expect)
         finally:
             self._downloads.release()
@@ -99,10 +101,11 @@ class Intake:
             return self._store(path, field, expect)
 
     def _store(self, path: Path, field: str, expect: Expect) -> StoredMedia:
-        info = self._probe(path, field, expect)
-        key = f"uploads/{_sha256(path)[:40]}.{info.extension}"
-        if not self.storage.exists(key):
-            self.storage.put_file(key, path)
+        with stage("intake"):
+            info = self._probe(path, field, expect)
+            key = f"uploads/{_sha256(path)[:40]}.{info.extension}"
+            if not self.storage.exists(key):
+                self.storage.put_file(key, path)
         return StoredMedia(key, info)
 
     def _probe(self, path: Path, field: str, expect: Expect) -> MediaInfo:

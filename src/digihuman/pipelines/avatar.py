@@ -86,8 +86,8 @@ def _speech(ctx: JobContext) -> Path:
     out = ctx.workdir / "speech.wav"
     if "use_voice" in inputs:
         with ctx.stage("speech synthesis"):
-            speak(services, inputs["use_voice"]["voice_engine_id"], inputs["use_voice"]["text"], out, ctx.task.owner,
-                  scaled(ctx.progress, 2, 19))
+            voice = inputs["use_voice"]
+            speak(services, voice["voice_engine_id"], voice["text"], out, ctx.task.owner, scaled(ctx.progress, 2, 19))
         return out
     clone = inputs["create_voice"]
     cloner = services.engines.require_voice_cloner()
@@ -95,7 +95,8 @@ def _speech(ctx: JobContext) -> Path:
     model_dir.mkdir()
     with ctx.stage("voice cloning"):
         cloner.train([ctx.input_path(clone["audio_key"])], None,
-                     VoiceTrainOptions(language=clone.get("language")), model_dir, scaled(ctx.progress, 0, 15))
+                     VoiceTrainOptions(language=clone.get("language")), model_dir,
+                     scaled(ctx.progress, 0, 15))
     ctx.progress(16, "speaking with the cloned voice")
     with ctx.stage("speech synthesis"):
         chunks = cloner.synthesize(model_dir, clone["text"], SpeechOptions())

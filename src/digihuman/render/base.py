@@ -17,6 +17,24 @@ class RenderOptions:
     watermark: str | None = None  # when set, also write a copy with this corner mark
     # the caller re-encodes the video (e.g. a remix): encode fast and nearly lossless instead of small
     intermediate: bool = False
+    # long side of the output in pixels (even); None: the avatar's own size, at most
+    # PHOTO_MAX_SIDE for a photo and VIDEO_MAX_SIDE for a video
+    max_side: int | None = None
+
+
+PHOTO_MAX_SIDE = 1080  # a photo's one mouth gains nothing from more pixels; the warp costs per pixel
+VIDEO_MAX_SIDE = 1920
+
+
+def output_size(width: int, height: int, max_side: int | None, default_cap: int) -> tuple[int, int]:
+    """The even output size for a ``width`` x ``height`` avatar: long side ``max_side`` when given
+    (up or down), else the avatar's own, capped at ``default_cap``; the aspect ratio is kept."""
+    long_side = max(width, height)
+    target = max_side if max_side is not None else min(long_side, default_cap)
+    factor = target / long_side
+    if abs(factor - 1.0) < 1e-9:
+        return width - width % 2, height - height % 2
+    return max(2, round(width * factor / 2) * 2), max(2, round(height * factor / 2) * 2)
 
 
 @dataclass(frozen=True)

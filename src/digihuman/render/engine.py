@@ -15,6 +15,7 @@ from digihuman.errors import EngineUnavailable
 from digihuman.progress import Progress, scaled
 from digihuman.render.avatar import MANIFEST, TrainOptions, train_avatar
 from digihuman.render.base import AvatarInfo, RenderOptions, RenderResult
+from digihuman.timings import stage
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic"})
 PHOTO_FPS = 25.0
@@ -42,14 +43,16 @@ class SampleTalkingHead:
         from digihuman.render.video import render_model
 
         avatar, audio, out_dir = Path(avatar), Path(audio), Path(out_dir)
-        timeline = self._timeline(audio)
+        with stage("speech analysis"):
+            timeline = self._timeline(audio)
         if avatar.is_dir() and (avatar / MANIFEST).is_file():
             return render_model(avatar, audio, out_dir, options, progress, timeline)
         if avatar.suffix.lower() in IMAGE_SUFFIXES:
             return self._render_photo(avatar, audio, out_dir, options, progress, timeline)
         model_dir = Path(tempfile.mkdtemp(prefix="avatar-", dir=out_dir if out_dir.is_dir() else None))
         try:
-            self.train(avatar, model_dir, scaled(progress, 0, 50))
+            with stage("training"):
+                self.train(avatar, model_dir, scaled(progress, 0, 50))
             return render_model(model_dir, audio, out_dir, options, scaled(progress, 50, 100), timeline)
         finally:
             shutil.rmtree(model_dir, ignore_errors=True)
@@ -67,5 +70,6 @@ class SampleTalkingHead:
             from digihuman.render.photo import render_photo
         except ImportError as e:
             raise EngineUnavailable("the photo talking head", "digihuman.render.photo is missing") from e
-        mouth = mouth_track(timeline, PHOTO_FPS)
+        with stage("selection"):
+            mouth = mouth_track(timeline, PHOTO_FPS)
         return render_photo(image, audio, mouth, timeline, out_dir, options, progress)

@@ -20,14 +20,14 @@ from digihuman.errors import MediaRejected
 from digihuman.face import FaceFrame, read_image, track_image
 from digihuman.face.tracking import analyse
 from digihuman.progress import Progress
-from digihuman.render.base import RenderOptions, RenderResult
+from digihuman.render.base import PHOTO_MAX_SIDE, RenderOptions, RenderResult, output_size
 from digihuman.render.idle import IdleMotion, IdlePlan, IdlePose
 from digihuman.render.mouth_interior import MouthPalette, paint_mouth
 from digihuman.render.output import PreviewCollector, VideoSpec, VideoWriter, watermark, write_cover
 from digihuman.render.photo_warp import FaceRig, MeshWarp, MouthPose
 from digihuman.timeline import MouthTrack, Timeline
+from digihuman.timings import stage
 
-MAX_SIDE = 1920  # longer photos are scaled down: the video would only be slower, not better
 SILENCE_EASE_S = 0.08  # the mouth settles to rest this fast once a silence starts
 
 
@@ -45,8 +45,9 @@ class PortraitAnimator:
         self._frame = rgb.copy()
 
     @classmethod
-    def from_photo(cls, image: Path) -> PortraitAnimator:
-        """Read and track ``image``; scale it to at most MAX_SIDE and even sizes.
+    def from_photo(cls, image: Path, max_side: int | None = None) -> PortraitAnimator:
+        """Read and track ``image``; scale it to a long side of ``max_side`` (default: its own, at
+        most PHOTO_MAX_SIDE: a larger video would only be slower, not better) and even sizes.
 
         Raises MediaRejected (422) when the photo has no usable face."""
         import cv2
@@ -54,16 +55,17 @@ class PortraitAnimator:
         face = track_image(image)
         rgb = read_image(image)
         height, width = rgb.shape[:2]
-        factor = min(1.0, MAX_SIDE / max(width, height))
-        landmarks = face.landmarks
-        if factor < 1.0:
-            size = (max(2, round(width * factor)), max(2, round(height * factor)))
-            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-            landmarks = landmarks * np.float32(factor)
-        rgb = np.ascontiguousarray(rgb[: rgb.shape[0] // 2 * 2, : rgb.shape[1] // 2 * 2])
-        if factor < 1.0:
-            face = analyse(rgb, landmarks)
-        return cls(rgb, face)
+        size = output_size(width, height, max_side, PHOTO_MAX_SIDE)
+        if size != (width - width % 2, height - height % 2):
+            shrink = size[0] < width
+            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+            factors = np.array([size[0] / width, size[1] / height], np.float32)
+            landmarks = face.landmarks.copy()
+            landmarks[:, :2] *= factors
+            if landmarks.shape[1] > 2:  # depth is in x's units
+                landmarks[:, 2:] *= factors[0]
+            return cls(rgb, analyse(rgb, landmarks))
+        return cls(np.ascontiguousarray(rgb[: size[1], : size[0]]), face)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -110,7 +112,8 @@ def render_photo(image: Path, audio: Path, mouth: MouthTrack, timeline: Timeline
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     progress(0.0, "measuring the face")
-    animator = PortraitAnimator.from_photo(image)
+    with stage("face tracking"):
+        animator = PortraitAnimator.from_photo(image, options.max_side)
     width, height = animator.size
     n = len(mouth)
     duration = n / mouth.fps
@@ -125,14 +128,18 @@ def render_photo(image: Path, audio: Path, mouth: MouthTrack, timeline: Timeline
         clean = writers.enter_context(VideoWriter(clean_path, spec, audio))
         marked = writers.enter_context(VideoWriter(marked_path, spec, audio)) if options.watermark else None
         for i, pose in enumerate(poses):
-            frame = animator.render(pose, plan.at(i / mouth.fps))
-            clean.write(frame)
-            if marked is not None:
-                marked.write(watermark(frame, options.watermark or ""))
-            preview.add(frame)
+            with stage("compositing"):
+                frame = animator.render(pose, plan.at(i / mouth.fps))
+            with stage("encoding"):
+                clean.write(frame)
+                if marked is not None:
+                    marked.write(watermark(frame, options.watermark or ""))
+            with stage("preview"):
+                preview.add(frame)
             if i % 25 == 0:
                 progress(100.0 * i / max(n, 1), "rendering the face")
-    preview_path = preview.write(out_dir / "preview.webp")
+    with stage("preview"):
+        preview_path = preview.write(out_dir / "preview.webp")
     progress(100.0, "rendering the face")
     return RenderResult(video=clean_path, cover=cover, preview=preview_path, duration_s=duration,
                         watermarked=marked_path if marked is not None else None)

@@ -20,10 +20,11 @@ import numpy as np
 
 from digihuman.progress import Progress, no_progress, scaled
 from digihuman.render.avatar import AvatarModel
-from digihuman.render.base import RenderOptions, RenderResult
+from digihuman.render.base import VIDEO_MAX_SIDE, RenderOptions, RenderResult, output_size
 from digihuman.render.composite import BlendOptions, Compositor
 from digihuman.render.select import SelectOptions, jumps, select_units
 from digihuman.timeline import MouthTrack, Timeline
+from digihuman.timings import stage
 
 CROSSFADE = 3  # V2: frames over which a jump between library frames is faded in
 OUTPUT_CRF = 18  # the background was encoded once already (at 16): keep the second generation clean
@@ -54,7 +55,8 @@ def plan_render(model: AvatarModel, audio: Path, timeline: Timeline, mouth: Mout
     a = model.arrays
     start, count = model.background
     background = ping_pong(count, frames)
-    features = speech_features(audio, mouth, frames)
+    with stage("speech analysis"):
+        features = speech_features(audio, mouth, frames)
     targets = model.mapping.predict(features)
     silent = silent_frames(timeline, frames, model.fps)
     library = (a["descriptors"] - a["z_mean"]) / a["z_std"]
@@ -71,10 +73,13 @@ def render_model(model_dir: Path, audio: Path, out_dir: Path, options: RenderOpt
 
     model = AvatarModel.load(model_dir)
     progress(1, "reading the speech")
-    timeline = timeline or build_timeline(Path(audio))
-    mouth = mouth_track(timeline, model.fps)
+    if timeline is None:
+        with stage("speech analysis"):
+            timeline = build_timeline(Path(audio))
     progress(5, "choosing mouths")
-    plan = plan_render(model, Path(audio), timeline, mouth, options.quality)
+    with stage("selection"):
+        mouth = mouth_track(timeline, model.fps)
+        plan = plan_render(model, Path(audio), timeline, mouth, options.quality)
     return write_render(model, plan, Path(audio), Path(out_dir), options, scaled(progress, 8, 100))
 
 
@@ -84,8 +89,12 @@ def write_render(model: AvatarModel, plan: RenderPlan, audio: Path, out_dir: Pat
     from digihuman.render.clip import ClipReader, read_plan
     from digihuman.render.output import PreviewCollector, VideoSpec, VideoWriter, watermark, write_cover
 
+    import cv2
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    width, height = model.size
+    width, height = output_size(*model.size, options.max_side, VIDEO_MAX_SIDE)
+    scale = (width, height) != model.size
+    shrink = width < model.size[0]
     if options.intermediate:
         spec = VideoSpec(width, height, model.fps, crf=INTERMEDIATE_CRF, preset="ultrafast")
     else:
@@ -103,17 +112,27 @@ def write_render(model: AvatarModel, plan: RenderPlan, audio: Path, out_dir: Pat
         with VideoWriter(paths["video"], spec, audio) as clean:
             marked = VideoWriter(marked_path, spec, audio) if marked_path else None
             try:
-                for t, rgb in enumerate(read_plan(reader, plan.background)):
-                    if t >= plan.frames:
+                backgrounds = read_plan(reader, plan.background)
+                for t in range(plan.frames):
+                    with stage("decode"):
+                        rgb = next(backgrounds, None)
+                    if rgb is None:
                         break
-                    crop = _mouth_at(model, plan, fades, t)
-                    frame = compositor(rgb, start + int(plan.background[t]), crop, int(plan.mouth[t]))
-                    clean.write(frame)
-                    preview.add(frame)
-                    if marked is not None:
-                        marked.write(watermark(frame, options.watermark or ""))
-                    if t == cover_at:
-                        write_cover(frame, paths["cover"])
+                    with stage("compositing"):
+                        crop = _mouth_at(model, plan, fades, t)
+                        frame = compositor(rgb, start + int(plan.background[t]), crop, int(plan.mouth[t]))
+                    if scale:
+                        with stage("scaling"):
+                            frame = cv2.resize(frame, (width, height),
+                                               interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+                    with stage("encoding"):
+                        clean.write(frame)
+                        if marked is not None:
+                            marked.write(watermark(frame, options.watermark or ""))
+                    with stage("preview"):
+                        preview.add(frame)
+                        if t == cover_at:
+                            write_cover(frame, paths["cover"])
                     if t % 25 == 0:
                         progress(100.0 * t / plan.frames, "rendering")
             finally:
@@ -121,7 +140,8 @@ def write_render(model: AvatarModel, plan: RenderPlan, audio: Path, out_dir: Pat
                     marked.close()
     finally:
         reader.close()
-    preview.write(paths["preview"])
+    with stage("preview"):
+        preview.write(paths["preview"])
     progress(100, "rendered")
     return RenderResult(video=paths["video"], cover=paths["cover"], preview=paths["preview"],
                         duration_s=plan.frames / plan.fps, watermarked=marked_path)

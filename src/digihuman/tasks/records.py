@@ -1,4 +1,5 @@
-"""Database tables: tasks, API keys, voice models, avatar models, callbacks and webhook secrets.
+"""Database tables: tasks, API keys, voice models, avatar models, callbacks, webhook secrets and
+task stage times.
 
 Times are Unix seconds (floats) so SQLite and PostgreSQL store them alike.
 """
@@ -122,4 +123,20 @@ class WebhookSecretRow(Base):
 
     owner: Mapped[str] = mapped_column(String(32), primary_key=True)
     secret: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class StageTimeRow(Base):
+    """Seconds one ended task spent in one stage (see digihuman.timings); /metrics reads them."""
+
+    __tablename__ = "task_stage_times"
+    __table_args__ = (Index("ix_task_stage_times_kind_stage", "kind", "stage"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[str] = mapped_column(String(32), index=True)
+    owner: Mapped[str | None] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    stage: Mapped[str] = mapped_column(String(60))
+    wall_s: Mapped[float] = mapped_column(Float)
+    cpu_s: Mapped[float] = mapped_column(Float)
     created_at: Mapped[float] = mapped_column(Float)

@@ -21,7 +21,9 @@ from digihuman.errors import DigihumanError, TaskCancelled, TaskTimedOut
 from digihuman.services import Services
 from digihuman.tasks.context import JobContext
 from digihuman.tasks.jobs import JOBS
+from digihuman.tasks.stage_times import StageTimes
 from digihuman.tasks.store import TaskStore, TaskView
+from digihuman.timings import StageTimings
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +98,12 @@ class Worker:
         scratch.mkdir(parents=True, exist_ok=True)
         settings = self.services.settings.tasks
         with tempfile.TemporaryDirectory(dir=scratch) as tmp, Heartbeat(store, task, worker, settings.heartbeat_s) as beat:
+            ctx = JobContext(task, self.services, Path(tmp), beat.report)
+            ctx.timings.merge(task.inputs.get("intake_timings") or {})  # timed by the API server
             try:
-                outputs = job(JobContext(task, self.services, Path(tmp), beat.report))
+                # "other": the job's time outside every named stage
+                with ctx.timings.active(), ctx.timings.stage("other"):
+                    outputs = job(ctx)
             except TaskTimeout:
                 store.fail(task.id, 504, f"the task ran past its time limit of {task.timeout_s:g} s and was stopped.",
                            worker=worker)
@@ -109,5 +115,21 @@ class Worker:
                 store.fail(task.id, 500, f"internal error while {beat.stage}: {type(e).__name__}: {e}",
                            worker=worker)
             else:
+                outputs = {**outputs, "timings": _with_total(ctx.timings)}
                 store.succeed(task.id, worker, outputs)
                 log.info("task succeeded", extra=extra)
+            finally:
+                self._record_stages(task, ctx.timings)
+
+    def _record_stages(self, task: TaskView, timings: StageTimings) -> None:
+        try:
+            StageTimes(self.services.db).record(task.id, task.owner, task.kind, _with_total(timings))
+        except Exception:  # the task's outcome is recorded already; its profile is not worth failing it
+            log.warning("stage times not recorded", extra={"task_id": task.id}, exc_info=True)
+
+
+def _with_total(timings: StageTimings) -> dict[str, dict[str, float]]:
+    stages = timings.as_dict()
+    total = {"wall_s": round(sum(v["wall_s"] for v in stages.values()), 4),
+             "cpu_s": round(sum(v["cpu_s"] for v in stages.values()), 4), "calls": 1}
+    return {**stages, "total": total}

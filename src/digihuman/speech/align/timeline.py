@@ -31,6 +31,7 @@ from digihuman.speech.align.silence import silence_spans, speech_mask
 from digihuman.speech.align.visemes import SILENCE, PhoneTargets, as_arpabet, default_targets, viseme_of
 from digihuman.speech.asr.base import Recognizer, Transcript
 from digihuman.timeline import Phone, Timeline, Viseme, Word
+from digihuman.timings import stage
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,8 @@ class TimelineBuilder:
         transcript = None
         if recognizer is not None and (text is None or _needs_times(samples, text, language)):
             try:
-                transcript = recognizer.transcribe(audio, language=language)
+                with stage("recognition"):
+                    transcript = recognizer.transcribe(audio, language=language)
             except Exception as e:  # noqa: BLE001 - any recogniser failure falls back to acoustics
                 log.warning("recognition failed for %s, using the acoustic method: %s", audio.name, e)
         return self.from_samples(samples, text=text, language=language, transcript=transcript)
@@ -72,7 +74,8 @@ class TimelineBuilder:
         if lang == "en" and (text or (transcript and transcript.words)):
             timed = _english_words(text, transcript, speech, duration)
             if timed:
-                words, phones = self.aligner.align(samples, timed)
+                with stage("alignment"):
+                    words, phones = self.aligner.align(samples, timed)
                 method = "align"
         elif lang == "zh" and (text or (transcript and transcript.words)):
             words = _mandarin_words(text, transcript, speech, duration)

@@ -1,0 +1,68 @@
+"""Stage timings: wall and CPU seconds per stage, nested exclusively, accumulated over calls."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from digihuman.timings import StageTimings, current, stage
+
+
+def spin(seconds: float) -> None:
+    """Busy CPU for ``seconds`` of wall time."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def test_a_stage_counts_wall_and_cpu_seconds():
+    timings = StageTimings()
+    with timings.stage("compute"):
+        spin(0.05)
+    with timings.stage("wait"):
+        time.sleep(0.05)
+    got = timings.as_dict()
+    assert list(got) == ["compute", "wait"]
+    assert got["compute"]["wall_s"] == pytest.approx(0.05, abs=0.03)
+    assert got["compute"]["cpu_s"] > 0.02  # busy: the CPU ran (less on a crowded machine)
+    assert got["wait"]["wall_s"] == pytest.approx(0.05, abs=0.03)
+    assert got["wait"]["cpu_s"] < 0.02  # asleep: the CPU did not
+
+
+def test_repeated_calls_accumulate_and_nested_stages_are_exclusive():
+    timings = StageTimings()
+    with timings.stage("render"):
+        for _ in range(3):
+            with timings.stage("encode"):
+                time.sleep(0.02)
+        time.sleep(0.03)
+    got = timings.as_dict()
+    assert got["encode"]["calls"] == 3 and got["render"]["calls"] == 1
+    assert got["encode"]["wall_s"] == pytest.approx(0.06, abs=0.03)
+    # the outer stage keeps only its own time: no second is counted twice
+    assert got["render"]["wall_s"] == pytest.approx(0.03, abs=0.03)
+
+
+def test_module_stage_reports_to_the_active_timer_only():
+    with stage("ignored"):  # no timer active: nothing is recorded anywhere, nothing fails
+        pass
+    assert current() is None
+    timings = StageTimings()
+    with timings.active():
+        assert current() is timings
+        with stage("decode"):
+            time.sleep(0.01)
+    assert current() is None
+    assert set(timings.as_dict()) == {"decode"}
+
+
+def test_a_failing_block_is_still_counted_and_merge_adds_earlier_parts():
+    timings = StageTimings()
+    with pytest.raises(ValueError), timings.stage("decode"):
+        raise ValueError("bad frame")
+    timings.merge({"download": {"wall_s": 1.5, "cpu_s": 0.25, "calls": 2},
+                   "decode": {"wall_s": 1.0, "cpu_s": 0.5}})
+    got = timings.as_dict()
+    assert got["decode"]["calls"] == 2 and got["decode"]["wall_s"] >= 1.0
+    assert got["download"] == {"wall_s": 1.5, "cpu_s": 0.25, "calls": 2}
