@@ -42,8 +42,8 @@ def _delay(progress: Progress, stage: str) -> None:
         time.sleep(total / steps)
 
 
-def tone(text: str, freq: float = 180.0) -> np.ndarray:
-    seconds = max(0.3, 0.06 * len(text))
+def tone(text: str, freq: float = 180.0, speed: float = 1.0) -> np.ndarray:
+    seconds = max(0.3, 0.06 * len(text)) / speed
     t = np.arange(int(seconds * RATE)) / RATE
     return (0.3 * np.sin(2 * np.pi * freq * t) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
 
@@ -55,7 +55,7 @@ class FakeTTS:
 
     def synthesize(self, text: str, voice_id: str, options: SpeechOptions) -> Iterator[AudioChunk]:
         for sentence in [s for s in text.replace("。", ".").split(".") if s.strip()] or [text]:
-            yield AudioChunk(tone(sentence), RATE, sentence)
+            yield AudioChunk(tone(sentence, speed=options.speed), RATE, sentence)
 
 
 class FakeVoiceCloner:
@@ -71,7 +71,7 @@ class FakeVoiceCloner:
 
     def synthesize(self, model_dir: Path, text: str, options: SpeechOptions) -> Iterator[AudioChunk]:
         freq = json.loads((model_dir / "voice.json").read_text())["freq"]
-        yield AudioChunk(tone(text, freq), RATE, text)
+        yield AudioChunk(tone(text, freq, options.speed), RATE, text)
 
 
 def _audio(path: Path) -> np.ndarray:

@@ -90,6 +90,18 @@ def test_backend_speaks_audibly_for_a_plausible_time(catalogue: SpeechCatalogue,
         assert phones == ()
 
 
+@pytest.mark.parametrize(("voice_id", "text", "units", "per_unit", "has_phones"), BACKENDS)
+def test_backend_speaks_faster_at_a_higher_speed(catalogue: SpeechCatalogue, voice_id: str, text: str,
+                                                 units: int, per_unit: tuple[float, float], has_phones: bool) -> None:
+    normal, rate, _ = speech(catalogue.synthesize(text, voice_id, SpeechOptions(temperature=0.0)))
+    fast, _, chunks = speech(catalogue.synthesize(text, voice_id, SpeechOptions(temperature=0.0, speed=2.0)))
+    # about half the time: Piper gives every phone at least one frame (0.63 measured), eSpeak rounds its
+    # words a minute
+    assert 0.4 < len(fast) / len(normal) < 0.7, len(fast) / len(normal)
+    if has_phones:
+        assert_phones_sane(tuple(p for c in chunks for p in c.phones), len(fast) / rate)
+
+
 @needs_piper
 def test_piper_phones_are_arpabet(catalogue: SpeechCatalogue) -> None:
     _, _, chunks = speech(catalogue.synthesize("Hello world.", "en-joe", SpeechOptions()))

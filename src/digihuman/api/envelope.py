@@ -18,7 +18,8 @@ from digihuman.errors import DigihumanError, Unauthorized
 log = logging.getLogger(__name__)
 
 # Routes whose clients speak OpenAI's error shape; they get it beside the envelope.
-OPENAI_PATHS = ("/v1/chat/completions", "/chat/completions", "/v1/models")
+OPENAI_PATHS = ("/v1/chat/completions", "/chat/completions", "/v1/models", "/v1/audio/speech",
+                "/v1/audio/transcriptions")
 
 
 def ok(data: Any = None, msg: str = "ok") -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Speech audio out: WAV files for jobs, and encoded streams (wav, pcm, mp3, opus) for /v1/tts."""
+"""Speech audio out: WAV files for jobs, and encoded streams (wav, pcm, mp3, opus, aac, flac) for the speech routes."""
 
 from __future__ import annotations
 
@@ -13,12 +13,22 @@ import numpy as np
 
 from digihuman.speech.tts.base import AudioChunk
 
-AudioFormat = Literal["wav", "pcm", "mp3", "opus"]
+AudioFormat = Literal["wav", "pcm", "mp3", "opus", "aac", "flac"]
 CONTENT_TYPES: dict[str, str] = {
     "wav": "audio/wav",
     "pcm": "audio/pcm",
     "mp3": "audio/mpeg",
     "opus": "audio/ogg; codecs=opus",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+}
+# Compressed formats: (container, encoder). AAC goes in ADTS and FLAC in its native stream, both
+# playable from the first byte without an index at the end, which a stream cannot go back to write.
+_ENCODERS: dict[str, tuple[str, str]] = {
+    "mp3": ("mp3", "libmp3lame"),
+    "opus": ("ogg", "libopus"),
+    "aac": ("adts", "aac"),
+    "flac": ("flac", "flac"),
 }
 # Speech at about -16 LUFS has an RMS near -16 dBFS once pauses are left out.
 _TARGET_RMS = 10 ** (-16 / 20)
@@ -122,7 +132,7 @@ def _av_stream(chunks: Iterable[AudioChunk], options: EncodeOptions) -> Iterator
     import av
 
     buffer = _Sink()
-    container_format, codec = ("mp3", "libmp3lame") if options.format == "mp3" else ("ogg", "libopus")
+    container_format, codec = _ENCODERS[options.format]
     fixed_rate = 48000 if options.format == "opus" else None
     container = None
     stream = None

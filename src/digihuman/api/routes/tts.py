@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from itertools import chain
 from typing import Any, Literal
 
@@ -15,7 +16,7 @@ from digihuman.api.voices import check_voice
 from digihuman.errors import InvalidInput, NotFound
 from digihuman.media.audio import CONTENT_TYPES, EncodeOptions, encode_stream
 from digihuman.pipelines.speech import speech_chunks
-from digihuman.speech.tts.base import SpeechOptions
+from digihuman.speech.tts.base import AudioChunk, SpeechOptions
 
 router = APIRouter(tags=["text-to-speech"])
 
@@ -44,11 +45,16 @@ def tts(body: TtsRequest, owner: Owner, services: ServicesDep) -> StreamingRespo
     options = SpeechOptions(chunk_length=body.chunk_length, sample_rate=body.sample_rate, latency=body.latency,
                             temperature=body.temperature, top_p=body.top_p)
     chunks = speech_chunks(services, voice_id, body.text, owner, options)
-    encoded = encode_stream(chunks, EncodeOptions(body.format, body.sample_rate, body.mp3_bitrate, body.normalize))
+    return speech_response(chunks, EncodeOptions(body.format, body.sample_rate, body.mp3_bitrate, body.normalize))
+
+
+def speech_response(chunks: Iterator[AudioChunk], options: EncodeOptions) -> StreamingResponse:
+    """The speech encoded as ``options`` asks, streamed as it is made, with its content type."""
+    encoded = encode_stream(chunks, options)
     # Make the first piece before answering, so engine errors still get a proper status.
     first = next(encoded, b"")
-    return StreamingResponse(chain([first], encoded), media_type=CONTENT_TYPES[body.format],
-                             headers={"Content-Disposition": f'inline; filename="speech.{body.format}"'})
+    return StreamingResponse(chain([first], encoded), media_type=CONTENT_TYPES[options.format],
+                             headers={"Content-Disposition": f'inline; filename="speech.{options.format}"'})
 
 
 # What each voice says as its sample, by language; others say the English line.

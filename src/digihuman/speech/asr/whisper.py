@@ -24,7 +24,7 @@ from typing import Literal
 
 from digihuman.errors import EngineUnavailable, InvalidInput, MediaRejected, NotFound
 from digihuman.speech.asr import whisper_models
-from digihuman.speech.asr.base import Transcript
+from digihuman.speech.asr.base import Segment, Transcript
 from digihuman.timeline import Word, divide
 
 SAMPLE_RATE = 16_000  # what whisper hears; faster-whisper's decoder resamples to it
@@ -100,6 +100,7 @@ class WhisperRecognizer:
             duration=round(duration, 3),
             words=words,
             language_probability=None if probability is None else round(probability, 4),
+            segments=tuple(_segment(s, duration) for s in segments),
         )
 
     def model_for(self, language: str) -> ModelName:
@@ -252,7 +253,24 @@ def _shifted(segment, offset: float):  # type: ignore[no-untyped-def]
     if not offset:
         return segment
     words = [replace(w, start=w.start + offset, end=w.end + offset) for w in segment.words or []]
-    return replace(segment, start=segment.start + offset, end=segment.end + offset, words=words)
+    return replace(segment, start=segment.start + offset, end=segment.end + offset, words=words,
+                   seek=segment.seek + round(offset * 100))  # seek counts 10 ms frames
+
+
+def _segment(segment, duration: float) -> Segment:  # type: ignore[no-untyped-def]
+    """Our value for one of faster-whisper's segments, its times kept inside the audio."""
+    start = min(max(0.0, segment.start), duration)
+    return Segment(
+        start=round(start, 3),
+        end=round(min(max(segment.end, start), duration), 3),
+        text=segment.text,
+        seek=int(segment.seek),
+        tokens=tuple(int(t) for t in segment.tokens),
+        temperature=float(segment.temperature or 0.0),
+        avg_logprob=round(float(segment.avg_logprob), 4),
+        compression_ratio=round(float(segment.compression_ratio), 4),
+        no_speech_prob=round(float(segment.no_speech_prob), 4),
+    )
 
 
 def _is_echo(segment, kept: list) -> bool:  # type: ignore[no-untyped-def]

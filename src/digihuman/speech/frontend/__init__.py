@@ -3,6 +3,7 @@
     chunk(text, max_chars)       pieces of at most max_chars, cut at sentence, then clause ends
     split_sentences(text)        sentences, on Chinese and Western punctuation
     split_by_script(text)        ("zh" | "latin", run) pairs; numbers go with the script they belong to
+    text_language(text)          "zh" or "en": the language a mostly-Han or mostly-Latin text is read in
     normalize(text, language)    numbers, money, dates, times, units, symbols → words of ``language``
 
 Everything here is pure Python and cheap to import.
@@ -11,10 +12,10 @@ Everything here is pure Python and cheap to import.
 from __future__ import annotations
 
 from digihuman.speech.frontend import en, zh
-from digihuman.speech.frontend.segment import Script, chunk, split_by_script, split_sentences
+from digihuman.speech.frontend.segment import Script, chunk, split_by_script, split_sentences, text_language
 from digihuman.speech.frontend.symbols import clean, squeeze
 
-__all__ = ["Script", "chunk", "normalize", "split_by_script", "split_sentences"]
+__all__ = ["Script", "chunk", "normalize", "split_by_script", "split_sentences", "text_language"]
 
 
 def base_language(language: str) -> str:

@@ -52,6 +52,13 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in sentences if s.strip()]
 
 
+def text_language(text: str) -> Literal["zh", "en"]:
+    """"zh" where Han characters outnumber Latin letters (counted double), else "en": which voice reads it."""
+    han = len(_HAN.findall(text))
+    latin = len(re.findall(r"[A-Za-z]", text))
+    return "zh" if han * 2 > latin else "en"
+
+
 def _kind(char: str) -> str:
     if _HAN.match(char):
         return "zh"

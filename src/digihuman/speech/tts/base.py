@@ -33,6 +33,8 @@ class SpeechOptions:
     latency: Literal["normal", "balanced"] = "normal"
     temperature: float | None = None  # sampling variation, for backends that have it
     top_p: float | None = None
+    # speaking rate, 0.25-4.0: 2.0 says the same words in half the time, pauses included
+    speed: float = 1.0
 
 
 @dataclass(frozen=True)

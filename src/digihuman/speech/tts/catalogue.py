@@ -117,7 +117,7 @@ class SpeechCatalogue:
         parts: list[np.ndarray] = []
         phones: list[Phone] = []
         position = 0  # samples at ``rate``
-        pause = lead
+        pause = lead / options.speed
         for sentence in split_sentences(piece):
             for run_voice, backend, run_text in self._runs(sentence, voice):
                 utterance = _trimmed(backend.speak(run_text, run_voice.id, options), self._edge)
@@ -131,8 +131,8 @@ class SpeechCatalogue:
                 phones += [replace(p, start=p.start + offset, end=p.end + offset) for p in utterance.phones]
                 parts.append(samples)
                 position += len(samples)
-                pause = self._run_gap
-            pause = self._sentence_pause
+                pause = self._run_gap / options.speed
+            pause = self._sentence_pause / options.speed
         if not position:
             return None
         samples = np.concatenate(parts).astype(np.float32)

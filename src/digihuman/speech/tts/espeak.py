@@ -70,7 +70,9 @@ class EspeakBackend:
         if binary is None:
             raise EngineUnavailable("eSpeak NG text-to-speech", "apt-get install espeak-ng")
         # Text goes in on stdin, so nothing in it can be taken for an option.
-        result = subprocess.run([binary, "-v", code, "-s", str(self._wpm), "-b", "1", "--stdout"],
+        # eSpeak NG speaks 80-450 words a minute; a speed beyond that range is held at its end.
+        wpm = min(450, max(80, round(self._wpm * options.speed)))
+        result = subprocess.run([binary, "-v", code, "-s", str(wpm), "-b", "1", "--stdout"],
                                 input=text.encode("utf-8"), capture_output=True, timeout=self._timeout_s,
                                 check=False)
         if result.returncode != 0:

@@ -64,7 +64,8 @@ class PiperBackend:
         # at 0 it speaks the same way every time.
         heat = 1.0 if options.temperature is None else options.temperature
         config = SynthesisConfig(noise_scale=piper.config.noise_scale * heat,
-                                 noise_w_scale=piper.config.noise_w_scale * heat)
+                                 noise_w_scale=piper.config.noise_w_scale * heat,
+                                 length_scale=piper.config.length_scale / options.speed)
         parts: list[np.ndarray] = []
         phones: list[Phone] = []
         offset = 0

@@ -65,7 +65,7 @@ class ZhttsBackend:
     def speak(self, text: str, voice_id: str, options: SpeechOptions) -> Utterance:
         processor, acoustic, vocoder = self._load()
         rate = self._voice.sample_rate
-        pause = np.zeros(int(self._clause_pause * rate), np.float32)
+        pause = np.zeros(int(self._clause_pause / options.speed * rate), np.float32)
         parts: list[np.ndarray] = []
         phones: list[Phone] = []
         offset = 0
@@ -76,7 +76,7 @@ class ZhttsBackend:
                 continue
             with self._run_lock:
                 audio, frames = _synthesize(acoustic, vocoder, [processor.symbol_to_id[s] for s in symbols]
-                                            + [processor.eos_id])
+                                            + [processor.eos_id], options.speed)
             hop = len(audio) / max(1, int(frames.sum()))
             phones.extend(_phones(symbols, frames, hop / rate, offset / rate))
             parts.append(audio)
@@ -150,12 +150,15 @@ def _speakable(processor: Any, char: str) -> bool:
     return True
 
 
-def _synthesize(acoustic: Any, vocoder: Any, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Audio and the frames each input id lasts (the last id is the end-of-sentence mark)."""
+def _synthesize(acoustic: Any, vocoder: Any, ids: list[int], speed: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Audio and the frames each input id lasts (the last id is the end-of-sentence mark).
+
+    FastSpeech2 multiplies its predicted durations by its speed input, so faster speech is a smaller ratio.
+    """
     inputs = acoustic.get_input_details()
     acoustic.resize_tensor_input(inputs[0]["index"], [1, len(ids)])
     acoustic.allocate_tensors()
-    values = (np.array([ids], np.int32), np.array([0], np.int32), np.array([1.0], np.float32),
+    values = (np.array([ids], np.int32), np.array([0], np.int32), np.array([1.0 / speed], np.float32),
               np.array([1.0], np.float32), np.array([1.0], np.float32))  # ids, speaker, speed, f0, energy
     for detail, value in zip(inputs, values):
         acoustic.set_tensor(detail["index"], value)

@@ -27,7 +27,7 @@ from digihuman.errors import InvalidInput, MediaRejected, NotFound
 from digihuman.media.audio import resample
 from digihuman.progress import Progress
 from digihuman.speech.asr.base import Recognizer
-from digihuman.speech.frontend.segment import HAN
+from digihuman.speech.frontend.segment import text_language
 from digihuman.speech.tts.base import AudioChunk, SpeechOptions, TextToSpeech
 from digihuman.speech.voices.base import VoiceModelInfo, VoiceTrainOptions
 from digihuman.speech.voices.conversion import Conversion, SpeakerStats, TargetFrames, convert, fit_warp
@@ -128,13 +128,13 @@ class WorldVoiceCloner:
         model = self._model(model_dir)
         if not text.strip():
             raise InvalidInput("text is empty: give the words to speak.")
-        language = _script_language(text)
+        language = text_language(text)
         stock = self.tts.synthesize(text, SOURCE_VOICES[language], replace(options, sample_rate=None))
         return self._converted(stock, model, options)
 
     def _converted(self, stock: Iterator[AudioChunk], model: _Model, options: SpeechOptions) -> Iterator[AudioChunk]:
         for chunk in stock:
-            language = _script_language(chunk.text) if chunk.text.strip() else model.language
+            language = text_language(chunk.text) if chunk.text.strip() else model.language
             stats, _ = self._source(language)
             samples = speak_as(resample(chunk.samples, chunk.sample_rate, RATE), stats, model.target,
                                model.conversion_for(language, stats))
@@ -253,7 +253,7 @@ def _language(hint: str | None, texts: list[str] | None, audio: list[np.ndarray]
     if hint:
         return "zh" if base_language(hint) == "zh" else "en"
     if texts and any(t.strip() for t in texts):
-        return _script_language(" ".join(texts))
+        return text_language(" ".join(texts))
     detect = getattr(asr, "detect_language", None)
     if detect is None:
         return "en"
@@ -266,12 +266,3 @@ def _language(hint: str | None, texts: list[str] | None, audio: list[np.ndarray]
         write_wav([AudioChunk(np.concatenate(audio)[: 30 * RATE], RATE)], path)
         language, _ = detect(path)
     return "zh" if base_language(language) == "zh" else "en"
-
-
-def _script_language(text: str) -> str:
-    """"zh" where Han characters outnumber Latin letters, else "en"."""
-    import re
-
-    han = len(re.findall(f"[{HAN}]", text))
-    latin = len(re.findall(r"[A-Za-z]", text))
-    return "zh" if han * 2 > latin else "en"
