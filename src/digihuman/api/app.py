@@ -15,6 +15,7 @@ from digihuman import __version__
 from digihuman.api.envelope import error_response, install_error_handlers
 from digihuman.api.metrics import Metrics
 from digihuman.api.routes import agent, avatar, chat, files, remix, system, tasks, tts, voice_models, webhooks
+from digihuman.api.routes import openai_audio
 from digihuman.config import Settings
 from digihuman.services import Services
 from digihuman.tasks.delivery import Deliverer
@@ -22,7 +23,7 @@ from digihuman.tasks.reaper import Reaper
 from digihuman.timings import StageTimings
 
 # Routes that take file uploads get the upload limit instead of the small body limit.
-UPLOAD_PATHS = ("/v1/files", "/model")
+UPLOAD_PATHS = ("/v1/files", "/model", "/v1/audio/transcriptions")
 # Uploads may be large: their whole body may take this many times the body timeout.
 UPLOAD_TIMEOUT_FACTOR = 15
 
@@ -50,6 +51,7 @@ def create_app(settings: Settings, services: Services | None = None, *, housekee
     install_error_handlers(app)
     for module in (avatar, agent, voice_models, tts, chat, remix, files, tasks, system, webhooks):
         app.include_router(module.router)
+    app.include_router(openai_audio.router)
 
     app.add_middleware(CountRequests, metrics=app.state.metrics)
     return BodyLimit(app, settings.max_body_bytes, settings.media.max_training_bytes,  # type: ignore[return-value]
