@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select
 
 from digihuman.database import Database
 from digihuman.errors import NotFound
-from digihuman.tasks.records import AvatarModelRow, TaskRow, TaskStatus, VoiceModelRow
+from digihuman.tasks.records import ApiKeyRow, AvatarModelRow, TaskRow, TaskStatus, VoiceModelRow
 
 # The state of a model whose training task is in a given status.
 _STATE = {
@@ -47,6 +47,23 @@ class VoiceModel:
     task_id: str | None
     created_at: float
     status: ModelState
+    updated_at: float = 0.0  # the last edit, or the last change of its training task
+    cover_key: str | None = None
+    author_name: str = ""  # the name of the owner's API key, when it has one
+
+
+@dataclass(frozen=True)
+class VoiceQuery:
+    """Which voice models a listing shows, and which page of them."""
+
+    page_size: int = 10
+    page_number: int = 1  # from 1
+    title: str | None = None  # a part of the title, any case
+    tags: tuple[str, ...] = ()  # models carrying every one of these tags
+    languages: tuple[str, ...] = ()  # models speaking any of these languages ("en" matches "en-US")
+    self_only: bool = False  # only the caller's own models, not others' public ones
+    author_id: str | None = None
+    sort_by: str = "created_at"  # created_at | task_count (uses are not counted: newest first)
 
 
 @dataclass(frozen=True)
@@ -101,6 +118,35 @@ class Catalog:
 
     def count_voices(self, owner: str | None) -> int:
         """How many voice models ``owner`` keeps, for quotas."""
+    def voice_page(self, owner: str | None, query: VoiceQuery) -> tuple[int, list[VoiceModel]]:
+        """How many models match ``query`` among those ``owner`` may list, and the asked page of them."""
+        title = (query.title or "").strip().casefold()
+        tags = set(query.tags)
+        languages = {lang.split("-")[0].lower() for lang in query.languages}
+        with self.db.transaction() as s:
+            rows = s.scalars(select(VoiceModelRow).order_by(VoiceModelRow.created_at.desc()))
+            matching = [
+                r for r in rows
+                if (r.owner == owner or (r.visibility == "public" and not query.self_only))
+                and (query.author_id is None or r.owner == query.author_id)
+                and title in r.title.casefold()
+                and tags <= set(r.tags or [])
+                and (not languages or languages & {lang.split("-")[0].lower() for lang in r.languages or []})
+            ]
+            start = (query.page_number - 1) * query.page_size
+            return len(matching), [self._voice(s, r) for r in matching[start:start + query.page_size]]
+
+    def update_voice(self, model_id: str, owner: str | None, **fields: Any) -> VoiceModel:
+        """Change the title, description, tags, visibility or cover of ``owner``'s model."""
+        with self.db.transaction() as s:
+            row = s.get(VoiceModelRow, model_id)
+            if row is None or row.owner != owner:
+                raise NotFound(f"voice model {model_id!r} does not exist.")
+            for name, value in fields.items():
+                setattr(row, name, value)
+            row.updated_at = time.time()
+        return self.voice(model_id, owner)
+
         with self.db.transaction() as s:
             return int(s.scalar(select(func.count()).select_from(VoiceModelRow).where(VoiceModelRow.owner == owner)))
 
@@ -121,9 +167,12 @@ class Catalog:
         task = s.get(TaskRow, row.task_id) if row.task_id else None
         return VoiceModel(
             row.id, row.owner, row.title, row.description, row.visibility, list(row.tags or []),
+        key = s.get(ApiKeyRow, row.owner) if row.owner else None
+        updated = max(row.updated_at or row.created_at, task.updated_at if task else 0.0)
             list(row.languages or []), row.train_mode, row.task_id, row.created_at, _state(task),
         )
 
+            updated, row.cover_key, key.name if key else "",
     # Avatar models ------------------------------------------------------
     def create_avatar(self, owner: str | None, name: str, model_id: str | None = None) -> AvatarModel:
         row = AvatarModelRow(id=model_id or uuid.uuid4().hex, owner=owner, name=name, created_at=time.time())

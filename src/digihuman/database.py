@@ -25,6 +25,7 @@ class Database:
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
         Base.metadata.create_all(self.engine)
+        _add_missing_columns(self.engine)
 
     @property
     def engine(self) -> Engine:
@@ -42,6 +43,24 @@ class Database:
         assert self._sessions is not None
         with self._sessions() as session, session.begin():
             yield session
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Add nullable columns that tables of an older database lack.
+
+    create_all makes missing tables only; a column added to an existing table later
+    (nullable, so old rows stay valid) would otherwise break every query on it.
+    """
+    from sqlalchemy import inspect, text
+
+    inspector = inspect(engine)
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    connection.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
 
 
 def _make_engine(url: str) -> Engine:

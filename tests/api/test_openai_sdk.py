@@ -23,7 +23,7 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from digihuman.api.app import create_app
-from digihuman.config import Settings
+from digihuman.config import MediaSettings, Settings
 from digihuman.engines import Engines
 from digihuman.services import Services
 from digihuman.speech.align.features import load_audio
@@ -130,7 +130,8 @@ class LiveServer:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, Services]]:
-    settings = make_settings(tmp_path_factory.mktemp("openai") / "data", engine_factory=f"{__name__}:build")
+    settings = make_settings(tmp_path_factory.mktemp("openai") / "data", engine_factory=f"{__name__}:build",
+                             media=MediaSettings(max_audio_seconds=5.0))
     services = Services(settings)
     with LiveServer(create_app(settings, services, housekeeping=False)) as server:
         yield server, services
@@ -334,11 +335,14 @@ def test_transcription_verbose_json_with_words(client: openai.OpenAI, speech: Pa
     assert segments_only.words is None and len(segments_only.segments) == 2
 
 
-def test_transcription_refusals(client: openai.OpenAI, speech: Path) -> None:
+def test_transcription_refusals(client: openai.OpenAI, speech: Path, tmp_path: Path) -> None:
     with pytest.raises(openai.BadRequestError, match="unknown transcription model"):
         client.audio.transcriptions.create(model="tts-1", file=speech)
     with pytest.raises(openai.UnprocessableEntityError):
         client.audio.transcriptions.create(model="whisper-1", file=("notes.wav", b"not audio at all" * 20))
+    with pytest.raises(openai.APIStatusError, match="limit is 5 s") as long:
+        client.audio.transcriptions.create(model="whisper-1", file=bursts(tmp_path / "long.wav", SPANS, 8.0))
+    assert long.value.status_code == 413
 
 
 # -- the real engines ---------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from digihuman.tasks.reaper import Reaper
 from digihuman.timings import StageTimings
 
 # Routes that take file uploads get the upload limit instead of the small body limit.
-UPLOAD_PATHS = ("/v1/files", "/model", "/v1/audio/transcriptions")
+UPLOAD_PATHS = ("/v1/files", "/model", "/v1/audio/transcriptions", "/v1/tts")  # /v1/tts: reference audio
 # Uploads may be large: their whole body may take this many times the body timeout.
 UPLOAD_TIMEOUT_FACTOR = 15
 

@@ -50,7 +50,14 @@ def error_response(request: Request, status: int, msg: str) -> JSONResponse:
     body: dict[str, Any] = {"code": status, "msg": msg, "data": None}
     if request.url.path in OPENAI_PATHS:
         body["error"] = {"message": msg, "type": _openai_type(status), "code": status}
+    if _is_fish_path(request.url.path):
+        body["detail"] = msg
     return JSONResponse(body, status_code=status)
+
+
+def _is_fish_path(path: str) -> bool:
+    """Routes that Fish Audio's SDKs call: both read an error's message from ``detail``."""
+    return path == "/v1/tts" or path == "/model" or path.startswith("/model/")
 
 
 def _openai_type(status: int) -> str:

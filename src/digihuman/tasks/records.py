@@ -80,6 +80,7 @@ class VoiceModelRow(Base):
     task_id: Mapped[str | None] = mapped_column(String(32))
     cover_key: Mapped[str | None] = mapped_column(String(512))
     created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float | None] = mapped_column(Float)  # of the last edit; None: never edited
 
 
 class AvatarModelRow(Base):
