@@ -116,8 +116,6 @@ class Catalog:
             rows = s.scalars(select(VoiceModelRow).order_by(VoiceModelRow.created_at.desc()))
             return [self._voice(s, r) for r in rows if r.owner == owner or r.visibility == "public"]
 
-    def count_voices(self, owner: str | None) -> int:
-        """How many voice models ``owner`` keeps, for quotas."""
     def voice_page(self, owner: str | None, query: VoiceQuery) -> tuple[int, list[VoiceModel]]:
         """How many models match ``query`` among those ``owner`` may list, and the asked page of them."""
         title = (query.title or "").strip().casefold()
@@ -147,6 +145,8 @@ class Catalog:
             row.updated_at = time.time()
         return self.voice(model_id, owner)
 
+    def count_voices(self, owner: str | None) -> int:
+        """How many voice models ``owner`` keeps, for quotas."""
         with self.db.transaction() as s:
             return int(s.scalar(select(func.count()).select_from(VoiceModelRow).where(VoiceModelRow.owner == owner)))
 
@@ -165,14 +165,14 @@ class Catalog:
     @staticmethod
     def _voice(s: Any, row: VoiceModelRow) -> VoiceModel:
         task = s.get(TaskRow, row.task_id) if row.task_id else None
-        return VoiceModel(
-            row.id, row.owner, row.title, row.description, row.visibility, list(row.tags or []),
         key = s.get(ApiKeyRow, row.owner) if row.owner else None
         updated = max(row.updated_at or row.created_at, task.updated_at if task else 0.0)
+        return VoiceModel(
+            row.id, row.owner, row.title, row.description, row.visibility, list(row.tags or []),
             list(row.languages or []), row.train_mode, row.task_id, row.created_at, _state(task),
+            updated, row.cover_key, key.name if key else "",
         )
 
-            updated, row.cover_key, key.name if key else "",
     # Avatar models ------------------------------------------------------
     def create_avatar(self, owner: str | None, name: str, model_id: str | None = None) -> AvatarModel:
         row = AvatarModelRow(id=model_id or uuid.uuid4().hex, owner=owner, name=name, created_at=time.time())

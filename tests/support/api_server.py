@@ -3,6 +3,7 @@ for tests whose client is a real HTTP SDK and that check each state a task passe
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,7 +14,12 @@ from digihuman.api.app import create_app
 from digihuman.services import Services
 from digihuman.tasks.worker import Worker
 from tests.conftest import make_settings
-from tests.support.live_server import free_port
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @contextmanager
