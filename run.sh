@@ -50,7 +50,7 @@ case "${1:-}" in
     ;;
   test)
     shift
-    apt_install redis-server postgresql espeak-ng pocketsphinx-testdata
+    apt_install redis-server postgresql espeak-ng pocketsphinx-testdata chromium
     setup requirements-dev.txt
     # The test setup starts its own Redis and PostgreSQL; here they must exist, never be skipped.
     export DIGIHUMAN_REQUIRE_SERVICES=1

@@ -16,6 +16,7 @@ from digihuman.api.envelope import error_response, install_error_handlers
 from digihuman.api.metrics import Metrics
 from digihuman.api.routes import agent, avatar, chat, files, remix, system, tasks, tts, voice_models, webhooks
 from digihuman.api.routes import openai_audio
+from digihuman.api.routes import studio
 from digihuman.config import Settings
 from digihuman.services import Services
 from digihuman.tasks.delivery import Deliverer
@@ -49,7 +50,7 @@ def create_app(settings: Settings, services: Services | None = None, *, housekee
     app.state.services = services
     app.state.metrics = Metrics(services)
     install_error_handlers(app)
-    for module in (avatar, agent, voice_models, tts, chat, remix, files, tasks, system, webhooks):
+    for module in (avatar, agent, voice_models, tts, chat, remix, files, tasks, system, webhooks, studio):
         app.include_router(module.router)
     app.include_router(openai_audio.router)
 

@@ -1,0 +1,73 @@
+"""Fixtures of the browser tests: a live server with fake engines, Chromium, a page with the key, media."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from tests.api.exchange import make_black_png
+from tests.mediagen import make_png, make_text, make_video, make_wav
+from tests.support.browser import chromium
+from tests.support.live_server import LiveServer, live_server
+
+# Each fake job step sleeps this long, reporting progress, so the page can show it moving.
+FAKE_DELAY_S = "1.5"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    before = os.environ.get("DIGIHUMAN_FAKE_DELAY_S")
+    os.environ["DIGIHUMAN_FAKE_DELAY_S"] = FAKE_DELAY_S
+    try:
+        with live_server(tmp_path_factory.mktemp("studio") / "data") as s:
+            yield s
+    finally:
+        if before is None:
+            os.environ.pop("DIGIHUMAN_FAKE_DELAY_S", None)
+        else:
+            os.environ["DIGIHUMAN_FAKE_DELAY_S"] = before
+
+
+def open_page(browser: Browser, server: LiveServer, *, key: str | None = None, locale: str = "en-US",
+              width: int = 1366, height: int = 768) -> Page:
+    context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
+    if key is not None:
+        context.add_init_script(f"localStorage.getItem('digihuman.key') || localStorage.setItem('digihuman.key', {key!r})")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.script_errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+@pytest.fixture
+def page(browser: Browser, server: LiveServer) -> Iterator[Page]:
+    """The studio in English, with the server's key already given."""
+    p = open_page(browser, server, key=server.key)
+    yield p
+    assert not p.script_errors, p.script_errors  # type: ignore[attr-defined]
+    assert p.evaluate("window.digihumanStudio ? window.digihumanStudio.missingKeys() : []") == []
+    p.context.close()
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("studio-media")
+    make_png(root / "face.png", size=(96, 96))
+    make_black_png(root / "black.png")
+    make_wav(root / "speech.wav", seconds=1.5)
+    make_wav(root / "voice.wav", seconds=3.5, freq=150.0)
+    make_video(root / "talk5.mp4", seconds=5.0)
+    make_video(root / "clip.mp4", seconds=1.5)
+    make_text(root / "notes.wav", "this is not audio\n" * 20)
+    return root
