@@ -310,3 +310,27 @@ def test_an_unknown_rewrite_style_is_refused_at_submit(client, services, media):
                                                       "rewrite": "pirate"}), 400, "unknown rewrite style",
                  "'pirate'", "xiaohongshu")
     assert services.tasks.queued_ids() == []
+
+
+LLAMA_OVER_CONTEXT = ('the chat backend refused the request: {"error":{"code":400,"message":"the request exceeds the '
+                      'available context size, try increasing it","type":"exceed_context_size_error",'
+                      '"n_prompt_tokens":5210,"n_ctx":4096}}')
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_over_context_chat_errors_are_a_sentence(client, services, monkeypatch, stream):
+    from digihuman.errors import InvalidInput
+
+    def refuse(request):  # type: ignore[no-untyped-def]
+        raise InvalidInput(LLAMA_OVER_CONTEXT)  # what OpenAIChat raises for llama-server's 400
+
+    def refuse_stream(request):  # type: ignore[no-untyped-def]
+        refuse(request)
+        yield ""
+
+    monkeypatch.setattr(services.engines.chat, "complete", refuse)
+    monkeypatch.setattr(services.engines.chat, "stream", refuse_stream)
+    response = client.post("/v1/chat/completions", json={"model": "fake-rewrite", "stream": stream,
+                                                          "messages": [{"role": "user", "content": "x " * 6000}]})
+    msg = assert_error(response, 400, "longer than the model's context of 4096 tokens", "shorten them")
+    assert "{" not in msg and response.json()["error"]["message"] == msg

@@ -7,8 +7,10 @@ carry a video or audio URL: its speech is transcribed and rewritten (pipelines/r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -51,14 +53,17 @@ def _complete(body: Completion, owner: Owner, services: ServicesDep) -> Any:
                                services.engines.require_asr)
     request = ChatRequest(body.model, messages, body.temperature, body.top_p, body.max_tokens)
     completion_id, created = "chatcmpl-" + uuid.uuid4().hex, int(time.time())
+    context = services.settings.chat.llamacpp_context
     if body.stream:
         pieces = iter(chat.stream(request))
         # The first piece is awaited here, so that a backend that is down or refuses the request is
         # answered with its HTTP error rather than a broken event stream.
-        first = next(pieces, None)
+        with _over_context(context):
+            first = next(pieces, None)
         return StreamingResponse(_sse(_chain(first, pieces), completion_id, created, body.model),
                                  media_type="text/event-stream")
-    result = chat.complete(request)
+    with _over_context(context):
+        result = chat.complete(request)
     return {
         "id": completion_id, "object": "chat.completion", "created": created, "model": body.model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text},
@@ -66,6 +71,24 @@ def _complete(body: Completion, owner: Owner, services: ServicesDep) -> Any:
         "usage": {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
                   "total_tokens": result.prompt_tokens + result.completion_tokens},
     }
+
+
+@contextlib.contextmanager
+def _over_context(default_context: int) -> Iterator[None]:
+    """Turn a backend's "too long for my context" refusal (llama-server's raw JSON) into a sentence."""
+    try:
+        yield
+    except InvalidInput as e:
+        if not _CONTEXT_ERROR.search(e.message):
+            raise
+        found = re.search(r'"n_ctx"\s*:\s*(\d+)|maximum context length is (\d+)', e.message)
+        context = int(found.group(1) or found.group(2)) if found else default_context
+        raise InvalidInput(f"the messages are longer than the model's context of {context} tokens; "
+                           "shorten them.") from e
+
+
+# llama-server: "exceed_context_size_error" / "exceeds the available context size"; OpenAI: "context_length_exceeded".
+_CONTEXT_ERROR = re.compile(r"exceed_context_size|exceeds the available context|context_length_exceeded")
 
 
 def _chain(first: str | None, rest: Iterator[str]) -> Iterator[str]:
