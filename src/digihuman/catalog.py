@@ -74,6 +74,8 @@ class AvatarModel:
     task_id: str | None
     created_at: float
     status: ModelState
+    source_hash: str | None = None  # content of the training video
+    video_s: float | None = None  # seconds of training video
 
 
 def _state(task: TaskRow | None) -> ModelState:
@@ -174,11 +176,36 @@ class Catalog:
         )
 
     # Avatar models ------------------------------------------------------
-    def create_avatar(self, owner: str | None, name: str, model_id: str | None = None) -> AvatarModel:
-        row = AvatarModelRow(id=model_id or uuid.uuid4().hex, owner=owner, name=name, created_at=time.time())
+    def create_avatar(self, owner: str | None, name: str, model_id: str | None = None, *,
+                      source_hash: str | None = None, video_s: float | None = None) -> AvatarModel:
+        row = AvatarModelRow(id=model_id or uuid.uuid4().hex, owner=owner, name=name, created_at=time.time(),
+                             source_hash=source_hash, video_s=video_s)
         with self.db.transaction() as s:
             s.add(row)
         return self.avatar(row.id, owner)
+
+    def avatar_of_video(self, owner: str | None, source_hash: str) -> AvatarModel | None:
+        """``owner``'s avatar model trained (or training) from this video content, newest first; a
+        failed one only when there is no other."""
+        with self.db.transaction() as s:
+            rows = s.scalars(select(AvatarModelRow).where(AvatarModelRow.owner == owner,
+                                                          AvatarModelRow.source_hash == source_hash)
+                             .order_by(AvatarModelRow.created_at.desc()))
+            models = [self._avatar(s, r) for r in rows]
+        models.sort(key=lambda m: m.status.state == "failed")  # stable: newest first within each
+        return models[0] if models else None
+
+    def avatars(self, owner: str | None) -> list[AvatarModel]:
+        """``owner``'s avatar models, newest first."""
+        with self.db.transaction() as s:
+            rows = s.scalars(select(AvatarModelRow).where(AvatarModelRow.owner == owner)
+                             .order_by(AvatarModelRow.created_at.desc()))
+            return [self._avatar(s, r) for r in rows]
+
+    def delete_avatar(self, model_id: str, owner: str | None) -> None:
+        self.avatar(model_id, owner)  # 404 unless it is the owner's
+        with self.db.transaction() as s:
+            s.execute(delete(AvatarModelRow).where(AvatarModelRow.id == model_id))
 
     def set_avatar_task(self, model_id: str, task_id: str) -> None:
         with self.db.transaction() as s:
@@ -189,6 +216,11 @@ class Catalog:
             row = s.get(AvatarModelRow, model_id)
             if row is None or row.owner != owner:
                 raise NotFound(f"avatar model {model_id!r} does not exist.")
-            task = s.get(TaskRow, row.task_id) if row.task_id else None
-            return AvatarModel(row.id, row.owner, row.name, row.task_id, row.created_at, _state(task))
+            return self._avatar(s, row)
+
+    @staticmethod
+    def _avatar(s: Any, row: AvatarModelRow) -> AvatarModel:
+        task = s.get(TaskRow, row.task_id) if row.task_id else None
+        return AvatarModel(row.id, row.owner, row.name, row.task_id, row.created_at, _state(task),
+                           row.source_hash, row.video_s)
 

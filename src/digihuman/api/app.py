@@ -17,6 +17,7 @@ from digihuman.api.metrics import Metrics
 from digihuman.api.routes import agent, avatar, chat, files, remix, system, tasks, tts, voice_models, webhooks
 from digihuman.api.routes import openai_audio
 from digihuman.api.routes import studio
+from digihuman.api.routes import avatars as avatar_models
 from digihuman.config import Settings
 from digihuman.services import Services
 from digihuman.tasks.delivery import Deliverer
@@ -52,6 +53,7 @@ def create_app(settings: Settings, services: Services | None = None, *, housekee
     install_error_handlers(app)
     for module in (avatar, agent, voice_models, tts, chat, remix, files, tasks, system, webhooks, studio):
         app.include_router(module.router)
+    app.include_router(avatar_models.router)
     app.include_router(openai_audio.router)
 
     app.add_middleware(CountRequests, metrics=app.state.metrics)

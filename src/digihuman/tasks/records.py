@@ -91,6 +91,9 @@ class AvatarModelRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     task_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[float] = mapped_column(Float)
+    # the training video's content (the sha256 prefix of its upload key), so it is trained once per owner
+    source_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    video_s: Mapped[float | None] = mapped_column(Float)  # seconds of training video
 
 
 class CallbackRow(Base):

@@ -17,6 +17,8 @@ from digihuman.api.limits import (
     check_text,
     check_voice_model_quota,
 )
+from digihuman.api.resolution import check_resolution
+from digihuman.api.routes.avatars import content_hash, video_avatar
 from digihuman.api.submit import check_quota, owned_task, submit
 from digihuman.api.voices import check_voice
 from digihuman.errors import Conflict, InvalidInput, MediaRejected
@@ -59,14 +61,21 @@ def _status_extras(task: TaskView) -> dict[str, Any]:
 def create_v2(s: Services, owner: str, form: Form) -> dict[str, Any]:
     s.engines.require_talking_head()
     video_url, audio_url = _field(form, "video_url"), _field(form, "audio_url")
+    resolution = check_resolution(form.get("resolution"))
     s.intake.check(video_url, "video_url")
     s.intake.check(audio_url, "audio_url")
     check_quota(s, owner)
     video = s.intake.take_url(video_url, "video_url", "video")
     audio = s.intake.take_url(audio_url, "audio_url", "speech")
     inputs = {"avatar_key": video.key, "avatar_kind": "video", "audio_key": audio.key, "quality": "v2",
-              "no_watermark": True}
-    return {"task_id": submit(s, owner, AVATAR_V2, inputs, callback_url=_callback(form)).id}
+              "no_watermark": True, "resolution": resolution}
+    model_id, trains = video_avatar(s, owner, video, "")
+    if model_id:
+        inputs["avatar_model_id"] = model_id  # trained once per video, then reused
+    task = submit(s, owner, AVATAR_V2, inputs, callback_url=_callback(form))
+    if trains:
+        s.catalog.set_avatar_task(model_id, task.id)
+    return {"task_id": task.id}
 
 
 def _video_status(s: Services, owner: str, form: Form, kind: str) -> dict[str, Any]:
@@ -93,7 +102,7 @@ def create_model_fast(s: Services, owner: str, form: Form) -> dict[str, Any]:
     if seconds < MIN_TRAINING_S:
         raise MediaRejected(f"video_url is {seconds:.1f} s long; an avatar needs at least {MIN_TRAINING_S:g} s "
                             f"of the person talking ({RECOMMENDED_TRAINING_S:g}-300 s recommended).")
-    model = s.catalog.create_avatar(owner, name)
+    model = s.catalog.create_avatar(owner, name, source_hash=content_hash(s, video.key), video_s=seconds)
     task = submit(s, owner, AVATAR_TRAIN, {"avatar_model_id": model.id, "video_key": video.key}, name=name,
                   callback_url=_callback(form))
     s.catalog.set_avatar_task(model.id, task.id)
@@ -121,10 +130,11 @@ def create_video_fast(s: Services, owner: str, form: Form) -> dict[str, Any]:
         raise Conflict(f"avatar model {model.id} is {model.status.state}, not trained; "
                        "poll chk_model_fast until zstatus is 3.")
     audio_url = _field(form, "audio_url")
+    resolution = check_resolution(form.get("resolution"))
     s.intake.check(audio_url, "audio_url")
     check_quota(s, owner)
     audio = s.intake.take_url(audio_url, "audio_url", "speech")
-    inputs = {"avatar_model_id": model.id, "audio_key": audio.key, "no_watermark": True}
+    inputs = {"avatar_model_id": model.id, "audio_key": audio.key, "no_watermark": True, "resolution": resolution}
     return {"task_id": submit(s, owner, AVATAR_FAST, inputs, callback_url=_callback(form)).id}
 
 

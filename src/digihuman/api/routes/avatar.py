@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 from digihuman.api.dependencies import Owner, ServicesDep
 from digihuman.api.envelope import ok
 from digihuman.api.limits import check_text
+from digihuman.api.resolution import check_resolution
+from digihuman.api.routes.avatars import video_avatar
 from digihuman.api.submit import check_quota, owned_task, submit
 from digihuman.api.voices import check_voice
 from digihuman.errors import InvalidInput
@@ -46,6 +48,9 @@ class AvatarGeneration(BaseModel):
     work_name: str = Field("", max_length=200, description="A name for the video (ours).")
     callback_url: str | None = Field(
         None, description="Told when the task ends: the task object is POSTed there, signed (ours).")
+    resolution: int | None = Field(
+        None, description="Long side of the video in pixels, even, 128-3840; default the avatar's own size, "
+                          "at most 1080 for photos and 1920 for videos (ours).")
 
 
 @router.post("/avatar/generation")
@@ -56,6 +61,7 @@ def create(body: AvatarGeneration, owner: Owner, services: ServicesDep) -> dict[
             "give exactly one of audio_url, create_voice or use_voice"
             + (f", not {' and '.join(given)}." if given else ".")
         )
+    resolution = check_resolution(body.resolution)
     engines = services.engines
     engines.require_talking_head()
     if body.use_voice:
@@ -77,7 +83,11 @@ def create(body: AvatarGeneration, owner: Owner, services: ServicesDep) -> dict[
     check_quota(services, owner)  # before downloading anything
     avatar = intake.take_url(body.avatar_url, "avatar_url", "visual")
     inputs: dict[str, Any] = {"avatar_key": avatar.key, "avatar_kind": avatar.info.kind,
-                              "no_watermark": body.no_watermark}
+                              "no_watermark": body.no_watermark, "resolution": resolution}
+    model_id, trains = video_avatar(services, owner, avatar, body.work_name) if avatar.info.kind == "video" \
+        else (None, False)
+    if model_id:
+        inputs["avatar_model_id"] = model_id  # trained once per video, then reused
     if body.audio_url:
         inputs["audio_key"] = intake.take_url(body.audio_url, "audio_url", "speech").key
     elif body.use_voice:
@@ -89,6 +99,8 @@ def create(body: AvatarGeneration, owner: Owner, services: ServicesDep) -> dict[
         inputs["create_voice"] = {"audio_key": sample.key, "language": clone.language, "text": clone.text}
     task = submit(services, owner, AVATAR_GENERATE, inputs, name=body.work_name,
                   callback_url=body.callback_url)
+    if trains:
+        services.catalog.set_avatar_task(model_id, task.id)
     return ok({"id": task.id})
 
 
