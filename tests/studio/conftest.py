@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, Page
 from tests.api.exchange import make_black_png
 from tests.mediagen import make_png, make_text, make_video, make_wav
 from tests.support.browser import chromium
+from tests.studio.journey import STUDIO_KEY, open_page, studio_settings
 from tests.support.live_server import LiveServer, live_server
 
 # Each fake job step sleeps this long, reporting progress, so the page can show it moving.
@@ -29,7 +30,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     before = os.environ.get("DIGIHUMAN_FAKE_DELAY_S")
     os.environ["DIGIHUMAN_FAKE_DELAY_S"] = FAKE_DELAY_S
     try:
-        with live_server(tmp_path_factory.mktemp("studio") / "data") as s:
+        data = tmp_path_factory.mktemp("studio") / "data"
+        with live_server(lambda url: studio_settings(data, url)) as s:
             yield s
     finally:
         if before is None:
@@ -38,22 +40,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
             os.environ["DIGIHUMAN_FAKE_DELAY_S"] = before
 
 
-def open_page(browser: Browser, server: LiveServer, *, key: str | None = None, locale: str = "en-US",
-              width: int = 1366, height: int = 768) -> Page:
-    context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
-    if key is not None:
-        context.add_init_script(f"localStorage.getItem('digihuman.key') || localStorage.setItem('digihuman.key', {key!r})")
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.script_errors = errors  # type: ignore[attr-defined]
-    return page
-
-
 @pytest.fixture
 def page(browser: Browser, server: LiveServer) -> Iterator[Page]:
     """The studio in English, with the server's key already given."""
-    p = open_page(browser, server, key=server.key)
+    p = open_page(browser, server, key=STUDIO_KEY)
     yield p
     assert not p.script_errors, p.script_errors  # type: ignore[attr-defined]
     assert p.evaluate("window.digihumanStudio ? window.digihumanStudio.missingKeys() : []") == []

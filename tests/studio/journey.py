@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Page, expect
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, expect
+
+from digihuman.config import Settings
+from tests.support.live_server import LiveServer
 
 VIDEO_TIMEOUT_MS = 60_000
+STUDIO_KEY = "studio-key-0123456789"
+
+
+def studio_settings(data_dir: Path, url: str, engine_factory: str | None = "tests.fake_engines:build") -> Settings:
+    """Settings of a studio test server at ``url``; ``engine_factory`` None means the real engines."""
+    return Settings(data_dir=data_dir, public_url=url, api_keys=[STUDIO_KEY], allowed_hosts=["127.0.0.1"],
+                    engine_factory=engine_factory)
 
 
 def expect_progress_moves(page: Page, panel: str) -> None:
@@ -26,3 +38,16 @@ def expect_video_plays(page: Page, selector: str) -> float:
     video.evaluate("v => { v.muted = true; return v.play(); }")
     page.wait_for_function("sel => document.querySelector(sel).currentTime > 0.2", arg=selector, timeout=20_000)
     return float(duration)
+
+
+def open_page(browser: Browser, server: LiveServer, *, key: str | None = None, locale: str = "en-US",
+              width: int = 1366, height: int = 768) -> Page:
+    """A fresh browser context on the studio's server, with ``key`` stored unless the page changes it."""
+    context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
+    if key is not None:
+        context.add_init_script(f"localStorage.getItem('digihuman.key') || localStorage.setItem('digihuman.key', {key!r})")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.script_errors = errors  # type: ignore[attr-defined]
+    return page

@@ -1,6 +1,6 @@
 // Avatars: train a high-speed avatar from a talking video, list them, make videos with one.
 
-import { agent, speak, upload, watchTask } from "./api.js";
+import { agent, call, speak, upload, watchTask } from "./api.js";
 import { fillVoiceSelect, loadAvatars } from "./catalog.js";
 import { currentLang, onLang, t } from "./i18n.js";
 import {
@@ -46,6 +46,7 @@ async function refresh(force) {
     list.replaceChildren(h("li", { class: "notice error", role: "alert", text: errorText(err) }));
     return;
   }
+  $("avatars-nodelete").hidden = Boolean(items.deletable);
   if (!items.length) {
     list.replaceChildren(h("li", { class: "empty-line", text: t("avatars.none") }));
     return;
@@ -53,26 +54,54 @@ async function refresh(force) {
   list.replaceChildren(...items.map(tile));
 }
 
-function tile(task) {
-  const out = task.outputs || {};
-  const id = out.avatar_model_id;
-  const state = h("span", { class: `badge ${task.status}`, text: t(`status.${task.status}`) });
-  const body = [h("strong", { class: "tile-name", text: task.name || t("avatars.unnamed") }),
-    h("span", { class: "hint", text: fmtWhen(task.created_at) }), state];
-  if (task.status === "running" || task.status === "queued") {
-    body.push(h("span", { class: "hint", text: `${Math.round(task.progress)}% ${task.stage || ""}` }));
+const STATE_BADGE = { created: "queued", training: "running", trained: "succeeded", failed: "failed" };
+
+function tile(a) {
+  const name = a.name || t("avatars.unnamed");
+  const body = [h("strong", { class: "tile-name", text: name }),
+    h("span", { class: "hint", text: fmtWhen(a.created_at) }),
+    h("span", { class: `badge ${STATE_BADGE[a.state] || "queued"}`, text: t(`voice.state.${a.state}`) })];
+  if (a.state === "training" || a.state === "created") {
+    body.push(h("span", { class: "hint", text: `${Math.round(a.progress || 0)}%` }));
   }
-  if (task.status === "failed" && task.error) body.push(h("span", { class: "tile-error", text: taskErrorText(task.error) }));
-  if (out.warnings?.length) body.push(h("span", { class: "tile-warning", text: out.warnings.join(" ") }));
-  if (id && task.status === "succeeded") {
-    body.push(h("button", { type: "button", class: "primary small", text: t("avatars.use"),
-      "aria-label": t("avatars.use.named", { name: task.name || id }),
-      onclick: () => choose({ id, name: task.name || id }) }));
+  if (a.state === "failed" && a.error) body.push(h("span", { class: "tile-error", text: a.error }));
+  if (a.warnings?.length) body.push(h("span", { class: "tile-warning", text: a.warnings.join(" ") }));
+  const actions = h("div", { class: "row-actions" });
+  if (a.id && a.state === "trained") {
+    actions.append(h("button", { type: "button", class: "primary small", text: t("avatars.use"),
+      "aria-label": t("avatars.use.named", { name }), onclick: () => choose({ id: a.id, name }) }));
   }
-  const picture = out.cover
-    ? h("img", { src: out.cover, alt: t("avatars.cover", { name: task.name || "" }), loading: "lazy" })
+  if (a.deletable && a.state !== "training") actions.append(deleteButton(a, name));
+  body.push(actions);
+  const picture = a.cover
+    ? h("img", { src: a.cover, alt: t("avatars.cover", { name }), loading: "lazy" })
     : h("div", { class: "tile-blank", "aria-hidden": "true" });
   return h("li", { class: "tile" }, picture, h("div", { class: "tile-body" }, body));
+}
+
+// Two steps, so that one stray click does not delete an avatar.
+function deleteButton(a, name) {
+  const box = h("span", { class: "confirm" });
+  const ask = h("button", { type: "button", class: "ghost small danger", text: t("common.delete"),
+    "aria-label": t("avatars.delete.named", { name }) });
+  ask.addEventListener("click", () => {
+    const yes = h("button", { type: "button", class: "danger small", text: t("voices.delete.confirm") });
+    const no = h("button", { type: "button", class: "ghost small", text: t("common.cancel") });
+    yes.addEventListener("click", async () => {
+      try {
+        await call(`/v1/avatars/${encodeURIComponent(a.id)}`, { method: "DELETE" });
+        if (chosen?.id === a.id) { chosen = null; $("avatar-render-form").hidden = true; }
+        refresh(true);
+      } catch (err) {
+        box.replaceChildren(h("span", { class: "tile-error", role: "alert", text: errorText(err) }));
+      }
+    });
+    no.addEventListener("click", () => box.replaceChildren(ask));
+    box.replaceChildren(yes, no);
+    yes.focus();
+  });
+  box.append(ask);
+  return box;
 }
 
 function title() {
@@ -132,8 +161,8 @@ async function trainAvatar() {
 // The training task just created, found in the task list (for its stage and time left).
 async function trainingTask(name) {
   try {
-    const items = await loadAvatars(true);
-    return items.find((task) => task.name === name && (task.status === "queued" || task.status === "running")) || null;
+    const page = await call("/v1/tasks", { query: { kind: "avatar.train", limit: 5 } });
+    return page.items.find((task) => task.name === name && (task.status === "queued" || task.status === "running")) || null;
   } catch {
     return null;
   }

@@ -19,14 +19,28 @@ export function loadVoices(force = false) {
   return voices;
 }
 
-// Trained-avatar training tasks, newest first; a trained one carries outputs.avatar_model_id.
+// The key's avatar models, newest first, as {id, name, state, progress, error, cover, created_at,
+// deletable}: from GET /v1/avatars, or on a server without it from the avatar-training tasks.
 export function loadAvatars(force = false) {
   if (!avatars || force) {
-    avatars = call("/v1/tasks", { query: { kind: "avatar.train", limit: 100 } })
-      .then((d) => d.items)
+    avatars = call("/v1/avatars")
+      .then((d) => Object.assign(d.items.map((a) => ({ ...a, cover: a.cover_url, deletable: true })), { deletable: true }))
+      .catch((e) => {
+        if (e.status !== 404 && e.status !== 405) throw e;
+        return call("/v1/tasks", { query: { kind: "avatar.train", limit: 100 } }).then((d) => d.items.map(fromTask));
+      })
       .catch((e) => { avatars = null; throw e; });
   }
   return avatars;
+}
+
+const TASK_STATE = { queued: "created", running: "training", succeeded: "trained", failed: "failed", cancelled: "failed" };
+
+function fromTask(task) {
+  const out = task.outputs || {};
+  return { id: out.avatar_model_id || null, name: task.name, state: TASK_STATE[task.status], progress: task.progress,
+           error: task.error ? task.error.message : null, cover: out.cover, created_at: task.created_at,
+           warnings: out.warnings || [], task_id: task.id, deletable: false };
 }
 
 export function languageName(code) {

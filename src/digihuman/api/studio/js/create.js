@@ -63,9 +63,9 @@ async function refreshAvatars(force) {
   const keep = select.value;
   let items = [];
   try { items = await loadAvatars(force); } catch { /* listed again on the next visit */ }
-  const trained = items.filter((a) => a.status === "succeeded" && a.outputs?.avatar_model_id);
+  const trained = items.filter((a) => a.state === "trained" && a.id);
   select.replaceChildren(...(trained.length
-    ? trained.map((a) => h("option", { value: a.outputs.avatar_model_id, text: a.name || a.outputs.avatar_model_id }))
+    ? trained.map((a) => h("option", { value: a.id, text: a.name || a.id }))
     : [h("option", { value: "", text: t("create.avatar.none") })]));
   if ([...select.options].some((o) => o.value === keep)) select.value = keep;
 }

@@ -144,8 +144,10 @@ export function fmtWhen(ts) {
 
 // --- busy buttons ---------------------------------------------------------------------------
 
+// While work runs the button is disabled and says labelKey; then it gets its own label back.
 export async function busy(button, labelKey, work) {
   const before = button.dataset.i18n;
+  const text = button.textContent;
   button.disabled = true;
   button.classList.add("is-busy");
   button.dataset.i18n = labelKey;
@@ -155,8 +157,13 @@ export async function busy(button, labelKey, work) {
   } finally {
     button.disabled = false;
     button.classList.remove("is-busy");
-    button.dataset.i18n = before;
-    button.textContent = t(before);
+    if (before) {
+      button.dataset.i18n = before;
+      button.textContent = t(before);
+    } else {
+      delete button.dataset.i18n;
+      button.textContent = text;
+    }
   }
 }
 
