@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -221,6 +222,8 @@ def cmd_voice_create(args: argparse.Namespace) -> int:
     from digihuman.progress import no_progress
     from digihuman.speech.voices.base import VoiceTrainOptions
 
+    if not args.out:
+        raise InvalidInput("--out is required: the voice model folder to write.")
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "voice.json").is_file())):
         raise InvalidInput(f"--out {out} already holds something other than a voice model: "
@@ -309,6 +312,23 @@ def _progress(percent: float, stage: str) -> None:
     print(f"{percent:5.1f}%  {stage}", file=sys.stderr, flush=True)
 
 
+def _remote_capable(parser: argparse.ArgumentParser, local: Callable[[argparse.Namespace], int],
+                    name: str) -> None:
+    """Give a command --server/--key: with --server, a remote digihuman server does the work."""
+    parser.add_argument("--server", metavar="URL", help="do the work on this digihuman server instead of here "
+                        "(inputs are uploaded, outputs downloaded)")
+    parser.add_argument("--key", help="API key of --server (default: $DIGIHUMAN_API_KEY)")
+
+    def run(args: argparse.Namespace) -> int:
+        if args.server:
+            from digihuman.client.commands import COMMANDS
+
+            return COMMANDS[name](args)
+        return local(args)
+
+    parser.set_defaults(func=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="digihuman", description=__doc__)
     parser.add_argument("--log-level", default=os.environ.get("DIGIHUMAN_LOG_LEVEL", "INFO"))
@@ -348,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     tts.add_argument("--sample-rate", type=int)
     tts.add_argument("--chunk-length", type=int, default=200)
     tts.add_argument("--normalize", action="store_true", help="bring loudness to about -16 LUFS")
-    tts.set_defaults(func=cmd_tts)
+    _remote_capable(tts, cmd_tts, "tts")
 
     voice = sub.add_parser("voice", help="voice models (cloning)")
     vcreate = voice.add_subparsers(dest="voice_command", required=True).add_parser("create", help="build a voice model from speech samples (3 s - 5 min in all)")
@@ -361,9 +381,11 @@ def build_parser() -> argparse.ArgumentParser:
     vcreate.add_argument("--enhance", action="store_true",
                          help="trim silences, denoise, normalise loudness first")
     vcreate.add_argument("--language", help="language of the samples, e.g. en or zh; detected when absent")
-    vcreate.add_argument("--out", required=True, help="voice model folder to write")
+    vcreate.add_argument("--out", help="voice model folder to write (required without --server)")
+    vcreate.add_argument("--title", help="with --server: the name of the voice model made there "
+                                         "(default: the name of --out)")
     vcreate.add_argument("--progress", action="store_true")
-    vcreate.set_defaults(func=cmd_voice_create)
+    _remote_capable(vcreate, cmd_voice_create, "voice create")
 
     voices = sub.add_parser("voices", help="list the stock voices")
     voices.set_defaults(func=cmd_voices)
@@ -394,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--quality", choices=["standard", "v2"], default="standard")
     render.add_argument("--watermark", help="corner text to burn in")
     render.add_argument("--progress", action="store_true")
-    render.set_defaults(func=cmd_render)
+    _remote_capable(render, cmd_render, "render")
 
     remix = sub.add_parser("remix", help="re-edit a video: subtitles, captions, transforms, music, re-dub")
     remix.add_argument("video")
@@ -410,7 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     remix.add_argument("--style", help='subtitle style as JSON, e.g. \'{"size": 40, "color": "#FFFF00"}\'')
     remix.add_argument("--music", help="background music file, ducked under the speech")
     remix.add_argument("--progress", action="store_true")
-    remix.set_defaults(func=cmd_remix)
+    _remote_capable(remix, cmd_remix, "remix")
     return parser
 
 

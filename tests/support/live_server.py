@@ -8,9 +8,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
-
 import uvicorn
+from starlette.types import ASGIApp
 
 from digihuman.api.app import create_app
 from digihuman.config import Settings
@@ -25,17 +24,17 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(make_settings: Callable[[str], Settings], *, change_app: Callable[[Any], None] | None = None,
+def live_server(make_settings: Callable[[str], Settings], *, wrap: Callable[[ASGIApp], ASGIApp] | None = None,
                 ) -> Iterator[LiveServer]:
-    """``make_settings(public_url)`` builds the settings; ``change_app(fastapi_app)`` may alter the app first."""
+    """``make_settings(public_url)`` builds the settings; ``wrap(app)`` may put an ASGI layer around the app."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     settings = make_settings(url)
     services = Services(settings)
-    app = create_app(settings, services, housekeeping=False)
-    if change_app is not None:
-        change_app(app.app)  # create_app wraps the FastAPI app in its body limit
+    app: ASGIApp = create_app(settings, services, housekeeping=False)
+    if wrap is not None:
+        app = wrap(app)
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -106,7 +106,9 @@ def create_model_fast(s: Services, owner: str, form: Form) -> dict[str, Any]:
     task = submit(s, owner, AVATAR_TRAIN, {"avatar_model_id": model.id, "video_key": video.key}, name=name,
                   callback_url=_callback(form))
     s.catalog.set_avatar_task(model.id, task.id)
-    data: dict[str, Any] = {"model": {"model_name": name, "model_id": model.id, "model_status": 1}}
+    # task_id (ours): the training task, to follow on /v1/tasks/{id} (or its events)
+    data: dict[str, Any] = {"model": {"model_name": name, "model_id": model.id, "model_status": 1},
+                            "task_id": task.id}
     if seconds < RECOMMENDED_TRAINING_S:
         data["warning"] = (f"the video is {seconds:.0f} s long; {RECOMMENDED_TRAINING_S:g}-300 s of talking "
                            "gives the avatar more mouth shapes to choose from.")
