@@ -7,22 +7,18 @@ Piper voice and whisper, and fail where those are not installed.
 
 from __future__ import annotations
 
+import functools
 import io
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import av
+import httpx
 import numpy as np
 import openai
 import pytest
-import uvicorn
-from fastapi.testclient import TestClient
 
-from digihuman.api.app import create_app
 from digihuman.config import MediaSettings, Settings
 from digihuman.engines import Engines
 from digihuman.services import Services
@@ -30,13 +26,13 @@ from digihuman.speech.align.features import load_audio
 from digihuman.speech.asr.base import Segment, Transcript
 from digihuman.speech.asr.scoring import error_rate
 from digihuman.speech.tts.base import AudioChunk, SpeechOptions, Voice
-from digihuman.tasks.worker import Worker
 from digihuman.text.router import ChatRouter
 from digihuman.timeline import Word
 from tests import fake_engines
 from tests.api.exchange import train_voice
-from tests.conftest import API_KEY, AUTH, make_settings
+from tests.conftest import API_KEY, AUTH
 from tests.mediagen import make_wav
+from tests.support.api_server import api_server, run_queued
 from tests.text.chat_fakes import ScriptedModel
 
 CODECS = {"mp3": {"mp3", "mp3float"}, "opus": {"opus", "libopus"}, "aac": {"aac"}, "flac": {"flac"},
@@ -69,7 +65,8 @@ class BurstRecognizer:
     def transcribe(self, audio: Path, language: str | None = None) -> Transcript:
         samples = load_audio(audio, self.rate)
         frame = self.rate // 100
-        loud = np.sqrt(np.mean(samples[: len(samples) // frame * frame].reshape(-1, frame) ** 2, axis=1)) > 0.02
+        frames = samples[: len(samples) // frame * frame].reshape(-1, frame)
+        loud = np.sqrt(np.mean(frames**2, axis=1)) > 0.02
         spans: list[list[float]] = []
         for i in np.flatnonzero(loud):
             if spans and i / 100 - spans[-1][1] < 0.1:
@@ -83,9 +80,10 @@ class BurstRecognizer:
                 segments[-1].append(w)
             else:
                 segments.append([w])
-        return Transcript(" ".join(w.text for w in words), language or "en", round(len(samples) / self.rate, 3),
-                          words, segments=tuple(Segment(s[0].start, s[-1].end, " " + " ".join(w.text for w in s),
-                                                        tokens=tuple(range(len(s)))) for s in segments))
+        return Transcript(" ".join(w.text for w in words), language or "en",
+                          round(len(samples) / self.rate, 3), words,
+                          segments=tuple(Segment(s[0].start, s[-1].end, " " + " ".join(w.text for w in s),
+                                                 tokens=tuple(range(len(s)))) for s in segments))
 
 
 TTS = RecordingTTS()
@@ -97,49 +95,22 @@ def build(settings: Settings) -> Engines:
                    chat=ChatRouter([ScriptedModel(name="scripted", base=False)]))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    """An app served by uvicorn on a free local port, in a daemon thread."""
-
-    def __init__(self, app: object) -> None:
-        self.port = _free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-    def client(self, api_key: str = API_KEY) -> openai.OpenAI:
-        return openai.OpenAI(base_url=f"http://127.0.0.1:{self.port}/v1", api_key=api_key, max_retries=0,
-                             timeout=120)
+def sdk(base: str, api_key: str = API_KEY) -> openai.OpenAI:
+    """The official client, pointed at ``base`` by its base_url only; no retries, so errors show at once."""
+    return openai.OpenAI(base_url=f"{base}/v1", api_key=api_key, max_retries=0, timeout=120)
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, Services]]:
-    settings = make_settings(tmp_path_factory.mktemp("openai") / "data", engine_factory=f"{__name__}:build",
-                             media=MediaSettings(max_audio_seconds=5.0))
-    services = Services(settings)
-    with LiveServer(create_app(settings, services, housekeeping=False)) as server:
-        yield server, services
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Services]]:
+    """(base URL, services) of a server with the fake engines and a 5 s cap on transcribed audio."""
+    with api_server(tmp_path_factory.mktemp("openai") / "data", engine_factory=f"{__name__}:build",
+                    media=MediaSettings(max_audio_seconds=5.0)) as served:
+        yield served
 
 
 @pytest.fixture
-def client(served: tuple[LiveServer, Services]) -> openai.OpenAI:
-    return served[0].client()
+def client(served: tuple[str, Services]) -> openai.OpenAI:
+    return sdk(served[0])
 
 
 def decoded(data: bytes) -> tuple[str, float]:
@@ -152,7 +123,8 @@ def decoded(data: bytes) -> tuple[str, float]:
 
 def expected_seconds(text: str, speed: float = 1.0) -> float:
     """How long the fake voice speaks ``text``: a tone per sentence."""
-    return sum(len(fake_engines.tone(s, speed=speed)) for s in text.split(".") if s.strip()) / fake_engines.RATE
+    samples = sum(len(fake_engines.tone(s, speed=speed)) for s in text.split(".") if s.strip())
+    return samples / fake_engines.RATE
 
 
 def bursts(path: Path, spans: list[tuple[float, float]], seconds: float) -> Path:
@@ -181,14 +153,15 @@ def test_models_list(client: openai.OpenAI) -> None:
 
 
 def test_chat_completion(client: openai.OpenAI) -> None:
-    answer = client.chat.completions.create(model="scripted", messages=[{"role": "user", "content": "hello world"}])
+    answer = client.chat.completions.create(model="scripted", temperature=0.5, max_tokens=50,
+                                            messages=[{"role": "user", "content": "hello world"}])
     assert answer.choices[0].message.content == "HELLO WORLD"
     assert answer.choices[0].finish_reason == "stop" and answer.usage.total_tokens > 0
 
 
 def test_chat_completion_streamed(client: openai.OpenAI) -> None:
-    stream = client.chat.completions.create(model="scripted", messages=[{"role": "user", "content": "hello world"}],
-                                            stream=True)
+    stream = client.chat.completions.create(model="scripted", stream=True,
+                                            messages=[{"role": "user", "content": "hello world"}])
     pieces = [chunk.choices[0].delta.content for chunk in stream if chunk.choices[0].delta.content]
     assert len(pieces) > 1 and "".join(pieces) == "HELLO WORLD"
 
@@ -223,7 +196,9 @@ def test_speech_streamed(client: openai.OpenAI) -> None:
     with client.audio.speech.with_streaming_response.create(model="tts-1", voice="fake-en", input=text,
                                                             response_format="wav") as response:
         assert response.headers["content-type"] == "audio/wav"
-        assert response.headers.get("transfer-encoding") == "chunked" and "content-length" not in response.headers
+        # sent as it is made: chunked, with no length known up front
+        assert response.headers.get("transfer-encoding") == "chunked"
+        assert "content-length" not in response.headers
         pieces = list(response.iter_bytes())
     assert pieces[0][:4] == b"RIFF"
     assert abs(decoded(b"".join(pieces))[1] - expected_seconds(text)) < 0.01
@@ -232,23 +207,20 @@ def test_speech_streamed(client: openai.OpenAI) -> None:
 def test_openai_voices_speak_with_a_stock_voice_of_the_text_language(client: openai.OpenAI) -> None:
     client.audio.speech.create(model="tts-1", voice="alloy", input="Good morning.", response_format="wav")
     assert TTS.spoken[-1][:2] == ("Good morning.", "fake-en")
-    client.audio.speech.create(model="tts-1", voice="nova", input="早上好，今天天气很好。", response_format="wav")
+    client.audio.speech.create(model="tts-1", voice="nova", input="早上好，今天天气很好。",
+                               response_format="wav")
     assert TTS.spoken[-1][:2] == ("早上好，今天天气很好。", "fake-zh")
     # the custom-voice object form names a voice by id
-    client.audio.speech.create(model="tts-1", voice={"id": "fake-zh"}, input="Good morning.", response_format="wav")
+    client.audio.speech.create(model="tts-1", voice={"id": "fake-zh"}, input="Good morning.",
+                               response_format="wav")
     assert TTS.spoken[-1][1] == "fake-zh"
 
 
-def test_a_voice_model_speaks(served: tuple[LiveServer, Services], client: openai.OpenAI, tmp_path: Path) -> None:
-    server, services = served
-    with TestClient(server.server.config.app, headers=AUTH) as http:
-        def run_queued() -> int:
-            ids = services.tasks.queued_ids()
-            for task_id in ids:
-                Worker(services).run(task_id)
-            return len(ids)
-
-        model_id = train_voice(http, run_queued, make_wav(tmp_path / "voice.wav", seconds=3.0, freq=150.0))
+def test_a_voice_model_speaks(served: tuple[str, Services], client: openai.OpenAI, tmp_path: Path) -> None:
+    base, services = served
+    with httpx.Client(base_url=base, headers=AUTH) as http:
+        model_id = train_voice(http, functools.partial(run_queued, services),  # type: ignore[arg-type]
+                               make_wav(tmp_path / "voice.wav", seconds=3.0, freq=150.0))
     spoken = len(TTS.spoken)
     response = client.audio.speech.create(model="tts-1", voice=model_id, input="Spoken by my voice.",
                                           response_format="wav")
@@ -261,8 +233,8 @@ def test_a_voice_model_speaks(served: tuple[LiveServer, Services], client: opena
 def test_speed_changes_the_duration(client: openai.OpenAI) -> None:
     normal = decoded(client.audio.speech.create(model="tts-1", voice="fake-en", input=TEXT,
                                                 response_format="wav").content)[1]
-    fast = decoded(client.audio.speech.create(model="tts-1", voice="fake-en", input=TEXT, response_format="wav",
-                                              speed=2.0).content)[1]
+    fast = decoded(client.audio.speech.create(model="tts-1", voice="fake-en", input=TEXT,
+                                              response_format="wav", speed=2.0).content)[1]
     assert TTS.spoken[-1][2].speed == 2.0 and abs(fast - normal / 2) < 0.01
 
 
@@ -278,10 +250,10 @@ def test_speech_sse(client: openai.OpenAI) -> None:
     assert abs(decoded(audio)[1] - expected_seconds(TEXT)) < 0.01
 
 
-def test_speech_errors_raise_the_sdk_exception_of_their_status(served: tuple[LiveServer, Services],
+def test_speech_errors_raise_the_sdk_exception_of_their_status(served: tuple[str, Services],
                                                                client: openai.OpenAI) -> None:
     with pytest.raises(openai.AuthenticationError):
-        served[0].client("wrong-key").audio.speech.create(model="tts-1", voice="alloy", input="hi")
+        sdk(served[0], "wrong-key").audio.speech.create(model="tts-1", voice="alloy", input="hi")
     with pytest.raises(openai.BadRequestError) as unknown:
         client.audio.speech.create(model="tts-1", voice="nobody", input="hi")
     assert "fake-en" in unknown.value.message and unknown.value.body["code"] == 400
@@ -318,12 +290,14 @@ def test_transcription_srt_and_vtt(client: openai.OpenAI, speech: Path) -> None:
     srt = client.audio.transcriptions.create(model="whisper-1", file=speech, response_format="srt")
     assert srt == "1\n00:00:00,200 --> 00:00:01,200\none two\n\n2\n00:00:02,000 --> 00:00:02,500\nthree\n\n"
     vtt = client.audio.transcriptions.create(model="whisper-1", file=speech, response_format="vtt")
-    assert vtt == "WEBVTT\n\n00:00:00.200 --> 00:00:01.200\none two\n\n00:00:02.000 --> 00:00:02.500\nthree\n\n"
+    assert vtt == ("WEBVTT\n\n00:00:00.200 --> 00:00:01.200\none two\n\n"
+                   "00:00:02.000 --> 00:00:02.500\nthree\n\n")
 
 
 def test_transcription_verbose_json_with_words(client: openai.OpenAI, speech: Path) -> None:
-    result = client.audio.transcriptions.create(model="whisper-1", file=speech, response_format="verbose_json",
-                                                language="en", timestamp_granularities=["word", "segment"])
+    result = client.audio.transcriptions.create(model="whisper-1", file=speech, language="en",
+                                                response_format="verbose_json",
+                                                timestamp_granularities=["word", "segment"])
     assert (result.text, result.language, result.duration) == ("one two three", "en", 3.0)
     assert [(s.id, s.start, s.end, s.text) for s in result.segments] == [(0, 0.2, 1.2, " one two"),
                                                                          (1, 2.0, 2.5, " three")]
@@ -350,9 +324,9 @@ def test_transcription_refusals(client: openai.OpenAI, speech: Path, tmp_path: P
 
 @pytest.fixture(scope="module")
 def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[openai.OpenAI]:
-    settings = make_settings(tmp_path_factory.mktemp("openai-real") / "data", engine_factory=None)
-    with LiveServer(create_app(settings, Services(settings), housekeeping=False)) as server:
-        yield server.client()
+    """The SDK against a server with the engines installed here (Piper, whisper...)."""
+    with api_server(tmp_path_factory.mktemp("openai-real") / "data", engine_factory=None) as (base, _):
+        yield sdk(base)
 
 
 def test_real_speech_round_trip(real: openai.OpenAI) -> None:
@@ -360,7 +334,8 @@ def test_real_speech_round_trip(real: openai.OpenAI) -> None:
     text = "The meeting starts at ten thirty in room twelve."
     audio = real.audio.speech.create(model="tts-1", voice="alloy", input=text, response_format="mp3").content
     result = real.audio.transcriptions.create(model="whisper-1", file=("speech.mp3", audio), language="en",
-                                              response_format="verbose_json", timestamp_granularities=["word"])
+                                              response_format="verbose_json",
+                                              timestamp_granularities=["word"])
     assert error_rate(text, result.text, "en").rate <= 0.2, result.text
     assert result.language == "en" and 2.0 < result.duration < 6.0
     assert result.segments and all(s.tokens and s.end > s.start for s in result.segments)

@@ -15,8 +15,8 @@ import pytest
 
 from digihuman.media import audio as media_audio
 from digihuman.errors import InvalidInput, MediaRejected, NotFound
-from digihuman.speech.asr.base import Transcript
-from digihuman.speech.asr.formats import transcript_json
+from digihuman.speech.asr.base import Segment, Transcript
+from digihuman.speech.asr.formats import subtitles, transcript_json
 from digihuman.speech.asr.scoring import (
     edit_distance,
     error_rate,
@@ -226,6 +226,17 @@ def test_transcript_json() -> None:
         "duration": 1.235,
         "words": [{"text": "hi", "start": 0.1, "end": 0.412, "confidence": 0.988}],
     }
+
+
+def test_subtitles_are_one_cue_per_segment() -> None:
+    t = Transcript("Hi. Later.", "en", 3700.0,
+                   segments=(Segment(0.5, 1.25, " Hi."), Segment(3661.0, 3662.0015, " Later.")))
+    assert subtitles(t, "srt") == ("1\n00:00:00,500 --> 00:00:01,250\nHi.\n\n"
+                                   "2\n01:01:01,000 --> 01:01:02,002\nLater.\n\n")
+    assert subtitles(t, "vtt").startswith("WEBVTT\n\n00:00:00.500 --> 00:00:01.250\nHi.\n\n01:01:01.000")
+    # without segments, the text is one cue over the whole audio; without speech there are no cues
+    assert subtitles(Transcript("hi", "en", 2.0), "srt") == "1\n00:00:00,000 --> 00:00:02,000\nhi\n\n"
+    assert subtitles(Transcript("", "und", 2.0), "vtt") == "WEBVTT\n\n"
 
 
 # -- helpers ----------------------------------------------------------------------------------

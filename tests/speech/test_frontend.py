@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from digihuman.speech.frontend import chunk, normalize, split_by_script, split_sentences
+from digihuman.speech.frontend import chunk, normalize, split_by_script, split_sentences, text_language
 from digihuman.speech.frontend import en_numbers, zh_numbers
 
 
@@ -183,3 +183,11 @@ def test_chunks_pack_whole_sentences() -> None:
     assert chunk("一句话。两句话。", 100) == ["一句话。两句话。"]
     assert chunk("First sentence here. Second sentence here.", 25) == ["First sentence here.",
                                                                         "Second sentence here."]
+
+
+def test_text_language_follows_the_script_most_of_it_is_in() -> None:
+    assert text_language("Good morning, everyone.") == "en"
+    assert text_language("早上好，大家。") == "zh"
+    assert text_language("我今天用 iPhone 拍了视频") == "zh"  # a Latin word in Chinese text
+    assert text_language("The word 你好 means hello") == "en"
+    assert text_language("2024!") == "en"

@@ -92,7 +92,8 @@ def test_backend_speaks_audibly_for_a_plausible_time(catalogue: SpeechCatalogue,
 
 @pytest.mark.parametrize(("voice_id", "text", "units", "per_unit", "has_phones"), BACKENDS)
 def test_backend_speaks_faster_at_a_higher_speed(catalogue: SpeechCatalogue, voice_id: str, text: str,
-                                                 units: int, per_unit: tuple[float, float], has_phones: bool) -> None:
+                                                 units: int, per_unit: tuple[float, float],
+                                                 has_phones: bool) -> None:
     normal, rate, _ = speech(catalogue.synthesize(text, voice_id, SpeechOptions(temperature=0.0)))
     fast, _, chunks = speech(catalogue.synthesize(text, voice_id, SpeechOptions(temperature=0.0, speed=2.0)))
     # about half the time: Piper gives every phone at least one frame (0.63 measured), eSpeak rounds its

@@ -1,4 +1,4 @@
-"""Speech audio out: WAV files for jobs, and encoded streams (wav, pcm, mp3, opus, aac, flac) for the speech routes."""
+"""Speech audio out: WAV files for jobs, and encoded streams (wav, pcm, mp3, opus, aac, flac) for the API."""
 
 from __future__ import annotations
 

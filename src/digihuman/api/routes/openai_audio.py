@@ -37,9 +37,9 @@ router = APIRouter(tags=["openai audio"])
 
 # OpenAI's voices, with the gender they sound; each speaks with a stock voice of the text's language.
 OPENAI_VOICES: dict[str, str] = {
-    "alloy": "neutral", "ash": "male", "ballad": "male", "coral": "female", "echo": "male", "fable": "neutral",
-    "onyx": "male", "nova": "female", "sage": "female", "shimmer": "female", "verse": "male", "marin": "female",
-    "cedar": "male",
+    "alloy": "neutral", "ash": "male", "ballad": "male", "coral": "female", "echo": "male",
+    "fable": "neutral", "onyx": "male", "nova": "female", "sage": "female", "shimmer": "female",
+    "verse": "male", "marin": "female", "cedar": "male",
 }
 # Model names clients send; all of them are served by this server's one engine of each kind. Dated
 # variants ("gpt-4o-mini-tts-2025-12-15") are taken by their prefix.
@@ -53,8 +53,9 @@ PCM_RATE = 24000
 class SpeechRequest(BaseModel):
     model: str
     input: str = Field(min_length=1, max_length=4096)
-    voice: str | dict[str, str] = Field(description="A stock voice id (GET /v1/voices), one of your voice model ids, "
-                                                    "an OpenAI voice name, or {\"id\": <one of those>}.")
+    voice: str | dict[str, str] = Field(
+        description="A stock voice id (GET /v1/voices), one of your voice model ids, an OpenAI voice name, "
+                    "or {\"id\": <one of those>}.")
     instructions: str | None = None
     response_format: Literal["mp3", "opus", "aac", "flac", "wav", "pcm"] = "mp3"
     speed: float = Field(1.0, ge=0.25, le=4.0)
@@ -116,11 +117,12 @@ def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
 
 @router.post("/v1/audio/transcriptions", response_model=None)
 def transcriptions(
-    file: Annotated[UploadFile, File(description="The audio (or video) to transcribe: wav, mp3, m4a, ogg, webm...")],
+    file: Annotated[UploadFile, File(description="The audio (or video) to transcribe: wav, mp3, m4a...")],
     model: Annotated[str, Form()],
     owner: Owner,
     services: ServicesDep,
-    language: Annotated[str | None, Form(description="ISO 639-1 code of the speech; detected when absent.")] = None,
+    language: Annotated[str | None, Form(description="ISO 639-1 code of the speech; detected when absent.")
+                        ] = None,
     prompt: Annotated[str | None, Form()] = None,
     response_format: Annotated[Literal["json", "text", "srt", "verbose_json", "vtt"], Form()] = "json",
     temperature: Annotated[float | None, Form(ge=0.0, le=1.0)] = None,
@@ -130,8 +132,8 @@ def transcriptions(
     _check_model(model, TRANSCRIPTION_MODELS, "transcription")
     limit = services.intake.limit(False)
     if file.size is not None and file.size > limit:
-        raise TooLarge(f"file is larger than the {human_size(limit)} limit; send a shorter or more compressed "
-                       "recording.")
+        raise TooLarge(f"file is larger than the {human_size(limit)} limit; send a shorter or more "
+                       "compressed recording.")
     # Recognition runs inside the request: the intake's cap on the length of speech bounds how long.
     stored = services.intake.take_upload(file.file, "file", "speech")
     transcript = services.engines.require_asr().transcribe(services.storage.local_path(stored.key), language)

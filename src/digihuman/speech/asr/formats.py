@@ -40,7 +40,8 @@ def subtitles(t: Transcript, kind: Literal["srt", "vtt"]) -> str:
     if kind == "vtt":
         body = "".join(f"{_clock(a, '.')} --> {_clock(b, '.')}\n{text}\n\n" for a, b, text in cues)
         return "WEBVTT\n\n" + body
-    return "".join(f"{i}\n{_clock(a, ',')} --> {_clock(b, ',')}\n{text}\n\n" for i, (a, b, text) in enumerate(cues, 1))
+    return "".join(f"{i}\n{_clock(a, ',')} --> {_clock(b, ',')}\n{text}\n\n"
+                   for i, (a, b, text) in enumerate(cues, 1))
 
 
 def _clock(seconds: float, separator: str) -> str:

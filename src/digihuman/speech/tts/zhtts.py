@@ -150,7 +150,8 @@ def _speakable(processor: Any, char: str) -> bool:
     return True
 
 
-def _synthesize(acoustic: Any, vocoder: Any, ids: list[int], speed: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def _synthesize(acoustic: Any, vocoder: Any, ids: list[int],
+                speed: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Audio and the frames each input id lasts (the last id is the end-of-sentence mark).
 
     FastSpeech2 multiplies its predicted durations by its speed input, so faster speech is a smaller ratio.
