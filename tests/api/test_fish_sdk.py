@@ -218,6 +218,14 @@ def test_tts_bodies_in_json_and_msgpack_meet_the_same_checks(server: tuple[str, 
     not_base64 = httpx.post(f"{base}/v1/tts", json={"text": "hi", "references": [{"audio": "%%%", "text": ""}]},
                             headers=headers)
     assert not_base64.status_code == 400 and "base64" in not_base64.json()["msg"]
+    # JSON keeps the small body limit; MessagePack, whose references are raw bytes, has the upload limit.
+    big = {"text": "hi", "references": [{"audio": b"\0" * (2 * 1024 * 1024), "text": ""}]}
+    as_json = httpx.post(f"{base}/v1/tts", headers=headers,
+                         json={**big, "references": [{"audio": base64.b64encode(big["references"][0]["audio"]).decode()}]})
+    assert as_json.status_code == 413 and "larger than" in as_json.json()["msg"]
+    as_msgpack = httpx.post(f"{base}/v1/tts", content=ormsgpack.packb(big),
+                            headers={**headers, "Content-Type": "application/msgpack"})
+    assert as_msgpack.status_code == 422 and "references[0].audio" in as_msgpack.json()["msg"], as_msgpack.text
     same = {"text": "Hello.", "reference_id": "fake-en", "format": "wav"}
     assert httpx.post(f"{base}/v1/tts", json=same, headers=headers).content == \
         httpx.post(f"{base}/v1/tts", content=ormsgpack.packb(same),

@@ -25,7 +25,9 @@ from digihuman.tasks.reaper import Reaper
 from digihuman.timings import StageTimings
 
 # Routes that take file uploads get the upload limit instead of the small body limit.
-UPLOAD_PATHS = ("/v1/files", "/model", "/v1/audio/transcriptions", "/v1/tts")  # /v1/tts: reference audio
+UPLOAD_PATHS = ("/v1/files", "/model", "/v1/audio/transcriptions")
+# MessagePack bodies here carry reference audio as raw bytes (Fish Audio's SDK): they get the upload limit too.
+MSGPACK_UPLOAD_PATHS = ("/v1/tts",)
 # Uploads may be large: their whole body may take this many times the body timeout.
 UPLOAD_TIMEOUT_FACTOR = 15
 
@@ -104,7 +106,7 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope["path"]
-        upload = path in UPLOAD_PATHS
+        upload = path in UPLOAD_PATHS or (path in MSGPACK_UPLOAD_PATHS and _is_msgpack(scope))
         limit = self.upload_limit + 1024 * 1024 if upload else self.limit
         deadline = time.monotonic() + self.timeout_s * (UPLOAD_TIMEOUT_FACTOR if upload else 1)
         body_done = False
@@ -135,6 +137,11 @@ class BodyLimit:
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
         await error_response(Request(scope), 413, _too_large(limit))(scope, receive, send)
+
+
+def _is_msgpack(scope: Scope) -> bool:
+    kind = dict(scope["headers"]).get(b"content-type", b"").split(b";")[0].strip().lower()
+    return kind in (b"application/msgpack", b"application/x-msgpack", b"application/vnd.msgpack")
 
 
 def _too_large(limit: int) -> str:

@@ -44,15 +44,31 @@ async def object_body(request: Request, max_bytes: int) -> dict[str, Any]:
             raise InvalidInput(f"invalid request: the body is not valid MessagePack ({e}).") from e
         what = "a MessagePack map"
     else:
-        try:
-            data = json.loads(raw) if raw.strip() else None
-        except (ValueError, UnicodeDecodeError) as e:
-            raise InvalidInput(f"invalid request: the body is not valid JSON ({e}); send a JSON object.") from e
         what = "a JSON object sent with Content-Type: application/json (or MessagePack as application/msgpack)"
+        data = _json(raw) if _is_json(request) or not raw.strip() else raw
     if not isinstance(data, dict):
         raise InvalidInput(f"invalid request: the body must be {what}; "
                            + ("it is missing." if data is None else "it is not one."))
     return data
+
+
+def _is_json(request: Request) -> bool:
+    """As FastAPI decides: JSON when so declared, or when no type is given at all."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return not kind or kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
+
+
+def _json(raw: bytes) -> Any:
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise InvalidInput(f"invalid request: the body is not valid JSON ({e.msg} at character {e.pos}); "
+                           "send a JSON object.") from e
+    except UnicodeDecodeError as e:
+        raise InvalidInput("invalid request: the body is not valid JSON (it is not UTF-8 text); "
+                           "send a JSON object.") from e
 
 
 def validated(model: type[Model], data: dict[str, Any]) -> Model:
