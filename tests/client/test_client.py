@@ -22,6 +22,7 @@ from tests.conftest import API_KEY, make_settings
 from tests.mediagen import make_png, make_video, make_wav
 from tests.support.live_server import LiveServer, live_server
 
+
 @pytest.fixture(autouse=True)
 def quick_events(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(task_routes, "EVENT_POLL_S", 0.1)

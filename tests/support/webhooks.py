@@ -46,7 +46,7 @@ def receiver() -> Iterator[Receiver]:
     holder: list[Receiver] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the http.server hook name
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             status = holder[0].answer()
             holder[0].received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))

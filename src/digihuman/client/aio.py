@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from contextlib import ExitStack
-from typing import IO, Any
+from typing import IO, Any, Self
 
 import httpx
 
@@ -33,7 +33,7 @@ class AsyncClient(Jobs):
         self.base_url, self.key = base_url.rstrip("/"), api_key(key)
         self.http = httpx.AsyncClient(timeout=timeout, **httpx_options)
 
-    async def __aenter__(self) -> AsyncClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack
-from typing import IO, Any
+from typing import IO, Any, Self
 
 import httpx
 
@@ -32,7 +32,7 @@ class Client(Jobs):
         self.base_url, self.key = base_url.rstrip("/"), api_key(key)
         self.http = httpx.Client(timeout=timeout, **httpx_options)
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
