@@ -7,9 +7,17 @@ frames with the soundtrack, no other work — so each is also given as a ratio t
 path is timed too when ``digihuman.render.photo.render_photo`` exists. Peak memory (max RSS of a
 child process) is measured for a 60 s render at 720p, and a 600 s one with ``--long``.
 
-Sources: lv02 (512×512) and v05 (1080×1920; scaled to 720×1280 for 720p), the first 10 s of each.
+End to end through the HTTP API (``--e2e``, or ``--e2e-only`` to skip the in-process figures): a
+``digihuman serve`` on a free port with a temporary data dir (one worker process, the real engines);
+for each of 512², 720p, 1080×1920 and a photo the avatar and the speech are uploaded, then the time
+from POST /avatar/generation to the task's success is taken, with the task's own stage profile (wall
+and CPU seconds per stage, from ``outputs.timings``) and the worker's peak RSS (VmHWM, reset per
+request). Each video avatar is asked for twice: the second request reuses the trained avatar.
 
-    .venv/bin/python bench/render_speed.py [--seconds 20] [--long] [--memory-only]
+Sources: lv02 (512×512) and v05 (1080×1920; scaled to 720×1280 for 720p), the first 10 s of each;
+speech: a05 (60 s; looped to 600 s with ``--long``); photo: p07.
+
+    .venv/bin/python bench/render_speed.py [--seconds 60] [--long] [--memory-only] [--e2e | --e2e-only]
 """
 
 from __future__ import annotations
@@ -148,7 +156,14 @@ print(first, hwm())
 def main() -> None:
     from digihuman.render.avatar import train_avatar
 
-    seconds = float(sys.argv[sys.argv.index("--seconds") + 1]) if "--seconds" in sys.argv else 20.0
+    seconds = float(sys.argv[sys.argv.index("--seconds") + 1]) if "--seconds" in sys.argv else 60.0
+    if "--long" in sys.argv and "--seconds" not in sys.argv:
+        seconds = 600.0
+    if "--e2e-only" in sys.argv:
+        from render_e2e import run_e2e
+
+        run_e2e(seconds, speech, cut, floor, SOURCES, MEDIA, RESULTS)
+        return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -198,6 +213,10 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "render_speed.json").write_text(json.dumps({"rows": rows, "peak_rss_mb": memory,
                                                            "speech_s": seconds}, indent=1))
+    if "--e2e" in sys.argv:
+        from render_e2e import run_e2e
+
+        run_e2e(seconds, speech, cut, floor, SOURCES, MEDIA, RESULTS)
 
 
 if __name__ == "__main__":
