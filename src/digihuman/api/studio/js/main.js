@@ -71,7 +71,10 @@ async function showPage(name, refresh = false) {
   for (const [page] of Object.entries(PAGES)) {
     $(`page-${page}`).hidden = page !== name;
     const link = document.querySelector(`.nav a[data-page="${page}"]`);
-    if (page === name) link.setAttribute("aria-current", "page");
+    if (page === name) {
+      link.setAttribute("aria-current", "page");
+      link.scrollIntoView({ block: "nearest", inline: "nearest" }); // the phone's tab row scrolls sideways
+    }
     else link.removeAttribute("aria-current");
   }
   document.title = `${t(`nav.${name}`)} · ${t("title")}`;
