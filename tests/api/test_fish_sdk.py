@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import time
 import wave
 from collections.abc import Iterator
@@ -301,10 +302,19 @@ def test_real_zero_shot_clone_is_fitted_once_and_checked(tmp_path_factory: pytes
         started = time.monotonic()
         again = fish.tts.convert(text="Please bring the blue book.", references=refs, format="wav")
         cached_s = time.monotonic() - started
-        print(f"zero-shot: first call {fitted_s:.1f} s (fit + speech), cached {cached_s:.1f} s")
         assert 1.0 < wav_seconds(first) < 6.0 and 1.0 < wav_seconds(again) < 6.0
         folders = list((services.settings.files_dir / "voices" / "references").glob("*"))
         assert len(folders) == 1 and (folders[0] / "reference.json").is_file(), folders
+        fit = json.loads((folders[0] / "reference.json").read_text())
+        assert fit["languages"][0] == "en" and fit["speech_seconds"] > 3.0, fit
+        # Another transcript is another reference: fitted again, now in a warm server.
+        started = time.monotonic()
+        fish.tts.convert(text="Please bring the blue book.", format="wav",
+                         references=[ReferenceAudio(audio=reference.read_bytes(), text=words.upper())])
+        warm_s = time.monotonic() - started
+        assert len(list(folders[0].parent.glob("*"))) == 2
+        print(f"zero-shot: first call {fitted_s:.1f} s (of which fitting {fit['fit_seconds']:.1f} s), "
+              f"cached {cached_s:.1f} s, another reference in a warm server {warm_s:.1f} s")
         assert cached_s < fitted_s
         # A tone is refused with the training's own one-sentence reason.
         tone = make_wav(tmp_path_factory.mktemp("tone") / "tone.wav", seconds=5.0).read_bytes()
