@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -48,8 +49,10 @@ def create_app(settings: Settings, services: Services | None = None, *, housekee
             reaper.stop()
             deliverer.stop()
 
-    app = FastAPI(title="digihuman", version=__version__, lifespan=lifespan,
-                  description="Self-hosted digital-human API: talking videos, speech, voice cloning, remix.")
+    # /docs and /redoc with their scripts served from this server: they must work with no internet.
+    app = FastAPIOffline(title="digihuman", version=__version__, lifespan=lifespan,
+                         static_url="/docs-assets",
+                         description="Self-hosted digital-human API: talking videos, speech, voice cloning, remix.")
     app.state.services = services
     app.state.metrics = Metrics(services)
     install_error_handlers(app)
