@@ -26,7 +26,7 @@ def is_msgpack(request: Request) -> bool:
 
 
 async def object_body(request: Request, max_bytes: int) -> dict[str, Any]:
-    """The body as a dict, from MessagePack or JSON (by Content-Type); 413 past ``max_bytes``, 400 if malformed."""
+    """The body as a dict, from MessagePack or JSON by Content-Type; 413 past ``max_bytes``."""
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
@@ -44,7 +44,8 @@ async def object_body(request: Request, max_bytes: int) -> dict[str, Any]:
             raise InvalidInput(f"invalid request: the body is not valid MessagePack ({e}).") from e
         what = "a MessagePack map"
     else:
-        what = "a JSON object sent with Content-Type: application/json (or MessagePack as application/msgpack)"
+        what = ("a JSON object sent with Content-Type: application/json "
+                "(or MessagePack as application/msgpack)")
         data = _json(raw) if _is_json(request) or not raw.strip() else raw
     if not isinstance(data, dict):
         raise InvalidInput(f"invalid request: the body must be {what}; "
@@ -55,7 +56,8 @@ async def object_body(request: Request, max_bytes: int) -> dict[str, Any]:
 def _is_json(request: Request) -> bool:
     """As FastAPI decides: JSON when so declared, or when no type is given at all."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    return not kind or kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
+    return not kind or kind == "application/json" or (kind.startswith("application/")
+                                                      and kind.endswith("+json"))
 
 
 def _json(raw: bytes) -> Any:
@@ -72,7 +74,7 @@ def _json(raw: bytes) -> Any:
 
 
 def validated(model: type[Model], data: dict[str, Any]) -> Model:
-    """``data`` as ``model``; invalid fields answer as FastAPI's own body validation does (400, fields named)."""
+    """``data`` as ``model``; invalid fields answer as FastAPI's body validation does (400, fields named)."""
     try:
         return model.model_validate(data)
     except ValidationError as e:

@@ -65,7 +65,7 @@ def check_references(references: list[Reference], max_bytes: int) -> None:
 
 
 def reference_voice(services: Services, references: list[Reference]) -> Path:
-    """The folder of a voice model fitted from ``references``: from storage when fitted before, else fitted now.
+    """The folder of a voice model fitted from ``references``: from storage if fitted before, else fitted now.
 
     Raises MediaRejected (422) naming the reference when one is not usable speech, as training does.
     """

@@ -48,7 +48,7 @@ class ReferenceAudio(BaseModel):
 
 
 class Prosody(BaseModel):
-    speed: float = Field(1.0, ge=0.5, le=2.0, description="Speaking rate: 1.5 says the same in two thirds of the time.")
+    speed: float = Field(1.0, ge=0.5, le=2.0, description="Speaking rate: 1.5 takes two thirds of the time.")
     volume: float = Field(0.0, ge=-20.0, le=20.0, description="Gain in dB.")
 
 
@@ -65,7 +65,7 @@ class TtsRequest(BaseModel):
     sample_rate: int | None = Field(None, ge=8000, le=48000)
     references: list[ReferenceAudio] = Field(
         default_factory=list, max_length=MAX_REFERENCES,
-        description="Speech of a voice to clone for this request (zero-shot); used when reference_id is not given.")
+        description="Speech of a voice to clone for this request (zero-shot), used without reference_id.")
     prosody: Prosody | None = None
 
 
@@ -87,7 +87,7 @@ def tts(
     services: ServicesDep,
     body: Annotated[TtsRequest, Depends(tts_body)],
     model: Annotated[str | None, Header(description=f"Fish Audio's model ({', '.join(FISH_MODELS)}); "
-                                                    "this server speaks with its own engines whatever it says.")] = None,
+                                                    "this server speaks with its own engines.")] = None,
 ) -> StreamingResponse:
     if not body.text.strip():
         raise InvalidInput("text is empty: give the words to speak.")
@@ -111,7 +111,7 @@ def tts(
 
 
 def louder(chunks: Iterator[AudioChunk], gain_db: float, normalize: bool) -> Iterator[AudioChunk]:
-    """``chunks`` made ``gain_db`` louder (or quieter), after loudness normalisation when asked; clipped to full scale."""
+    """``chunks`` ``gain_db`` louder (or quieter), after loudness normalisation if asked; clipped."""
     gain = 10 ** (gain_db / 20)
     for chunk in chunks:
         samples = normalize_loudness(chunk.samples) if normalize else chunk.samples

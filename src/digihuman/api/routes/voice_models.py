@@ -38,7 +38,8 @@ def model_view(services: Services, model: VoiceModel) -> dict[str, Any]:
     if model.task_id:
         try:  # what training found out about the samples lives with its task
             task = services.tasks.get(model.task_id)
-            task_inputs, trained = task.inputs, (task.outputs or {}) if model.status.state == "trained" else {}
+            task_inputs = task.inputs
+            trained = (task.outputs or {}) if model.status.state == "trained" else {}
         except NotFound:  # the task record was cleaned up; the model stays usable
             pass
     storage = services.storage
@@ -60,7 +61,8 @@ def model_view(services: Services, model: VoiceModel) -> dict[str, Any]:
         # Uses, likes, bookmarks and shares are not counted here.
         "like_count": 0, "mark_count": 0, "shared_count": 0, "task_count": 0,
         "liked": False, "marked": False,
-        "author": {"_id": model.owner or "", "nickname": model.author_name or model.owner or "", "avatar": ""},
+        "author": {"_id": model.owner or "", "nickname": model.author_name or model.owner or "",
+                   "avatar": ""},
         "progress": round(model.status.progress, 1),
         "task_id": model.task_id,
         "error": model.status.error,
@@ -81,9 +83,11 @@ def _samples(services: Services, model: VoiceModel, task_inputs: dict[str, Any])
         kept = json.loads(storage.local_path(key).read_text())
     else:
         texts, names = task_inputs.get("texts") or [], task_inputs.get("sample_names") or []
-        kept = [{"key": k, "title": names[i] if i < len(names) else "", "text": texts[i] if i < len(texts) else ""}
+        kept = [{"key": k, "title": names[i] if i < len(names) else "",
+                 "text": texts[i] if i < len(texts) else ""}
                 for i, k in enumerate(task_inputs.get("sample_keys") or [])]
-    return [{"title": s["title"] or f"sample {i + 1}", "text": s["text"] or "", "task_id": model.task_id or "",
+    return [{"title": s["title"] or f"sample {i + 1}", "text": s["text"] or "",
+             "task_id": model.task_id or "",
              "audio": storage.url(s["key"])} for i, s in enumerate(kept) if storage.exists(s["key"])]
 
 
@@ -193,7 +197,7 @@ def update_model(
     tags_brackets: Annotated[list[str] | None, Form(alias="tags[]", include_in_schema=False)] = None,
     cover_image: Annotated[UploadFile | None, File(description="A new picture for the voice.")] = None,
 ) -> dict[str, Any]:
-    """Edit a model's title, description, tags, visibility or cover (form fields, as Fish's SDK sends them)."""
+    """Edit a model's title, description, tags, visibility or cover (form fields, as Fish's SDK sends)."""
     model = services.catalog.voice(model_id, owner)
     if model.owner != owner:
         raise NotFound(f"voice model {model_id!r} does not exist.")
