@@ -29,6 +29,8 @@ from digihuman.timings import StageTimings
 UPLOAD_PATHS = ("/v1/files", "/model", "/v1/audio/transcriptions")
 # MessagePack bodies here carry reference audio as raw bytes (Fish Audio's SDK): they get the upload limit too.
 MSGPACK_UPLOAD_PATHS = ("/v1/tts",)
+# Routes under these take uploads too (PATCH /model/{id}: a new cover picture).
+UPLOAD_PREFIXES = ("/model/",)
 # Uploads may be large: their whole body may take this many times the body timeout.
 UPLOAD_TIMEOUT_FACTOR = 15
 
@@ -109,7 +111,8 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         path = scope["path"]
-        upload = path in UPLOAD_PATHS or (path in MSGPACK_UPLOAD_PATHS and _is_msgpack(scope))
+        upload = (path in UPLOAD_PATHS or path.startswith(UPLOAD_PREFIXES)
+                  or (path in MSGPACK_UPLOAD_PATHS and _is_msgpack(scope)))
         limit = self.upload_limit + 1024 * 1024 if upload else self.limit
         deadline = time.monotonic() + self.timeout_s * (UPLOAD_TIMEOUT_FACTOR if upload else 1)
         body_done = False
