@@ -38,6 +38,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from digihuman.api.app import create_app
+    from digihuman.api.connections import with_header_deadline
     from digihuman.services import Services
     from digihuman.tasks.supervisor import WorkerSupervisor
 
@@ -57,10 +58,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         supervisor = WorkerSupervisor(args.workers, env)
         supervisor.start()
     try:
-        # Idle keep-alive connections close after 5 s, and a request line plus headers may not grow past
-        # 64 KiB, so slow or endless headers cannot pile up; slow bodies get a 408 from the app.
+        # Idle keep-alive connections close after 5 s, request headers must arrive within the header timeout
+        # and may not grow past 64 KiB, so slow or endless headers cannot pile up; slow bodies get a 408
+        # from the app.
         uvicorn.run(create_app(settings, services), host=args.host, port=args.port, log_config=None,
                     timeout_graceful_shutdown=10, timeout_keep_alive=UVICORN_KEEP_ALIVE_S,
+                    http=with_header_deadline(settings.header_timeout_s),
                     h11_max_incomplete_event_size=UVICORN_MAX_HEADER_BYTES)
     finally:
         if supervisor is not None:

@@ -144,6 +144,8 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(1 * MB, description="Largest JSON or form body (uploads excepted).")
     body_timeout_s: float = Field(60.0, description="Longest a client may take to send a request body (408).")
+    header_timeout_s: float = Field(15.0, description="Longest a client may take to send a request's headers "
+                                                      "(the connection is closed).")
     max_text_chars: int = Field(20000, description="Longest text to speak, in characters, on every route.")
     max_voice_models_per_key: int = Field(100, description="Voice models one API key may keep (429 beyond).")
     max_avatar_models_per_key: int = Field(50, description="Avatar models one API key may keep (429 beyond).")
