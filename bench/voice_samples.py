@@ -144,7 +144,7 @@ def main() -> int:
                                 "speech_seconds": result.speech_seconds})
                 print(f"  {seconds:3d} s  enhance={enhance!s:5s}  {took:5.2f} s  "
                       f"(speech {result.speech_seconds} s)")
-    print("  (the first call includes importing torch + resemblyzer and the first speaker embedding)")
+    print("  (the first call includes loading the speaker encoder and the first speaker embedding)")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({"signals": rows, "speakers": speakers, "timings": timings}, indent=1,
                               ensure_ascii=False))

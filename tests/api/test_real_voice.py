@@ -26,8 +26,8 @@ from tests.shared_media import shared
 
 pytestmark = [
     pytest.mark.media,
-    pytest.mark.skipif(not all(importlib.util.find_spec(m) for m in ("pyworld", "pysptk", "piper", "resemblyzer")),
-                       reason="the voice cloning engine (pyworld, pysptk, piper, resemblyzer) is not installed"),
+    pytest.mark.skipif(not all(importlib.util.find_spec(m) for m in ("pyworld", "piper", "resemblyzer")),
+                       reason="the voice cloning engine (pyworld, piper, resemblyzer) is not installed"),
 ]
 TEXT = "Please bring the blue book to the kitchen."
 
@@ -51,11 +51,10 @@ def run(services: Services, task_id: str) -> None:
 
 
 def embedding(path: Path) -> np.ndarray:
-    from resemblyzer import VoiceEncoder, preprocess_wav
-
     from digihuman.speech.align.features import load_audio
+    from digihuman.speech.voices.similarity import embed
 
-    return VoiceEncoder("cpu", verbose=False).embed_utterance(preprocess_wav(load_audio(path), source_sr=16000))
+    return embed(load_audio(path), 16000)
 
 
 def heard(services: Services, path: Path, language: str = "en") -> str:

