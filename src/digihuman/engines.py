@@ -136,7 +136,7 @@ def _talking_head(asr: Recognizer | None) -> TalkingHead | None:
 
 
 def _voice_cloner(settings: Settings, tts: TextToSpeech | None, asr: Recognizer | None) -> VoiceCloner | None:
-    if tts is None or not _installed("pyworld", "pysptk"):
+    if tts is None or not _installed("pyworld"):
         return None
     from digihuman.speech.voices.world import WorldVoiceCloner
 
