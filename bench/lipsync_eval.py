@@ -23,10 +23,11 @@ and a loudness-driven opening (each frame shows the library mouth whose opening 
 level, mapped onto the person's range). A contact sheet per clip (filmed above, rendered below) goes
 to ``bench/results/lipsync_<clip>.png``; the table is printed and written to ``lipsync_eval.json``.
 
-    .venv/bin/python bench/lipsync_eval.py [clip ...] [--v2] [--asr] [--seconds S]
+    .venv/bin/python bench/lipsync_eval.py [clip ...] [--v2] [--asr] [--seconds S] [--no-range]
 
 Means are weighted by test length; clips whose test segment is under 10 s are reported apart.
-``--seconds S`` renders only the first S seconds of each test segment (quick checks).
+``--seconds S`` renders only the first S seconds of each test segment (quick checks); ``--no-range``
+turns off the matching of the asked-for opening to the person's range (ablation).
 
 ``--asr`` gives the timelines words (English clips with a cached transcript), as a server with a
 speech recogniser would; without it they are built from the sound alone.
@@ -170,6 +171,7 @@ def evaluate(name: str, v2: bool, work: Path, asr: bool = False, seconds: float 
     from digihuman.render.avatar import AvatarModel, TrainOptions, train_avatar
     from digihuman.render.base import RenderOptions
     from digihuman.render.mapping import speech_features
+    from digihuman.render.select import SelectOptions
     from digihuman.render.video import plan_render, write_render
     from digihuman.speech.align import build_timeline, mouth_track
 
@@ -187,7 +189,8 @@ def evaluate(name: str, v2: bool, work: Path, asr: bool = False, seconds: float 
     t0 = time.perf_counter()
     timeline = build_timeline(audio, recognizer=test_asr)  # type: ignore[arg-type]
     mouth = mouth_track(timeline, model.fps)
-    plan = plan_render(model, audio, timeline, mouth, "v2" if v2 else "standard")
+    select = SelectOptions(match_range="--no-range" not in sys.argv)
+    plan = plan_render(model, audio, timeline, mouth, "v2" if v2 else "standard", select)
     options = RenderOptions(quality="v2" if v2 else "standard")
     result = write_render(model, plan, audio, work / f"{name}_out", options)
     render_s = time.perf_counter() - t0
@@ -230,6 +233,10 @@ def evaluate(name: str, v2: bool, work: Path, asr: bool = False, seconds: float 
                       "lmd": round(100 * float(np.linalg.norm(lp - real_lips, axis=2).mean()), 2)}
     real_s, ren_s = float(np.nanstd(real_open)), float(np.nanstd(ren_open))
     row["spread"] = round(ren_s / max(real_s, 1e-9), 3)
+    # where the range is lost: the mapping's targets, the selected library mouths, the rendered mouths
+    asked = plan.targets[:n, 0] * a["z_std"][0] + a["z_mean"][0]
+    row["spread_target"] = round(float(np.std(asked)) / max(real_s, 1e-9), 3)
+    row["spread_selected"] = round(float(np.std(a["descriptors"][plan.mouth[:n], 0])) / max(real_s, 1e-9), 3)
     row["p90"] = [round(float(np.nanpercentile(ren_open, 90)), 4), round(float(np.nanpercentile(real_open, 90)), 4)]
     row["render"]["jitter"] = round(1000 * jitter(ren_lips), 2)
     row["filmed_jitter"] = round(1000 * jitter(real_lips), 2)

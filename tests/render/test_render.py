@@ -99,9 +99,8 @@ def test_picture_outside_the_mouth_is_untouched(model: AvatarModel) -> None:
             for p in polys:
                 cv2.fillPoly(mask, [np.round(apply_affine(from_canonical, p)).astype(np.int32)], 255)
             outside = cv2.dilate(mask, np.ones((5, 5), np.uint8)) == 0
-            err = np.mean((out[outside].astype(np.float64) - background[outside]) ** 2)
-            psnr = 10 * np.log10(255**2 / max(err, 1e-10))
-            assert psnr >= 40.0, (multiband, i, psnr)
+            # outside the background frame's own face contour (neck, collar, hair): its pixels exactly
+            assert np.array_equal(out[outside], background[outside]), (multiband, i)
 
 
 def test_v2_renders(model: AvatarModel, speech: Path, tmp_path: Path) -> None:

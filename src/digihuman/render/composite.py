@@ -1,21 +1,27 @@
-"""Putting a filmed mouth into a background frame: align, colour-match, blend.
+"""Putting a filmed mouth into a background frame: align, bend the jaw, colour-match, blend.
 
 The library mouth is stored in the canonical face frame, so the background frame's own
 canonical transform (a similarity fitted to the rigid eye and nose points) puts it in place: the
-upper face of both frames coincides, and the jaw, lips and chin come from the library frame.
+upper face of both frames coincides, and the lips and chin come from the library frame.
 
-The blend mask is the *union* of both frames' lower faces (LOWER_FACE, from the nose base round the
-jaw), pushed below the jaw line by a margin: wherever either chin is, the library frame is shown, so
-a library jaw higher than the background's does not leave the background's chin showing beneath
-it (a double chin), and the feathered edge falls on neck and cheek, which look the same in both
-frames. The feather is proportional to the face size, so it looks the same at any resolution. All
-the work is done in the bounding box of the mask, so the cost follows the face size, not the frame's.
+The blend mask is the *background frame's* lower face (LOWER_FACE, from the nose base round the jaw
+line), and the soft edge lies inside it: everything outside the face contour (background, collar,
+hair, neck) is the background frame's own pixels. The library frame's jaw is rarely where the
+background's is (its mouth was open when the background's was shut, or the other way round), so the
+mouth picture is bent before blending: a smooth displacement field, zero on the lips and under the
+nose and equal to the jaw offset on the jaw line, carries its jaw line onto the background's. The
+lips stay where the library frame had them; only the chin between lips and jaw stretches or shrinks.
 
-Colour: mean and spread of each Lab channel over the skin inside the mask (lips excluded: an open
-mouth would darken the statistics) are matched to the background's, the correction smoothed over
-time so lighting does not flicker. ``multiband`` (V2) blends with a Laplacian pyramid instead of a
-single feather: low frequencies (shading) mix over a wide band and fine detail (pores, stubble) over
-a narrow one, so no soft halo and no seam show.
+Colour, in two parts. Skin: the low-frequency difference between the background and the mouth
+picture over the skin inside the mask (lips of both frames excluded) is added to the mouth picture,
+so its shading follows the background frame's light everywhere (no lighter patch on one cheek, no
+step at the edge), and since the background is continuous in time, so is the result. Lips: their
+mean Lab colour is moved to the background frame's lip colour (smoothed over time), so lipstick or a
+flushed lip does not jump from one library frame to the next. ``multiband`` (V2) blends with a
+Laplacian pyramid instead of a single feather: low frequencies mix over a wide band and fine detail
+(pores, stubble) over a narrow one; the result is then confined to the face contour like the
+standard blend. The feather is proportional to the face size; all the work is done in the bounding
+box of the mask, so the cost follows the face size, not the frame's.
 """
 
 from __future__ import annotations
@@ -24,13 +30,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digihuman.face.landmarks import LIPS_OUTER, LOWER_FACE, LOWER_LIP_INNER, UPPER_LIP_INNER
+from digihuman.face.landmarks import JAW, LIPS_INNER, LIPS_OUTER, LOWER_FACE, LOWER_LIP_INNER, UPPER_LIP_INNER
 from digihuman.face.pose import apply_affine
 from digihuman.render.avatar import AvatarModel
 
 _LOWER = list(LOWER_FACE)
-_JAW_POINTS = 19  # LOWER_FACE starts with the jaw (93 … 323); the rest run under the nose
+_JAW = list(JAW)
 _LIPS = list(LIPS_OUTER)
+_LIPS_IN = list(LIPS_INNER)
+# points the jaw bend leaves in place: under the nose and the upper cheeks (the canonical transform
+# already lines them up) — with the lips, they hold the field at zero above the chin
+_FIXED = [2, 98, 327, 205, 425, 4, 5, 195, 50, 280, 187, 411]
 
 
 @dataclass(frozen=True)
@@ -38,15 +48,16 @@ class BlendOptions:
     """How a mouth is blended into its frame (sizes in canonical units: outer eye-corner distance)."""
 
     multiband: bool = False  # V2: Laplacian-pyramid blending instead of one feathered alpha
-    feather: float = 0.10  # width of the soft edge
-    margin: float = 0.14  # how far the mask reaches past the jaw line, onto the neck and cheeks
-    colour: bool = True  # match the mouth's skin colour to the frame's
-    colour_follow: float = 0.35  # share of each new frame's colour correction taken (temporal smoothing)
+    feather: float = 0.10  # width of the soft edge (inside the face contour)
+    bend_jaw: bool = True  # carry the mouth picture's jaw line onto the background frame's
+    colour: bool = True  # match the mouth's skin shading and lip colour to the frame's
+    shading_blur: float = 0.15  # scale of the skin shading that follows the background frame
+    lip_follow: float = 0.5  # share of each frame's lip colour taken into the smoothed target
     levels: int = 4  # pyramid levels for multiband
 
 
 class Compositor:
-    """Blends library mouths into background frames; keeps the smoothed colour correction."""
+    """Blends library mouths into background frames; keeps the smoothed lip colour."""
 
     def __init__(self, model: AvatarModel, options: BlendOptions = BlendOptions()) -> None:
         self.options = options
@@ -55,22 +66,13 @@ class Compositor:
         self._to_canonical = a["to_canonical"]
         self._scale = a["scale"]
         self._crop_to_canonical = model.crop_to_canonical()
-        self._gain: np.ndarray | None = None
-        self._shift: np.ndarray | None = None
+        self._lip_target: np.ndarray | None = None
 
     def mask_polygon(self, background_row: int, mouth_row: int) -> np.ndarray:
-        """Both frames' expanded lower faces, in canonical units: (2, len(LOWER_FACE), 2)."""
-        polys = []
-        for row in (background_row, mouth_row):
-            pts = apply_affine(self._to_canonical[row], self._landmarks[row][_LOWER]).astype(np.float64)
-            centre = apply_affine(self._to_canonical[row],
-                                  self._landmarks[row][[UPPER_LIP_INNER, LOWER_LIP_INNER]]).mean(axis=0)
-            jaw = pts[:_JAW_POINTS]
-            away = jaw - centre
-            away /= np.linalg.norm(away, axis=1, keepdims=True) + 1e-9
-            pts[:_JAW_POINTS] = jaw + self.options.margin * away
-            polys.append(pts)
-        return np.stack(polys)
+        """The region the mouth picture may cover, in canonical units: (1, len(LOWER_FACE), 2) — the
+        background frame's lower face, bounded by its own jaw line (``mouth_row`` does not widen it)."""
+        return apply_affine(self._to_canonical[background_row],
+                            self._landmarks[background_row][_LOWER]).astype(np.float64)[None]
 
     def __call__(self, background: np.ndarray, background_row: int, mouth: np.ndarray,
                  mouth_row: int) -> np.ndarray:
@@ -83,71 +85,166 @@ class Compositor:
         from_canonical = _invert(self._to_canonical[background_row])
         scale = float(np.sqrt(abs(np.linalg.det(from_canonical[:, :2]))))  # pixels per canonical unit
         feather = max(2.0, o.feather * scale)
-        polys = [apply_affine(from_canonical, p) for p in self.mask_polygon(background_row, mouth_row)]
-        pts = np.concatenate(polys)
-        pad = int(np.ceil(2 * feather)) + 2
-        x0, y0 = np.floor(pts.min(axis=0)).astype(int) - pad
-        x1, y1 = np.ceil(pts.max(axis=0)).astype(int) + pad
+        bg_pts = self._landmarks[background_row].astype(np.float64)
+        # the library frame's landmarks where the canonical transform puts them in this frame
+        placed = apply_affine(from_canonical, apply_affine(self._to_canonical[mouth_row],
+                                                           self._landmarks[mouth_row])).astype(np.float64)
+        poly = bg_pts[_LOWER]
+        pad = 2
+        x0, y0 = np.floor(poly.min(axis=0)).astype(int) - pad
+        x1, y1 = np.ceil(poly.max(axis=0)).astype(int) + pad
         x0, y0, x1, y1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
         if x1 - x0 < 4 or y1 - y0 < 4:
             return background
         w, h = x1 - x0, y1 - y0
-        # crop pixel -> canonical -> background pixel -> ROI pixel
-        m = _compose(from_canonical, self._crop_to_canonical)
-        m[:, 2] -= (x0, y0)
-        warped = cv2.warpAffine(mouth, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        valid = cv2.warpAffine(np.full(mouth.shape[:2], 255, np.uint8), m, (w, h), flags=cv2.INTER_NEAREST)
-        mask = np.zeros((h, w), np.uint8)
-        for p in polys:
-            cv2.fillPoly(mask, [np.round(p - (x0, y0)).astype(np.int32)], 255)
-        mask = np.minimum(mask, valid)
-        # erode then blur: the soft edge lies inside the polygon, so the nose above stays untouched
-        r = max(1, int(round(feather / 2)))
-        mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+        origin = np.array([x0, y0], np.float64)
+        # ROI pixel -> background pixel (+ jaw bend) -> crop pixel
+        to_crop = _invert(_compose(from_canonical, self._crop_to_canonical))
+        bend = _jaw_bend(bg_pts, placed, scale, (w, h), origin) if o.bend_jaw else None
+        map_x, map_y = _sample_map(to_crop, (w, h), origin, bend)
+        warped = cv2.remap(mouth, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        ch, cw = mouth.shape[:2]
+        valid = ((map_x >= 0) & (map_x <= cw - 1) & (map_y >= 0) & (map_y <= ch - 1)).astype(np.uint8) * 255
+        contour = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(contour, [np.round(poly - origin).astype(np.int32)], 255)
+        # the soft edge lies wholly inside the contour: erode by the blur's reach, then blur
+        r = max(1, int(round(feather)))
+        mask = cv2.erode(np.minimum(contour, valid),
+                         cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
         roi = background[y0:y1, x0:x1]
         if o.colour:
-            warped = self._match_colour(warped, roi, mask, mouth_row, background_row, from_canonical,
-                                        (x0, y0))
+            lips_placed = placed[_LIPS] - origin
+            lips_bg = bg_pts[_LIPS] - origin
+            warped = self._match_shading(warped, roi, mask, (lips_placed, lips_bg), scale)
+            warped = self._match_lips(warped, roi, (placed[_LIPS] - origin, placed[_LIPS_IN] - origin),
+                                      (lips_bg, bg_pts[_LIPS_IN] - origin), scale)
+        alpha = _soften(mask, feather)
         if o.multiband:
-            blended = _multiband(warped, roi, mask, feather, o.levels)
+            blended = _multiband(warped, roi, mask, feather, o.levels).astype(np.float32)
         else:
-            alpha = _soften(mask, feather)[:, :, None]
-            blended = (warped.astype(np.float32) * alpha + roi.astype(np.float32) * (1 - alpha))
-            blended = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+            blended = warped.astype(np.float32)
+        a3 = alpha[:, :, None]
+        out_roi = np.clip(blended * a3 + roi.astype(np.float32) * (1 - a3) + 0.5, 0, 255).astype(np.uint8)
         out = background.copy()
-        out[y0:y1, x0:x1] = blended
+        out[y0:y1, x0:x1] = out_roi
         return out
 
-    def _match_colour(self, warped: np.ndarray, roi: np.ndarray, mask: np.ndarray, mouth_row: int,
-                      background_row: int, from_canonical: np.ndarray, origin: tuple[int, int]) -> np.ndarray:
-        """``warped`` with its skin's Lab mean and spread moved to the background's."""
+    def _match_shading(self, warped: np.ndarray, roi: np.ndarray, mask: np.ndarray,
+                       lips: tuple[np.ndarray, np.ndarray], scale: float) -> np.ndarray:
+        """``warped`` plus the low-frequency difference background - warped over the skin."""
         import cv2
 
-        lips = np.zeros_like(mask)
-        for row in (mouth_row, background_row):
-            canonical = apply_affine(self._to_canonical[row], self._landmarks[row][_LIPS])
-            lip = apply_affine(from_canonical, canonical)
-            cv2.fillPoly(lips, [np.round(lip - origin).astype(np.int32)], 255)
-        scale = float(np.sqrt(abs(np.linalg.det(from_canonical[:, :2]))))
-        r = max(1, int(0.08 * scale))
-        lips = cv2.dilate(lips, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-        skin = ((mask > 128) & (lips == 0)).astype(np.uint8)
-        if int(skin.sum()) < 50:
+        h, w = mask.shape
+        f = max(1, int(0.04 * scale))  # the correction is smooth: work on a coarse grid
+        sw, sh = max(1, w // f), max(1, h // f)
+        skin = np.zeros((h, w), np.uint8)
+        skin[mask > 128] = 255
+        grow = max(1, int(0.08 * scale))
+        lip_mask = np.zeros((h, w), np.uint8)
+        for poly in lips:
+            cv2.fillPoly(lip_mask, [np.round(poly).astype(np.int32)], 255)
+        lip_mask = cv2.dilate(lip_mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+        skin[lip_mask > 0] = 0
+        if int(np.count_nonzero(skin)) < 50:
             return warped
-        src = cv2.cvtColor(warped, cv2.COLOR_RGB2LAB)
-        dst = cv2.cvtColor(roi, cv2.COLOR_RGB2LAB)
-        s_mean, s_std = (v.ravel() for v in cv2.meanStdDev(src, mask=skin))
-        d_mean, d_std = (v.ravel() for v in cv2.meanStdDev(dst, mask=skin))
-        gain = np.clip((d_std + 1.0) / (s_std + 1.0), 0.7, 1.4)
-        shift = d_mean - gain * s_mean
-        if self._gain is not None and self._shift is not None:
-            f = self.options.colour_follow
-            gain = (1 - f) * self._gain + f * gain
-            shift = (1 - f) * self._shift + f * shift
-        self._gain, self._shift = gain, shift
-        # one saturating per-channel affine pass in C: Lab' = gain * Lab + shift
-        out = cv2.transform(src, np.hstack([np.diag(gain), shift[:, None]]).astype(np.float32))
-        return cv2.cvtColor(out, cv2.COLOR_LAB2RGB)
+        small = cv2.resize(roi.astype(np.float32) - warped.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA)
+        weight = cv2.resize(skin.astype(np.float32) / 255.0, (sw, sh), interpolation=cv2.INTER_AREA)
+        sigma = max(1.0, self.options.shading_blur * scale / f)
+        num = cv2.GaussianBlur(small * weight[:, :, None], (0, 0), sigma)
+        den = cv2.GaussianBlur(weight, (0, 0), sigma)
+        mean = (small * weight[:, :, None]).reshape(-1, 3).sum(0) / max(float(weight.sum()), 1e-6)
+        # where little skin was seen nearby, fall back to the mean difference
+        trust = np.clip(den / 0.2, 0, 1)[:, :, None]
+        corr = trust * num / np.maximum(den, 1e-6)[:, :, None] + (1 - trust) * mean
+        corr = cv2.resize(corr, (w, h), interpolation=cv2.INTER_LINEAR)
+        return np.clip(warped.astype(np.float32) + corr + 0.5, 0, 255).astype(np.uint8)
+
+    def _match_lips(self, warped: np.ndarray, roi: np.ndarray, placed: tuple[np.ndarray, np.ndarray],
+                    bg: tuple[np.ndarray, np.ndarray], scale: float) -> np.ndarray:
+        """``warped`` with the mean Lab colour of its lips moved to the background's (smoothed)."""
+        import cv2
+
+        h, w = warped.shape[:2]
+
+        def ring(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+            m = np.zeros((h, w), np.uint8)
+            cv2.fillPoly(m, [np.round(outer).astype(np.int32)], 255)
+            cv2.fillPoly(m, [np.round(inner).astype(np.int32)], 0)
+            return m
+
+        src_ring, dst_ring = ring(*placed), ring(*bg)
+        if cv2.countNonZero(src_ring) < 20 or cv2.countNonZero(dst_ring) < 20:
+            return warped
+        x0, y0 = np.floor(placed[0].min(axis=0)).astype(int) - int(0.1 * scale)
+        x1, y1 = np.ceil(placed[0].max(axis=0)).astype(int) + int(0.1 * scale)
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return warped
+        box = warped[y0:y1, x0:x1].astype(np.float32) / 255.0
+        lab = cv2.cvtColor(box, cv2.COLOR_RGB2LAB)
+        src = np.array(cv2.mean(lab, mask=src_ring[y0:y1, x0:x1])[:3])
+        dst = np.array(cv2.mean(cv2.cvtColor(roi.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB), mask=dst_ring)[:3])
+        if self._lip_target is not None:
+            f = self.options.lip_follow
+            dst = (1 - f) * self._lip_target + f * dst
+        self._lip_target = dst
+        # lightness only half-way (an open mouth shades its lips), hue fully; a wild difference is a
+        # tracking slip, not a colour, and is not followed
+        delta = (dst - src) * np.array([0.5, 1.0, 1.0])
+        delta = np.clip(delta, -20.0, 20.0)
+        soft = _soften(src_ring[y0:y1, x0:x1], max(3.0, 0.04 * scale))[:, :, None]
+        lab += soft * delta.astype(np.float32)
+        out = warped.copy()
+        out[y0:y1, x0:x1] = np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return out
+
+
+def _jaw_bend(bg_pts: np.ndarray, placed: np.ndarray, scale: float, size: tuple[int, int],
+              origin: np.ndarray) -> np.ndarray:
+    """(h, w, 2) displacement, ROI pixels: where each output pixel samples the placed mouth picture
+    relative to itself. Equal to the jaw offset on (and just beyond) the background's jaw line, zero
+    on the library frame's lips and under the nose; a Gaussian radial-basis interpolation between."""
+    import cv2
+
+    jaw_bg, jaw_lib = bg_pts[_JAW], placed[_JAW]
+    offset = jaw_lib - jaw_bg
+    centre = bg_pts[[UPPER_LIP_INNER, LOWER_LIP_INNER]].mean(axis=0)
+    away = jaw_bg - centre
+    away /= np.linalg.norm(away, axis=1, keepdims=True) + 1e-9
+    ring = jaw_bg + 0.25 * scale * away
+    fixed = np.concatenate([placed[_LIPS], placed[_FIXED]])
+    centres = np.concatenate([jaw_bg, ring, fixed]) - origin
+    values = np.concatenate([offset, offset, np.zeros_like(fixed)])
+    sigma = 0.2 * scale
+    d2 = ((centres[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
+    phi = np.exp(-d2 / (2 * sigma * sigma)) + 1e-3 * np.eye(len(centres))
+    coef = np.linalg.solve(phi, values)
+    w, h = size
+    # the field is smooth over ~0.2 face units: evaluate it on nodes 0.05 apart and interpolate. Node
+    # k sits at pixel (k + 0.5) f - 0.5, where a plain linear resize puts it.
+    f = max(1, int(0.05 * scale))
+    gw, gh = (w + f - 1) // f, (h + f - 1) // f
+    gx, gy = np.meshgrid((np.arange(gw) + 0.5) * f - 0.5, (np.arange(gh) + 0.5) * f - 0.5)
+    grid = np.stack([gx.ravel(), gy.ravel()], 1)
+    g2 = ((grid[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
+    field = (np.exp(-g2 / (2 * sigma * sigma)) @ coef).reshape(gh, gw, 2).astype(np.float32)
+    if f > 1:
+        field = cv2.resize(field, (gw * f, gh * f), interpolation=cv2.INTER_LINEAR)
+    return field[:h, :w]
+
+
+def _sample_map(to_crop: np.ndarray, size: tuple[int, int], origin: np.ndarray,
+                bend: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Crop coordinates (map_x, map_y) sampled by each ROI pixel."""
+    w, h = size
+    xs = np.arange(w, dtype=np.float32) + np.float32(origin[0])
+    ys = np.arange(h, dtype=np.float32) + np.float32(origin[1])
+    px, py = np.meshgrid(xs, ys)
+    if bend is not None:
+        px = px + bend[:, :, 0]
+        py = py + bend[:, :, 1]
+    (a, b, c), (d, e, f) = np.asarray(to_crop, np.float32)
+    return (a * px + b * py + c).astype(np.float32), (d * px + e * py + f).astype(np.float32)
 
 
 def _invert(m: np.ndarray) -> np.ndarray:
@@ -193,8 +290,5 @@ def _multiband(src: np.ndarray, dst: np.ndarray, mask: np.ndarray, feather: floa
         lb = gb[i] - cv2.pyrUp(gb[i + 1], dstsize=size)
         m = gm[i][:, :, None]
         out = cv2.pyrUp(out, dstsize=size) + la * m + lb * (1 - m)
-    # outside the widest blur the frame must stay exactly as it was
-    outside = cv2.dilate(mask, np.ones((3, 3), np.uint8), iterations=max(1, int(2 * feather))) == 0
-    result = np.clip(out + 0.5, 0, 255).astype(np.uint8)
-    result[outside] = dst[outside]
-    return result
+    # the caller confines the result to the face contour
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)

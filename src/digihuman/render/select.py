@@ -33,12 +33,31 @@ class SelectOptions:
     mismatch: float = 1.0  # per unit of distance between the chosen and the natural next frame
     pose: float = 0.08  # per degree of yaw/pitch difference between the mouth's frame and the background's
     smooth_target: int = 1  # frames each side averaged into the target (it is speech-driven and noisy)
+    # opening and jaw drop asked for are spread over the person's own filmed range (quantile mapping):
+    # a regression's predictions on new speech cluster round the mean, and nearest-neighbour picks
+    # from a cluster never reach the wide-open or tight-shut mouths the person really makes
+    match_range: bool = True
 
 
 def target_cost(targets: np.ndarray, library: np.ndarray) -> np.ndarray:
     """(T, N) weighted squared distances between targets (T, 5) and library descriptors (N, 5)."""
     a, b = targets * WEIGHTS, library * WEIGHTS
     return np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2 * a @ b.T, 0.0)
+
+
+def match_range(targets: np.ndarray, library: np.ndarray, silent: np.ndarray,
+                columns: tuple[int, ...] = (0, 3)) -> np.ndarray:
+    """``targets`` with the ``columns`` (opening, jaw drop) of the speaking frames replaced by the
+    library's values at the same rank: the order of the predictions is kept, their spread becomes the
+    person's. Pauses are left alone (they show the rest frame)."""
+    speaking = np.flatnonzero(~silent)
+    if len(speaking) < 10 or len(library) < 10:
+        return targets
+    out = targets.copy()
+    ranks = (np.argsort(np.argsort(targets[speaking][:, list(columns)], axis=0), axis=0) + 0.5) / len(speaking)
+    for j, c in enumerate(columns):
+        out[speaking, c] = np.quantile(library[:, c], ranks[:, j])
+    return out
 
 
 def select_units(targets: np.ndarray, library: np.ndarray, usable: np.ndarray, library_pose: np.ndarray,
@@ -56,6 +75,8 @@ def select_units(targets: np.ndarray, library: np.ndarray, usable: np.ndarray, l
         padded = np.pad(targets, ((k, k), (0, 0)), mode="edge")
         targets = np.stack([np.convolve(padded[:, j], kernel, "valid") for j in range(targets.shape[1])], 1)
     pool = np.flatnonzero(usable)
+    if options.match_range:
+        targets = match_range(targets, library[pool], silent)
     k = min(options.candidates, len(pool))
     cands = np.empty((t_count, k), np.int64)
     costs = np.empty((t_count, k), np.float32)
