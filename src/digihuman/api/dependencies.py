@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from digihuman.errors import Unauthorized
 from digihuman.services import Services
@@ -14,7 +15,12 @@ def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-def require_key(request: Request, services: Annotated[Services, Depends(get_services)]) -> str:
+# Declares the Bearer scheme in the OpenAPI document, so /docs offers "Authorize"; the check is ours.
+_bearer = HTTPBearer(auto_error=False, description="Your API key (`digihuman keys create`).")
+
+
+def require_key(request: Request, services: Annotated[Services, Depends(get_services)],
+                _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None) -> str:
     """The owner id of the request's Bearer key; 401 when missing or unknown."""
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
