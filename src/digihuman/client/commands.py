@@ -23,7 +23,7 @@ def _print_json(data: object) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-def _json_option(text: str | None, name: str) -> dict[str, Any]:
+def json_option(text: str | None, name: str) -> dict[str, Any]:
     try:
         value = json.loads(text) if text else {}
     except json.JSONDecodeError as e:
@@ -78,8 +78,8 @@ def voice_create(args: argparse.Namespace) -> int:
 
 
 def remix(args: argparse.Namespace) -> int:
-    transforms = _json_option(args.transforms, "--transforms")
-    style = _json_option(args.style, "--style")
+    transforms = json_option(args.transforms, "--transforms")
+    style = json_option(args.style, "--style")
     with _client(args) as dh:
         task_id = dh.remix(args.video, script=args.script, captions=args.caption, voice=args.voice,
                            rewrite=args.rewrite, transforms=transforms, style=style, music=args.music)
