@@ -60,7 +60,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaServer]:
     make_png(root / "face.png")
     make_jpeg(root / "face.jpg")
     make_black_png(root / "black.png")
-    make_black_video(root / "black.mp4")
+    make_black_video(root / "black.mp4", seconds=3.5)  # long enough to train an avatar from
     make_video(root / "clip.mp4", seconds=1.0)
     make_video(root / "silent.mp4", seconds=1.0, with_audio=False)
     make_video(root / "talk2.mp4", seconds=2.0)

@@ -28,7 +28,7 @@ def act(request, client):
     return post
 
 
-def create_v2(act, media, video="clip.mp4"):
+def create_v2(act, media, video="talk5.mp4"):
     response = act("create_v2", video_url=media.url(video), audio_url=media.url("speech.wav"))
     return assert_ok(response)["task_id"]
 
@@ -105,6 +105,12 @@ def test_fast_avatar_from_a_long_video_has_no_warning(act, media):
 def test_fast_avatar_under_three_seconds_is_refused(act, services, media):
     assert_error(act("create_model_fast", model_name="short", video_url=media.url("talk2.mp4")), 422,
                  "video_url", "2.0 s", "at least 3 s")
+    assert services.tasks.queued_ids() == []
+
+
+def test_v2_video_under_three_seconds_is_refused_at_submit(act, services, media):
+    assert_error(act("create_v2", video_url=media.url("clip.mp4"), audio_url=media.url("speech.wav")), 422,
+                 "video_url", "1.0 s", "at least 3 s")
     assert services.tasks.queued_ids() == []
 
 

@@ -64,7 +64,7 @@ def test_no_watermark_picks_the_clean_video_from_uploaded_inputs(client, run_que
 
 def test_video_avatar_with_stock_voice(client, run_queued, media, tmp_path):
     use_voice = {"voice_engine_id": "fake-en", "language": "en", "text": "Hello there. How are you today."}
-    task_id = assert_ok(generate(client, avatar_url=media.url("clip.mp4"), use_voice=use_voice))["id"]
+    task_id = assert_ok(generate(client, avatar_url=media.url("talk5.mp4"), use_voice=use_voice))["id"]
     run_queued()
     done = task(client, task_id)
     assert done["web_work_status"] == 200, done["error"]
@@ -156,3 +156,12 @@ def test_another_keys_task_is_not_found(client, media):
 def test_a_task_of_another_group_is_not_found_here(client, media):
     remix = assert_ok(client.post("/generate_video", json={"video_url": media.url("clip.mp4")}))["task_id"]
     assert_error(client.get(f"/avatar/task/{remix}"), 404, "does not exist")
+
+
+def test_video_avatar_under_three_seconds_is_refused_at_submit(client, media):
+    services = client.app.state.services
+    assert_error(generate(client, avatar_url=media.url("talk2.mp4"), audio_url=media.url("speech.wav")), 422,
+                 "avatar_url", "2.0 s", "at least 3 s")
+    assert services.tasks.queued_ids() == []
+    owner = services.keys.identify(client.headers["authorization"].split()[1])
+    assert services.catalog.avatars(owner) == []  # no avatar model is kept for a refused video

@@ -95,7 +95,7 @@ def test_every_task_creating_route_takes_a_callback_url(client, services, media,
     assert voice.status_code == 201, voice.text
     assert registered(voice.json()["task_id"])
     forms = [
-        {"act": "create_v2", "video_url": media.url("clip.mp4"), "audio_url": media.url("speech.wav")},
+        {"act": "create_v2", "video_url": media.url("talk5.mp4"), "audio_url": media.url("speech.wav")},
         {"act": "create_audio", "task_text": "hello", "people_id": "fake-en"},
     ]
     for form in forms:

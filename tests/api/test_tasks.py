@@ -44,7 +44,7 @@ def test_uniform_shape_through_the_lifecycle(client, run_queued, media, tmp_path
 
 
 def test_every_group_reads_through_the_uniform_route(client, media):
-    v2 = {"act": "create_v2", "video_url": media.url("clip.mp4"), "audio_url": media.url("speech.wav")}
+    v2 = {"act": "create_v2", "video_url": media.url("talk5.mp4"), "audio_url": media.url("speech.wav")}
     ids = {
         "avatar.generate": assert_ok(avatar_task(client, media))["id"],
         "avatar.v2": assert_ok(client.post("/agent_api.php", data=v2))["task_id"],
@@ -106,7 +106,7 @@ def test_per_key_limit(make_client, media):
     assert_ok(avatar_task(limited, media))
     assert_error(avatar_task(limited, media), 429, "2 queued or running", "wait for one to finish")
     for over in (
-        limited.post("/agent_api.php", data={"act": "create_v2", "video_url": media.url("clip.mp4"),
+        limited.post("/agent_api.php", data={"act": "create_v2", "video_url": media.url("talk5.mp4"),
                                              "audio_url": media.url("speech.wav")}),
         limited.post("/generate_video", json={"video_url": media.url("clip.mp4")}),
         limited.post("/model", data={"title": "t"},

@@ -16,6 +16,7 @@ from digihuman.services import Services
 from digihuman.tasks.callbacks import DELIVERED, FAILED, PENDING
 from digihuman.tasks.delivery import Deliverer, sign
 from digihuman.tasks.jobs import AVATAR_GENERATE
+from digihuman.tasks.payloads import AvatarGeneratePayload, UseVoice
 from digihuman.tasks.store import TaskView
 from digihuman.tasks.worker import Worker
 from tests.conftest import make_settings
@@ -41,8 +42,8 @@ def speak_task(services: Services, callback_url: str | None) -> TaskView:
     scratch.mkdir(parents=True, exist_ok=True)
     with make_png(scratch / "face.png").open("rb") as picture:
         avatar = services.intake.take_upload(picture, "avatar", "image")
-    inputs = {"avatar_key": avatar.key, "use_voice": {"voice_engine_id": "fake-en", "text": "hello there"}}
-    return submit(services, "owner", AVATAR_GENERATE, inputs, callback_url=callback_url)
+    payload = AvatarGeneratePayload(avatar_key=avatar.key, use_voice=UseVoice("fake-en", "hello there"))
+    return submit(services, "owner", payload, callback_url=callback_url)
 
 
 def verified(services: Services, got: object) -> dict:

@@ -21,6 +21,7 @@ from digihuman.api.submit import submit
 from digihuman.config import Settings
 from digihuman.services import Services
 from digihuman.tasks.jobs import AVATAR_GENERATE
+from digihuman.tasks.payloads import AvatarGeneratePayload, UseVoice
 from digihuman.tasks.records import TaskStatus
 from digihuman.tasks.store import TaskView
 from tests.conftest import make_settings
@@ -88,8 +89,8 @@ def speak_task(services: Services, text: str = "hello there") -> TaskView:
     scratch.mkdir(parents=True, exist_ok=True)
     with make_png(scratch / "face.png").open("rb") as picture:
         avatar = services.intake.take_upload(picture, "avatar", "image")
-    inputs = {"avatar_key": avatar.key, "use_voice": {"voice_engine_id": "fake-en", "text": text}}
-    return submit(services, "owner", AVATAR_GENERATE, inputs)
+    payload = AvatarGeneratePayload(avatar_key=avatar.key, use_voice=UseVoice("fake-en", text))
+    return submit(services, "owner", payload)
 
 
 def wait_for(check: Callable[[], bool], what: str, workers: Workers, timeout: float = 30.0) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from digihuman import timings
 from digihuman.errors import EngineUnavailable, NotFound, TooManyTasks
 from digihuman.services import Services
 from digihuman.tasks.callbacks import check_callback_url
+from digihuman.tasks.payloads import INTAKE_TIMINGS, Payload
 from digihuman.tasks.store import TaskView
 
 log = logging.getLogger(__name__)
@@ -23,17 +23,20 @@ def check_quota(services: Services, owner: str, *, including_new: bool = False) 
         )
 
 
-def submit(services: Services, owner: str, kind: str, inputs: dict[str, Any], name: str = "",
+def submit(services: Services, owner: str, payload: Payload, name: str = "",
            callback_url: str | None = None) -> TaskView:
-    """Record a task and queue it; a queue failure fails the task visibly rather than losing it.
+    """Record a task of ``payload``'s kind and queue it; a queue failure fails the task visibly rather than
+    losing it.
 
-    ``callback_url`` (else the server's default, if any) is told when the task ends.
+    The record keeps ``payload.to_json()`` as its inputs. ``callback_url`` (else the server's default, if
+    any) is told when the task ends.
     """
+    kind, inputs = payload.KIND, payload.to_json()
     if callback_url is not None:
         check_callback_url(callback_url, services.settings)
     callback_url = callback_url or services.settings.callbacks.default_url
     if (request_timings := timings.current()) is not None and request_timings.stages:
-        inputs = {**inputs, "intake_timings": request_timings.as_dict()}  # the worker adds its stages to these
+        inputs = {**inputs, INTAKE_TIMINGS: request_timings.as_dict()}  # the worker adds its stages to these
     settings = services.settings.tasks
     task = services.tasks.create(kind, inputs, owner=owner, name=name, timeout_s=settings.timeout_s,
                                  max_attempts=settings.max_attempts)

@@ -14,33 +14,36 @@ from digihuman.render.base import RenderOptions, RenderResult
 from digihuman.speech.tts.base import SpeechOptions
 from digihuman.speech.voices.base import VoiceTrainOptions
 from digihuman.tasks.context import JobContext
+from digihuman.tasks.payloads import AvatarFastPayload, AvatarGeneratePayload, AvatarTrainPayload
 
 
 def avatar_model_prefix(model_id: str) -> str:
     return f"avatars/{model_id}"
 
 
-def generate(ctx: JobContext) -> dict[str, Any]:
+def generate(ctx: JobContext[AvatarGeneratePayload]) -> dict[str, Any]:
     """Standard synthesis: the avatar (photo or video) says given audio, a stock voice or a cloned one.
 
     A video avatar is rendered through its avatar model (``avatar_model_id``, chosen at submit by the
     video's content hash): trained here and kept the first time, reused as it is afterwards.
     """
-    head = ctx.services.engines.require_talking_head()
+    head = ctx.engines.require_talking_head()
     audio = _speech(ctx)
-    avatar = ctx.input_path(ctx.inputs["avatar_key"])
-    if not ctx.inputs.get("avatar_model_id"):
+    avatar = ctx.input_path(ctx.payload.avatar_key)
+    model_id = ctx.payload.avatar_model_id
+    if not model_id:
         return _render(ctx, head.render, avatar, audio, 20)
-    model_dir, trained = _avatar_model(ctx, head, avatar)
+    model_dir, trained = _avatar_model(ctx, model_id, head, avatar)
     outputs = _render(ctx, head.render, model_dir, audio, 55 if trained else 20)
-    return {**outputs, "avatar_model_id": ctx.inputs["avatar_model_id"], "avatar_trained": trained}
+    return {**outputs, "avatar_model_id": model_id, "avatar_trained": trained}
 
 
-def _avatar_model(ctx: JobContext, head: Any, video: Path) -> tuple[Path, bool]:
+def _avatar_model(ctx: JobContext[AvatarGeneratePayload], model_id: str, head: Any,
+                  video: Path) -> tuple[Path, bool]:
     """The folder of the task's avatar model, and whether it had to be trained for this task."""
-    prefix = avatar_model_prefix(ctx.inputs["avatar_model_id"])
+    prefix = avatar_model_prefix(model_id)
     try:
-        return ctx.services.storage.local_dir(prefix), False
+        return ctx.storage.local_dir(prefix), False
     except NotFound:
         pass
     model_dir = ctx.workdir / "model"
@@ -48,28 +51,28 @@ def _avatar_model(ctx: JobContext, head: Any, video: Path) -> tuple[Path, bool]:
     with ctx.stage("training"):
         head.train(video, model_dir, scaled(ctx.progress, 20, 55))
     with ctx.stage("store"):
-        ctx.services.storage.put_dir(prefix, model_dir)
+        ctx.storage.put_dir(prefix, model_dir)
     return model_dir, True
 
 
-def render_fast(ctx: JobContext) -> dict[str, Any]:
+def render_fast(ctx: JobContext[AvatarFastPayload]) -> dict[str, Any]:
     """High-speed synthesis from a trained avatar model."""
-    head = ctx.services.engines.require_talking_head()
-    model_dir = ctx.services.storage.local_dir(avatar_model_prefix(ctx.inputs["avatar_model_id"]))
-    return _render(ctx, head.render, model_dir, ctx.input_path(ctx.inputs["audio_key"]), 0)
+    head = ctx.engines.require_talking_head()
+    model_dir = ctx.storage.local_dir(avatar_model_prefix(ctx.payload.avatar_model_id))
+    return _render(ctx, head.render, model_dir, ctx.input_path(ctx.payload.audio_key), 0)
 
 
-def train(ctx: JobContext) -> dict[str, Any]:
+def train(ctx: JobContext[AvatarTrainPayload]) -> dict[str, Any]:
     """Build an avatar model from a talking video and keep it in storage."""
-    head = ctx.services.engines.require_talking_head()
-    model_id = ctx.inputs["avatar_model_id"]
+    head = ctx.engines.require_talking_head()
+    model_id = ctx.payload.avatar_model_id
     model_dir = ctx.workdir / "model"
     model_dir.mkdir()
     with ctx.stage("training"):
-        info = head.train(ctx.input_path(ctx.inputs["video_key"]), model_dir, scaled(ctx.progress, 0, 95))
+        info = head.train(ctx.input_path(ctx.payload.video_key), model_dir, scaled(ctx.progress, 0, 95))
     ctx.progress(96, "storing the avatar model")
     with ctx.stage("store"):
-        ctx.services.storage.put_dir(avatar_model_prefix(model_id), model_dir)
+        ctx.storage.put_dir(avatar_model_prefix(model_id), model_dir)
     return {
         "avatar_model_id": model_id,
         "cover": ctx.store_output("cover" + info.cover.suffix, info.cover),
@@ -79,40 +82,43 @@ def train(ctx: JobContext) -> dict[str, Any]:
     }
 
 
-def _speech(ctx: JobContext) -> Path:
-    inputs, services = ctx.inputs, ctx.services
-    if "audio_key" in inputs:
-        return ctx.input_path(inputs["audio_key"])
+def _speech(ctx: JobContext[AvatarGeneratePayload]) -> Path:
+    payload = ctx.payload
+    if payload.audio_key is not None:
+        return ctx.input_path(payload.audio_key)
     out = ctx.workdir / "speech.wav"
-    if "use_voice" in inputs:
+    if payload.use_voice is not None:
         with ctx.stage("speech synthesis"):
-            voice = inputs["use_voice"]
-            speak(services, voice["voice_engine_id"], voice["text"], out, ctx.task.owner, scaled(ctx.progress, 2, 19))
+            voice = payload.use_voice
+            speak(ctx, voice.voice_engine_id, voice.text, out, ctx.task.owner, scaled(ctx.progress, 2, 19))
         return out
-    clone = inputs["create_voice"]
-    cloner = services.engines.require_voice_cloner()
+    clone = payload.create_voice
+    assert clone is not None  # the payload holds exactly one source of speech
+    cloner = ctx.engines.require_voice_cloner()
     model_dir = ctx.workdir / "voice"
     model_dir.mkdir()
     with ctx.stage("voice cloning"):
-        cloner.train([ctx.input_path(clone["audio_key"])], None,
-                     VoiceTrainOptions(language=clone.get("language")), model_dir,
+        cloner.train([ctx.input_path(clone.audio_key)], None,
+                     VoiceTrainOptions(language=clone.language), model_dir,
                      scaled(ctx.progress, 0, 15))
     ctx.progress(16, "speaking with the cloned voice")
     with ctx.stage("speech synthesis"):
-        chunks = cloner.synthesize(model_dir, clone["text"], SpeechOptions())
-        write_wav(reporting(chunks, len(clone["text"]), scaled(ctx.progress, 16, 19)), out)
+        chunks = cloner.synthesize(model_dir, clone.text, SpeechOptions())
+        write_wav(reporting(chunks, len(clone.text), scaled(ctx.progress, 16, 19)), out)
     return out
 
 
 def _render(
-    ctx: JobContext, render: Callable[..., RenderResult], avatar: Path, audio: Path, start: float
+    ctx: JobContext[AvatarGeneratePayload] | JobContext[AvatarFastPayload], render: Callable[..., RenderResult],
+    avatar: Path, audio: Path, start: float,
 ) -> dict[str, Any]:
     out_dir = ctx.workdir / "out"
     out_dir.mkdir()
+    payload = ctx.payload
     options = RenderOptions(
-        quality=ctx.inputs.get("quality", "standard"),
-        watermark=None if ctx.inputs.get("no_watermark") else ctx.services.settings.watermark_text,
-        max_side=ctx.inputs.get("resolution"),
+        quality=payload.quality,
+        watermark=None if payload.no_watermark else ctx.settings.watermark_text,
+        max_side=payload.resolution,
     )
     result: RenderResult = render(avatar, audio, out_dir, options, scaled(ctx.progress, start, 97))
     ctx.progress(98, "storing the video")

@@ -10,26 +10,27 @@ from digihuman.remix.base import RemixRequest
 from digihuman.pipelines.speech import speech_chunks
 from digihuman.speech.tts.base import AudioChunk
 from digihuman.tasks.context import JobContext
+from digihuman.tasks.payloads import RemixPayload
 
 
-def remix(ctx: JobContext) -> dict[str, Any]:
-    remixer = ctx.services.engines.require_remixer()
-    inputs = ctx.inputs
+def remix(ctx: JobContext[RemixPayload]) -> dict[str, Any]:
+    remixer = ctx.engines.require_remixer()
+    payload = ctx.payload
     request = RemixRequest(
-        video=ctx.input_path(inputs["video_key"]),
-        script=inputs.get("text_content"),
-        floating_text=tuple(inputs.get("custom_floating_text") or ()),
-        rewrite=inputs.get("rewrite"),
-        transforms=inputs.get("transforms") or {},
-        subtitle_style=inputs.get("subtitle_style") or {},
-        music=ctx.input_path(inputs["music_key"]) if inputs.get("music_key") else None,
+        video=ctx.input_path(payload.video_key),
+        script=payload.text_content,
+        floating_text=payload.custom_floating_text,
+        rewrite=payload.rewrite,
+        transforms=payload.transforms,
+        subtitle_style=payload.subtitle_style,
+        music=ctx.input_path(payload.music_key) if payload.music_key else None,
     )
-    voice = inputs.get("voice")
+    voice = payload.voice
     speak_fn = None
     if voice:
 
         def speak_fn(text: str) -> Iterator[AudioChunk]:
-            return speech_chunks(ctx.services, voice, text, ctx.task.owner)
+            return speech_chunks(ctx, voice, text, ctx.task.owner)
 
     out_dir = ctx.workdir / "out"
     out_dir.mkdir()

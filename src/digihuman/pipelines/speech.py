@@ -4,12 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from digihuman.errors import InvalidInput, NotFound
 from digihuman.media.audio import write_wav
 from digihuman.progress import Progress, no_progress
-from digihuman.services import Services
 from digihuman.speech.tts.base import AudioChunk, SpeechOptions
+
+if TYPE_CHECKING:
+    from digihuman.catalog import Catalog
+    from digihuman.engines import Engines
+    from digihuman.storage import Storage
+
+
+class VoiceSources(Protocol):
+    """Where voices come from: the engines for stock voices, the catalog and storage for voice models.
+
+    Both the API server's Services and a job's JobContext provide these.
+    """
+
+    @property
+    def engines(self) -> Engines: ...
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    @property
+    def storage(self) -> Storage: ...
 
 
 def voice_model_prefix(model_id: str) -> str:
@@ -17,7 +38,7 @@ def voice_model_prefix(model_id: str) -> str:
 
 
 def speech_chunks(
-    services: Services, voice_id: str, text: str, owner: str | None, options: SpeechOptions = SpeechOptions()
+    services: VoiceSources, voice_id: str, text: str, owner: str | None, options: SpeechOptions = SpeechOptions()
 ) -> Iterator[AudioChunk]:
     """``text`` spoken by ``voice_id``: a stock voice id, or the id of a trained voice model."""
     if not text.strip():
@@ -35,7 +56,7 @@ def speech_chunks(
     return engines.require_voice_cloner().synthesize(model_dir, text, options)
 
 
-def speak(services: Services, voice_id: str, text: str, out: Path, owner: str | None,
+def speak(services: VoiceSources, voice_id: str, text: str, out: Path, owner: str | None,
           progress: Progress = no_progress) -> float:
     """Write ``text`` spoken by ``voice_id`` to a WAV file; returns its duration in seconds.
 

@@ -9,25 +9,23 @@ from digihuman.pipelines.speech import speak, voice_model_prefix
 from digihuman.progress import scaled
 from digihuman.speech.voices.base import VoiceTrainOptions
 from digihuman.tasks.context import JobContext
+from digihuman.tasks.payloads import VoiceSayPayload, VoiceTrainPayload
 
 
-def train(ctx: JobContext) -> dict[str, Any]:
+def train(ctx: JobContext[VoiceTrainPayload]) -> dict[str, Any]:
     """Build a voice model from the uploaded samples and keep it in storage."""
-    cloner = ctx.services.engines.require_voice_cloner()
-    inputs = ctx.inputs
+    cloner = ctx.engines.require_voice_cloner()
+    payload = ctx.payload
     model_dir = ctx.workdir / "voice"
     model_dir.mkdir()
-    options = VoiceTrainOptions(
-        train_mode=inputs.get("train_mode", "fast"),
-        enhance=bool(inputs.get("enhance", False)),
-        language=inputs.get("language"),
-    )
-    samples = _named(ctx, inputs["sample_keys"], inputs.get("sample_names") or [])
-    info = cloner.train(samples, inputs.get("texts") or None, options, model_dir, scaled(ctx.progress, 0, 95))
+    options = VoiceTrainOptions(train_mode=payload.train_mode, enhance=payload.enhance, language=payload.language)
+    samples = _named(ctx, list(payload.sample_keys), list(payload.sample_names))
+    info = cloner.train(samples, list(payload.texts) if payload.texts else None, options, model_dir,
+                        scaled(ctx.progress, 0, 95))
     ctx.progress(96, "storing the voice model")
-    model_id = inputs["voice_model_id"]
-    ctx.services.storage.put_dir(voice_model_prefix(model_id), model_dir)
-    ctx.services.catalog.set_voice_languages(model_id, list(info.languages))
+    model_id = payload.voice_model_id
+    ctx.storage.put_dir(voice_model_prefix(model_id), model_dir)
+    ctx.catalog.set_voice_languages(model_id, list(info.languages))
     return {
         "voice_model_id": model_id,
         "languages": list(info.languages),
@@ -36,7 +34,7 @@ def train(ctx: JobContext) -> dict[str, Any]:
     }
 
 
-def _named(ctx: JobContext, keys: list[str], names: list[str]) -> list[Path]:
+def _named(ctx: JobContext[VoiceTrainPayload], keys: list[str], names: list[str]) -> list[Path]:
     """The stored samples under the names they were uploaded with, so that messages about one name it."""
     out = []
     for i, key in enumerate(keys):
@@ -55,10 +53,9 @@ def _named(ctx: JobContext, keys: list[str], names: list[str]) -> list[Path]:
     return out
 
 
-def say(ctx: JobContext) -> dict[str, Any]:
+def say(ctx: JobContext[VoiceSayPayload]) -> dict[str, Any]:
     """Speak a text with a voice model into a WAV file."""
     out = ctx.workdir / "speech.wav"
-    duration = speak(ctx.services, ctx.inputs["voice_id"], ctx.inputs["text"], out, ctx.task.owner,
-                     scaled(ctx.progress, 5, 95))
+    duration = speak(ctx, ctx.payload.voice_id, ctx.payload.text, out, ctx.task.owner, scaled(ctx.progress, 5, 95))
     ctx.progress(96, "storing the speech")
     return {"audio": ctx.store_output("speech.wav", out), "duration_s": duration}

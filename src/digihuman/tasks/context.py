@@ -6,30 +6,45 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from digihuman.progress import Progress
-from digihuman.services import Services
+from digihuman.tasks.payloads import Payload
 from digihuman.tasks.store import TaskView
 from digihuman.timings import StageTimings
 
+if TYPE_CHECKING:
+    from digihuman.catalog import Catalog
+    from digihuman.config import Settings
+    from digihuman.engines import Engines
+    from digihuman.storage import Storage
+
+P = TypeVar("P", bound=Payload)
+
 
 @dataclass(frozen=True)
-class JobContext:
-    """Everything a job may use; jobs know nothing of HTTP or the queue."""
+class JobContext(Generic[P]):
+    """Everything a job may use; jobs know nothing of HTTP, the queue or the database beyond the catalog.
+
+    ``payload`` is the task's inputs as the payload class of its kind (``JobContext[VoiceSayPayload]``).
+    """
 
     task: TaskView
-    services: Services
+    payload: P  # what the task asks for, built from its stored inputs
+    engines: Engines
+    storage: Storage
+    settings: Settings
+    catalog: Catalog  # voice and avatar models: voice jobs record languages, speech looks models up
     workdir: Path  # private scratch folder, removed after the job
     progress: Progress
     timings: StageTimings = field(default_factory=StageTimings)  # where the task's time goes
 
-    @property
-    def inputs(self) -> dict[str, Any]:
-        return self.task.inputs
+    def __post_init__(self) -> None:
+        if not isinstance(self.payload, Payload):
+            raise TypeError(f"payload must be a Payload, not {type(self.payload).__name__}")
 
     def input_path(self, key: str) -> Path:
-        return self.services.storage.local_path(key)
+        return self.storage.local_path(key)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -41,5 +56,5 @@ class JobContext:
         """Keep a finished file under the task's folder; returns its storage key."""
         key = f"tasks/{self.task.id}/{name}"
         with self.stage("store"):
-            self.services.storage.put_file(key, path)
+            self.storage.put_file(key, path)
         return key

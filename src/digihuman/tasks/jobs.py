@@ -1,4 +1,4 @@
-"""Task kinds and the job that runs each; a task record's ``kind`` names one of these."""
+"""Task kinds, the payload each takes and the job that runs it; a task record's ``kind`` names one of these."""
 
 from __future__ import annotations
 
@@ -7,14 +7,26 @@ from typing import Any
 
 from digihuman.pipelines import avatar, remix, voice
 from digihuman.tasks.context import JobContext
+from digihuman.tasks.payloads import (
+    AVATAR_FAST,
+    AVATAR_GENERATE,
+    AVATAR_TRAIN,
+    AVATAR_V2,
+    REMIX,
+    VOICE_SAY,
+    VOICE_TRAIN,
+    AvatarFastPayload,
+    AvatarGeneratePayload,
+    AvatarTrainPayload,
+    AvatarV2Payload,
+    Payload,
+    RemixPayload,
+    VoiceSayPayload,
+    VoiceTrainPayload,
+)
 
-AVATAR_GENERATE = "avatar.generate"  # /avatar/generation
-AVATAR_V2 = "avatar.v2"  # create_v2
-AVATAR_TRAIN = "avatar.train"  # create_model_fast
-AVATAR_FAST = "avatar.fast"  # create_video_fast
-VOICE_TRAIN = "voice.train"  # POST /model, create_model_audio
-VOICE_SAY = "voice.say"  # create_audio
-REMIX = "remix"  # /generate_video
+__all__ = ["AVATAR_FAST", "AVATAR_GENERATE", "AVATAR_TRAIN", "AVATAR_V2", "JOBS", "PAYLOADS", "REMIX", "VOICE_SAY",
+           "VOICE_TRAIN"]
 
 JOBS: dict[str, Callable[[JobContext], dict[str, Any]]] = {
     AVATAR_GENERATE: avatar.generate,
@@ -25,3 +37,7 @@ JOBS: dict[str, Callable[[JobContext], dict[str, Any]]] = {
     VOICE_SAY: voice.say,
     REMIX: remix.remix,
 }
+
+PAYLOADS: dict[str, type[Payload]] = {cls.KIND: cls for cls in (
+    AvatarGeneratePayload, AvatarV2Payload, AvatarTrainPayload, AvatarFastPayload, VoiceTrainPayload,
+    VoiceSayPayload, RemixPayload)}

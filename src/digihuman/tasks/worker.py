@@ -17,10 +17,13 @@ from pathlib import Path
 
 from huey.exceptions import TaskTimeout
 
+from digihuman.engines import Engines
 from digihuman.errors import DigihumanError, TaskCancelled, TaskTimedOut
+from digihuman.progress import Progress
 from digihuman.services import Services
 from digihuman.tasks.context import JobContext
-from digihuman.tasks.jobs import JOBS
+from digihuman.tasks.jobs import JOBS, PAYLOADS
+from digihuman.tasks.payloads import INTAKE_TIMINGS, Payload
 from digihuman.tasks.stage_times import StageTimes
 from digihuman.tasks.store import TaskStore, TaskView
 from digihuman.timings import StageTimings
@@ -90,16 +93,29 @@ class Worker:
             return
         extra = {"task_id": task.id, "kind": task.kind, "attempt": task.attempts}
         log.info("task started", extra=extra)
-        job = JOBS.get(task.kind)
-        if job is None:
+        job, payload_class = JOBS.get(task.kind), PAYLOADS.get(task.kind)
+        if job is None or payload_class is None:
             store.fail(task.id, 500, f"this worker does not know task kind {task.kind!r}; update it.", worker=worker)
+            return
+        try:
+            payload = payload_class.from_json({k: v for k, v in task.inputs.items() if k != INTAKE_TIMINGS})
+        except DigihumanError as e:
+            # A row written by another version that this one cannot read: say so rather than guess.
+            store.fail(task.id, 500, f"this task cannot run on this server: {e.message.rstrip('.')}; submit it again.",
+                       worker=worker)
+            log.warning("task inputs unreadable", extra={**extra, "error": e.message})
+            return
+        try:
+            engines = self.services.engines  # built on first use: a bad engine setting fails this task
+        except DigihumanError as e:
+            store.fail(task.id, e.status, e.message, worker=worker)
             return
         scratch = self.services.settings.data_dir / "tmp"
         scratch.mkdir(parents=True, exist_ok=True)
         settings = self.services.settings.tasks
         with tempfile.TemporaryDirectory(dir=scratch) as tmp, Heartbeat(store, task, worker, settings.heartbeat_s) as beat:
-            ctx = JobContext(task, self.services, Path(tmp), beat.report)
-            ctx.timings.merge(task.inputs.get("intake_timings") or {})  # timed by the API server
+            ctx = self._context(task, payload, engines, Path(tmp), beat.report)
+            ctx.timings.merge(task.inputs.get(INTAKE_TIMINGS) or {})  # timed by the API server
             try:
                 # "other": the job's time outside every named stage
                 with ctx.timings.active(), ctx.timings.stage("other"):
@@ -120,6 +136,13 @@ class Worker:
                 log.info("task succeeded", extra=extra)
             finally:
                 self._record_stages(task, ctx.timings)
+
+    def _context(self, task: TaskView, payload: Payload, engines: Engines, workdir: Path,
+                 progress: Progress) -> JobContext[Payload]:
+        """Only what jobs use: engines, storage, settings and the model catalog, not the whole process."""
+        s = self.services
+        return JobContext(task=task, payload=payload, engines=engines, storage=s.storage, settings=s.settings,
+                          catalog=s.catalog, workdir=workdir, progress=progress)
 
     def _record_stages(self, task: TaskView, timings: StageTimings) -> None:
         try:

@@ -18,18 +18,29 @@ from digihuman.api.limits import (
     check_voice_model_quota,
 )
 from digihuman.api.resolution import check_resolution
-from digihuman.api.routes.avatars import content_hash, video_avatar
+from digihuman.api.routes.avatars import (
+    RECOMMENDED_TRAINING_S,
+    check_training_length,
+    content_hash,
+    video_avatar,
+)
 from digihuman.api.submit import check_quota, owned_task, submit
 from digihuman.api.voices import check_voice
-from digihuman.errors import Conflict, InvalidInput, MediaRejected
+from digihuman.errors import Conflict, InvalidInput
 from digihuman.services import Services
-from digihuman.tasks.jobs import AVATAR_FAST, AVATAR_TRAIN, AVATAR_V2, VOICE_SAY, VOICE_TRAIN
+from digihuman.tasks.jobs import AVATAR_FAST, AVATAR_V2, VOICE_SAY, VOICE_TRAIN
+from digihuman.tasks.payloads import (
+    AvatarFastPayload,
+    AvatarTrainPayload,
+    AvatarV2Payload,
+    VoiceSayPayload,
+    VoiceTrainPayload,
+)
 from digihuman.tasks.records import TaskStatus
 from digihuman.tasks.store import TaskView
 
 router = APIRouter(tags=["V2, high-speed and voice flow"])
 
-MIN_TRAINING_S, RECOMMENDED_TRAINING_S = 3.0, 30.0
 # zstatus of video tasks (chk_v2, chk_video_fast) and of models (chk_model_fast).
 VIDEO_Z = {TaskStatus.QUEUED: 1, TaskStatus.RUNNING: 2, TaskStatus.SUCCEEDED: 3,
            TaskStatus.FAILED: -1, TaskStatus.CANCELLED: -1}
@@ -67,12 +78,10 @@ def create_v2(s: Services, owner: str, form: Form) -> dict[str, Any]:
     check_quota(s, owner)
     video = s.intake.take_url(video_url, "video_url", "video")
     audio = s.intake.take_url(audio_url, "audio_url", "speech")
-    inputs = {"avatar_key": video.key, "avatar_kind": "video", "audio_key": audio.key, "quality": "v2",
-              "no_watermark": True, "resolution": resolution}
-    model_id, trains = video_avatar(s, owner, video, "")
-    if model_id:
-        inputs["avatar_model_id"] = model_id  # trained once per video, then reused
-    task = submit(s, owner, AVATAR_V2, inputs, callback_url=_callback(form))
+    model_id, trains = video_avatar(s, owner, video, "", "video_url")  # trained once per video, then reused
+    payload = AvatarV2Payload(avatar_key=video.key, audio_key=audio.key, avatar_model_id=model_id,
+                              resolution=resolution)
+    task = submit(s, owner, payload, callback_url=_callback(form))
     if trains:
         s.catalog.set_avatar_task(model_id, task.id)
     return {"task_id": task.id}
@@ -98,12 +107,9 @@ def create_model_fast(s: Services, owner: str, form: Form) -> dict[str, Any]:
     check_quota(s, owner)
     check_avatar_model_quota(s, owner)
     video = s.intake.take_url(video_url, "video_url", "video", training=True)
-    seconds = video.info.duration_s or 0.0
-    if seconds < MIN_TRAINING_S:
-        raise MediaRejected(f"video_url is {seconds:.1f} s long; an avatar needs at least {MIN_TRAINING_S:g} s "
-                            f"of the person talking ({RECOMMENDED_TRAINING_S:g}-300 s recommended).")
+    seconds = check_training_length(video, "video_url")
     model = s.catalog.create_avatar(owner, name, source_hash=content_hash(s, video.key), video_s=seconds)
-    task = submit(s, owner, AVATAR_TRAIN, {"avatar_model_id": model.id, "video_key": video.key}, name=name,
+    task = submit(s, owner, AvatarTrainPayload(avatar_model_id=model.id, video_key=video.key), name=name,
                   callback_url=_callback(form))
     s.catalog.set_avatar_task(model.id, task.id)
     # task_id (ours): the training task, to follow on /v1/tasks/{id} (or its events)
@@ -136,8 +142,8 @@ def create_video_fast(s: Services, owner: str, form: Form) -> dict[str, Any]:
     s.intake.check(audio_url, "audio_url")
     check_quota(s, owner)
     audio = s.intake.take_url(audio_url, "audio_url", "speech")
-    inputs = {"avatar_model_id": model.id, "audio_key": audio.key, "no_watermark": True, "resolution": resolution}
-    return {"task_id": submit(s, owner, AVATAR_FAST, inputs, callback_url=_callback(form)).id}
+    payload = AvatarFastPayload(avatar_model_id=model.id, audio_key=audio.key, resolution=resolution)
+    return {"task_id": submit(s, owner, payload, callback_url=_callback(form)).id}
 
 
 def create_model(s: Services, owner: str, form: Form) -> dict[str, Any]:
@@ -158,8 +164,8 @@ def create_model_audio(s: Services, owner: str, form: Form) -> dict[str, Any]:
     s.intake.check(url, "model_audio_url")
     check_quota(s, owner)
     sample = s.intake.take_url(url, "model_audio_url", "speech")
-    inputs = {"voice_model_id": model.id, "sample_keys": [sample.key], "train_mode": "fast"}
-    task = submit(s, owner, VOICE_TRAIN, inputs, name=model.title, callback_url=_callback(form))
+    payload = VoiceTrainPayload(voice_model_id=model.id, sample_keys=(sample.key,), train_mode="fast")
+    task = submit(s, owner, payload, name=model.title, callback_url=_callback(form))
     s.catalog.set_voice_task(model.id, task.id)
     return {"task_id": task.id}
 
@@ -172,8 +178,8 @@ def chk_model_audio(s: Services, owner: str, form: Form) -> dict[str, Any]:
 def create_audio(s: Services, owner: str, form: Form) -> dict[str, Any]:
     text, voice_id = check_text(s, _field(form, "task_text"), "task_text"), _field(form, "people_id")
     check_voice(s, voice_id, owner, "people_id")
-    inputs = {"voice_id": voice_id, "text": text}
-    return {"task_id": submit(s, owner, VOICE_SAY, inputs, callback_url=_callback(form)).id}
+    return {"task_id": submit(s, owner, VoiceSayPayload(voice_id=voice_id, text=text),
+                              callback_url=_callback(form)).id}
 
 
 def chk_audio(s: Services, owner: str, form: Form) -> dict[str, Any]:

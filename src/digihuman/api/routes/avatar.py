@@ -17,6 +17,9 @@ from digihuman.api.voices import check_voice
 from digihuman.errors import InvalidInput
 from digihuman.services import Services
 from digihuman.tasks.jobs import AVATAR_GENERATE
+from digihuman.tasks.payloads import AvatarGeneratePayload
+from digihuman.tasks.payloads import CreateVoice as CreateVoiceInput
+from digihuman.tasks.payloads import UseVoice as UseVoiceInput
 from digihuman.tasks.records import TaskStatus
 from digihuman.tasks.store import TaskView
 
@@ -82,23 +85,24 @@ def create(body: AvatarGeneration, owner: Owner, services: ServicesDep) -> dict[
         intake.check(speech_url, speech_field)
     check_quota(services, owner)  # before downloading anything
     avatar = intake.take_url(body.avatar_url, "avatar_url", "visual")
-    inputs: dict[str, Any] = {"avatar_key": avatar.key, "avatar_kind": avatar.info.kind,
-                              "no_watermark": body.no_watermark, "resolution": resolution}
-    model_id, trains = video_avatar(services, owner, avatar, body.work_name) if avatar.info.kind == "video" \
-        else (None, False)
-    if model_id:
-        inputs["avatar_model_id"] = model_id  # trained once per video, then reused
+    model_id, trains = video_avatar(services, owner, avatar, body.work_name, "avatar_url") \
+        if avatar.info.kind == "video" else (None, False)  # trained once per video, then reused
+    audio_key: str | None = None
+    use_voice: UseVoiceInput | None = None
+    create_voice: CreateVoiceInput | None = None
     if body.audio_url:
-        inputs["audio_key"] = intake.take_url(body.audio_url, "audio_url", "speech").key
+        audio_key = intake.take_url(body.audio_url, "audio_url", "speech").key
     elif body.use_voice:
-        inputs["use_voice"] = body.use_voice.model_dump()
+        use_voice = UseVoiceInput(**body.use_voice.model_dump())
     else:
         assert body.create_voice is not None
         clone = body.create_voice
         sample = intake.take_url(clone.audio_url, "create_voice.audio_url", "speech")
-        inputs["create_voice"] = {"audio_key": sample.key, "language": clone.language, "text": clone.text}
-    task = submit(services, owner, AVATAR_GENERATE, inputs, name=body.work_name,
-                  callback_url=body.callback_url)
+        create_voice = CreateVoiceInput(audio_key=sample.key, language=clone.language, text=clone.text)
+    payload = AvatarGeneratePayload(avatar_key=avatar.key, avatar_kind=avatar.info.kind, avatar_model_id=model_id,
+                                    audio_key=audio_key, use_voice=use_voice, create_voice=create_voice,
+                                    no_watermark=body.no_watermark, resolution=resolution)
+    task = submit(services, owner, payload, name=body.work_name, callback_url=body.callback_url)
     if trains:
         services.catalog.set_avatar_task(model_id, task.id)
     return ok({"id": task.id})

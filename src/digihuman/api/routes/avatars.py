@@ -16,12 +16,24 @@ from fastapi import APIRouter
 from digihuman.api.dependencies import Owner, ServicesDep
 from digihuman.api.envelope import ok
 from digihuman.catalog import AvatarModel
-from digihuman.errors import Conflict
+from digihuman.errors import Conflict, MediaRejected
 from digihuman.media.intake import StoredMedia
 from digihuman.pipelines.avatar import avatar_model_prefix
 from digihuman.services import Services
 
 router = APIRouter(tags=["avatar models"])
+
+# Talking needed to train an avatar model: fewer seconds give too few mouth shapes to render from.
+MIN_TRAINING_S, RECOMMENDED_TRAINING_S = 3.0, 30.0
+
+
+def check_training_length(video: StoredMedia, field: str) -> float:
+    """The video's length in seconds; 422 at submit when it is too short to train an avatar from."""
+    seconds = video.info.duration_s or 0.0
+    if seconds < MIN_TRAINING_S:
+        raise MediaRejected(f"{field} is {seconds:.1f} s long; an avatar needs at least {MIN_TRAINING_S:g} s "
+                            f"of the person talking ({RECOMMENDED_TRAINING_S:g}-300 s recommended).")
+    return seconds
 
 
 def content_hash(services: Services, key: str) -> str:
@@ -35,13 +47,15 @@ def content_hash(services: Services, key: str) -> str:
     return digest.hexdigest()[:40]
 
 
-def video_avatar(services: Services, owner: str, video: StoredMedia, name: str) -> tuple[str | None, bool]:
-    """The avatar model to render ``video`` through, and whether the task about to be submitted trains
-    it (then give the model that task with ``catalog.set_avatar_task``).
+def video_avatar(services: Services, owner: str, video: StoredMedia, name: str,
+                 field: str) -> tuple[str | None, bool]:
+    """The avatar model to render ``video`` (the request's ``field``) through, and whether the task about
+    to be submitted trains it (then give the model that task with ``catalog.set_avatar_task``).
 
     (None, False) when the key keeps its quota of avatar models already: the video is then trained
-    for the one render and not kept.
+    for the one render and not kept. A video too short to train from is refused here (422).
     """
+    check_training_length(video, field)
     catalog = services.catalog
     source = content_hash(services, video.key)
     model = catalog.avatar_of_video(owner, source)

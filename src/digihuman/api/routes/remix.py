@@ -19,6 +19,7 @@ from digihuman.remix.options import parse_style, parse_transforms
 from digihuman.remix.redub import PRESETS, preset
 from digihuman.services import Services
 from digihuman.tasks.jobs import REMIX
+from digihuman.tasks.payloads import RemixPayload
 from digihuman.tasks.records import TaskStatus
 
 router = APIRouter(tags=["video remix"])
@@ -88,10 +89,11 @@ def generate(body: GenerateVideo, owner: Owner, services: ServicesDep) -> dict[s
     video = services.intake.take_url(body.video_url, "video_url", "video")
     music = services.intake.take_url(transforms.music_url, "transforms.music_url", "speech") \
         if transforms.music_url else None
-    inputs = {**body.model_dump(exclude={"video_url", "rewrite", "callback_url"}), "video_key": video.key,
-              "rewrite": rewrite,
-              "music_key": music.key if music else None}
-    return ok({"task_id": submit(services, owner, REMIX, inputs, callback_url=body.callback_url).id})
+    payload = RemixPayload(video_key=video.key, text_content=body.text_content,
+                           custom_floating_text=tuple(body.custom_floating_text), voice=body.voice, rewrite=rewrite,
+                           transforms=body.transforms, subtitle_style=body.subtitle_style,
+                           music_key=music.key if music else None)
+    return ok({"task_id": submit(services, owner, payload, callback_url=body.callback_url).id})
 
 
 def _rewrite_style(services: Services, rewrite: bool | str | None) -> str | None:

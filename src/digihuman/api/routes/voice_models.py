@@ -18,7 +18,7 @@ from digihuman.catalog import VoiceModel, VoiceQuery
 from digihuman.errors import Conflict, InvalidInput, NotFound
 from digihuman.pipelines.speech import voice_model_prefix
 from digihuman.services import Services
-from digihuman.tasks.jobs import VOICE_TRAIN
+from digihuman.tasks.payloads import VoiceTrainPayload
 
 router = APIRouter(tags=["voice cloning"])
 MAX_SAMPLES = 20
@@ -148,14 +148,15 @@ def create(
     keys = [services.intake.take_upload(f.file, f"voices[{i}]", "speech").key for i, f in enumerate(voices)]
     model = services.catalog.create_voice(owner, title, description=description, visibility=visibility,
                                           tags=tags or [], train_mode=train_mode)
-    inputs = {"voice_model_id": model.id, "sample_keys": keys, "texts": texts or None,
-              "train_mode": train_mode, "enhance": enhance_audio_quality,
-              "sample_names": [f.filename or "" for f in voices]}  # for messages that name a sample
-    _keep_samples(services, model.id, keys, inputs["sample_names"], texts)
+    names = [f.filename or "" for f in voices]  # for messages that name a sample
+    payload = VoiceTrainPayload(voice_model_id=model.id, sample_keys=tuple(keys),
+                                texts=tuple(texts) if texts else None, train_mode=train_mode,
+                                enhance=enhance_audio_quality, sample_names=tuple(names))
+    _keep_samples(services, model.id, keys, names, texts)
     cover_key = _keep_cover(services, model.id, cover_image)
     if cover_key:
         services.catalog.update_voice(model.id, owner, cover_key=cover_key)
-    task = submit(services, owner, VOICE_TRAIN, inputs, name=title, callback_url=callback_url or None)
+    task = submit(services, owner, payload, name=title, callback_url=callback_url or None)
     services.catalog.set_voice_task(model.id, task.id)
     return JSONResponse(model_view(services, services.catalog.voice(model.id, owner)), status_code=201)
 
