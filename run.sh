@@ -35,7 +35,7 @@ setup() {
   # Reinstall only when the pinned files change.
   local stamp=".venv/.installed-$(cat "$reqs" requirements.txt pyproject.toml | sha256sum | cut -c1-16)"
   if [ ! -f "$stamp" ]; then
-    .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps -r "$reqs"
+    .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps --only-binary=:all: -r "$reqs"
     .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps -e .
     touch "$stamp"
   fi
