@@ -241,7 +241,7 @@ def test_voice_create_says_what_is_wrong(fake_engines: None, tmp_path: Path,
     assert code == 2 and "already holds something other than a voice model" in err
     assert (tmp_path / "notes" / "todo.txt").read_text() == "keep me"
     code, out, err = cli(["voice", "create", sample], capsys)
-    assert code == 2 and "the following arguments are required: --out" in err
+    assert code == 2 and "--out is required" in err
     code, out, err = cli(["tts", "--voice", tmp_path / "v", "--text", "hi", "--out", tmp_path / "x.flac"], capsys)
     assert code == 2 and "--out must end in .wav" in err
 

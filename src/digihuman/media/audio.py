@@ -74,11 +74,11 @@ def to_pcm16(samples: np.ndarray) -> bytes:
 
 def write_wav(chunks: Iterable[AudioChunk], path: Path) -> float:
     """Write speech chunks to a 16-bit mono WAV file; returns its duration in seconds."""
-    frames = 0
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        rate = None
+    frames, rate = 0, None
+    out = wave.open(str(path), "wb")
+    out.setnchannels(1)
+    out.setsampwidth(2)
+    try:
         for chunk in chunks:
             if rate is None:
                 rate = chunk.sample_rate
@@ -86,8 +86,14 @@ def write_wav(chunks: Iterable[AudioChunk], path: Path) -> float:
             samples = resample(chunk.samples, chunk.sample_rate, rate)
             out.writeframes(to_pcm16(samples))
             frames += len(samples)
+    finally:
         if rate is None:
-            raise ValueError("no audio was produced")
+            # wave cannot close a file that has no rate; without this, its error would hide the one
+            # that stopped the speech (a cancel, say)
+            out.setframerate(16000)
+        out.close()
+    if rate is None:
+        raise ValueError("no audio was produced")
     return frames / rate
 
 
