@@ -23,11 +23,11 @@ and a loudness-driven opening (each frame shows the library mouth whose opening 
 level, mapped onto the person's range). A contact sheet per clip (filmed above, rendered below) goes
 to ``bench/results/lipsync_<clip>.png``; the table is printed and written to ``lipsync_eval.json``.
 
-    .venv/bin/python bench/lipsync_eval.py [clip ...] [--v2] [--asr] [--seconds S] [--no-range]
+    .venv/bin/python bench/lipsync_eval.py [clip ...] [--v2] [--asr] [--seconds S] [--range]
 
 Means are weighted by test length; clips whose test segment is under 10 s are reported apart.
-``--seconds S`` renders only the first S seconds of each test segment (quick checks); ``--no-range``
-turns off the matching of the asked-for opening to the person's range (ablation).
+``--seconds S`` renders only the first S seconds of each test segment (quick checks); ``--range``
+turns on the quantile matching of the asked-for opening to the person's range (ablation).
 
 ``--asr`` gives the timelines words (English clips with a cached transcript), as a server with a
 speech recogniser would; without it they are built from the sound alone.
@@ -189,7 +189,7 @@ def evaluate(name: str, v2: bool, work: Path, asr: bool = False, seconds: float 
     t0 = time.perf_counter()
     timeline = build_timeline(audio, recognizer=test_asr)  # type: ignore[arg-type]
     mouth = mouth_track(timeline, model.fps)
-    select = SelectOptions(match_range="--no-range" not in sys.argv)
+    select = SelectOptions(match_range="--range" in sys.argv)
     plan = plan_render(model, audio, timeline, mouth, "v2" if v2 else "standard", select)
     options = RenderOptions(quality="v2" if v2 else "standard")
     result = write_render(model, plan, audio, work / f"{name}_out", options)

@@ -1,10 +1,14 @@
 """The inside of an opened mouth, painted behind the lips of a warped portrait.
 
-A photo has no pixels for the inside of a mouth it shows closed, so they are drawn: a dark cavity
-coloured like the lips, the upper teeth hanging from the upper lip, a hint of tongue when the jaw is
-wide open, all lit to the face's brightness. The shapes are laid out in the canonical face frame
-between the upper and lower inner-lip curves, so they follow the lips exactly and the edges are
-feathered over about a pixel.
+A photo has no pixels for the inside of a mouth it shows closed, so they are drawn: a cavity
+coloured like the lips, darkening inwards and into the corners; the upper teeth, one by one (central
+and lateral incisors, canines, premolars, narrowing round the arch as they turn away), hanging from
+under the upper lip; lower incisors when the jaw drops; the tongue's tip when it is wide open. The
+lips are in front of all of it: they shade the teeth and the cavity just behind their edge, and
+the corners of the arch disappear behind them. Everything is lit from the side the photo's own
+light comes from (measured on the cheeks) at the face's brightness. The shapes are laid out in
+the canonical face frame between the upper and lower inner-lip curves, so they follow the lips
+exactly and the edges are feathered over a pixel or two.
 """
 
 from __future__ import annotations
@@ -18,7 +22,14 @@ from digihuman.render.photo_warp import INNER_LOWER, INNER_UPPER, MouthPose
 
 TEETH_HEIGHT = 0.085  # visible upper incisors, canonical units (~8 mm)
 TOOTH_WIDTH = 0.085  # central incisor
-LOWER_TEETH_HEIGHT = 0.035
+# upper teeth from the midline outwards (canonical units along the arch): central and lateral
+# incisors, canine, two premolars; and their relative lengths (the canine reaches as low as the
+# central incisor, the laterals a little less)
+UPPER_TEETH = ((0.085, 1.0), (0.066, 0.88), (0.07, 0.95), (0.062, 0.8))
+LOWER_TEETH = ((0.052, 1.0), (0.056, 1.0), (0.064, 0.9))
+ARCH_RADIUS = 0.23  # the dental arch seen from the front (canine to canine ~35 mm): teeth past the
+# canines turn away into the dark behind the cheeks
+LOWER_TEETH_HEIGHT = 0.045
 LUMA = np.array([0.299, 0.587, 0.114])
 
 
@@ -30,6 +41,7 @@ class MouthPalette:
     teeth: np.ndarray
     tongue: np.ndarray
     grey: bool  # a black-and-white photo: everything painted in grey
+    light: float = 0.0  # -0.3..0.3: how much brighter the face is on the image's right than its left
 
     @classmethod
     def of(cls, rgb: np.ndarray, landmarks: np.ndarray) -> MouthPalette:
@@ -52,6 +64,15 @@ class MouthPalette:
         skin_m = mask(LOWER_FACE) & ~mask(LIPS_OUTER)
         lips = np.median(crop[lips_m], axis=0) if lips_m.sum() > 10 else np.array([150.0, 90, 90])
         skin = np.median(crop[skin_m], axis=0) if skin_m.sum() > 10 else lips
+        # the light's side: the cheeks' brightness left and right of the mouth
+        luma = crop @ LUMA
+        mid = float(lm[[61, 291], 0].mean()) - x0
+        columns = np.arange(crop.shape[1])[None, :]
+        left, right = skin_m & (columns < mid), skin_m & (columns >= mid)
+        light = 0.0
+        if left.sum() > 10 and right.sum() > 10:
+            lo, hi = float(np.median(luma[left])), float(np.median(luma[right]))
+            light = float(np.clip((hi - lo) / max(hi + lo, 1.0), -0.3, 0.3))
         spread = np.abs(crop[..., 0] - crop[..., 1]).mean() + np.abs(crop[..., 1] - crop[..., 2]).mean()
         grey = float(spread) < 4.0  # a black-and-white photo (stored as RGB, with JPEG noise)
         # teeth are brighter than the skin around them, in the same light
@@ -61,7 +82,7 @@ class MouthPalette:
         tongue = lips * np.array([0.80, 0.58, 0.60])
         if grey:
             cavity, teeth, tongue = (np.full(3, float(c @ LUMA)) for c in (cavity, teeth, tongue))
-        return cls(cavity.astype(np.float32), teeth.astype(np.float32), tongue.astype(np.float32), grey)
+        return cls(cavity.astype(np.float32), teeth.astype(np.float32), tongue.astype(np.float32), grey, light)
 
 
 def _curve(points: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -87,6 +108,22 @@ def _over(base: np.ndarray, layer: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     return base * (1 - alpha[..., None]) + layer * alpha[..., None]
 
 
+def _teeth_row(s: np.ndarray, teeth: tuple[tuple[float, float], ...], f: float) -> tuple[np.ndarray, ...]:
+    """Per pixel, at arch position ``s`` (canonical units from the midline, signed): the relative
+    length of the tooth there, the position across it (0..1), and the darkening of the gaps between
+    teeth (0..1, narrow lines about a pixel wide)."""
+    edges = np.concatenate([[0.0], np.cumsum([w for w, _ in teeth])])
+    a = np.abs(s)
+    k = np.clip(np.searchsorted(edges, a, side="right") - 1, 0, len(teeth) - 1)
+    lengths = np.array([h for _, h in teeth] + [0.0])
+    length = np.where(a < edges[-1], lengths[k], 0.0)
+    lo, width = edges[k], np.diff(edges)[k]
+    across = np.clip((a - lo) / width, 0, 1)
+    to_gap = np.minimum(a - lo, lo + width - a)
+    gap = np.exp(-((to_gap / (0.6 * f)) ** 2))
+    return length, across, gap
+
+
 def paint_mouth(crop: np.ndarray, offset: tuple[int, int], target: np.ndarray, mouth: MouthPose,
                 palette: MouthPalette, to_canonical: np.ndarray, scale: float) -> None:
     """Paint the mouth interior into ``crop`` (uint8 RGB, in place) whose top-left is at ``offset``
@@ -108,8 +145,9 @@ def paint_mouth(crop: np.ndarray, offset: tuple[int, int], target: np.ndarray, m
     px, py = px + offset[0], py + offset[1]
     u, v = a[0, 0] * px + a[0, 1] * py + a[0, 2], a[1, 0] * px + a[1, 1] * py + a[1, 2]
     vu, vl = _curve(up, u), _curve(lo, u)  # upper and lower inner-lip lines above each pixel
-    f = 1.3 / scale  # the feather: a little over a pixel, in canonical units
-    inside = np.clip((v - vu) / f + 0.5, 0, 1) * np.clip((vl - v) / f + 0.5, 0, 1)
+    f = 1.3 / scale  # a little over a pixel, in canonical units
+    edge = 1.6 * f  # the lips' inner edge is soft (wet, rounded), not cut out
+    inside = np.clip((v - vu) / edge + 0.5, 0, 1) * np.clip((vl - v) / edge + 0.5, 0, 1)
     inside *= (u > min(up[:, 0].min(), lo[:, 0].min())) & (u < max(up[:, 0].max(), lo[:, 0].max()))
     if not inside.any():
         return
@@ -119,9 +157,15 @@ def paint_mouth(crop: np.ndarray, offset: tuple[int, int], target: np.ndarray, m
     gap = np.maximum(vl - vu, 1e-6)
     depth = np.clip(np.minimum(v - vu, vl - v) / (0.5 * gap), 0, 1)
     jaw, teeth = float(np.clip(mouth.jaw, 0, 1)), float(np.clip(mouth.teeth, 0, 1))
+    # the photo's light: one side of the mouth brighter than the other (u grows to the image's right
+    # when the face is upright; the sign follows the canonical frame's x axis)
+    side_sign = 1.0 if a[0, 0] >= 0 else -1.0
+    lit_side = 1.0 + 1.2 * palette.light * side_sign * np.clip((u - uc) / half, -1, 1)
+    # just behind the lips' edges everything is in their shadow
+    behind = 1.0 - 0.25 * np.exp(-np.minimum(v - vu, vl - v).clip(0) / (1.5 * f))
 
     # cavity: lit a little just inside the lips and in the middle, dark deep inside and at the corners
-    colour = palette.cavity * (1.15 - 0.45 * depth - 0.35 * across)[..., None]
+    colour = palette.cavity * (1.15 - 0.5 * depth - 0.45 * across**1.5)[..., None]
     if jaw > 0.4:  # the tongue's tip, low behind the lower teeth, lit from the front
         tongue_h = 0.3 * gap * min(1.0, (jaw - 0.4) / 0.5) * _arch(u, uc, 0.6 * half)
         top = vl - tongue_h
@@ -129,19 +173,32 @@ def paint_mouth(crop: np.ndarray, offset: tuple[int, int], target: np.ndarray, m
         alpha = np.clip((v - top) / (1.5 * f) + 0.5, 0, 1) * (tongue_h > f) * 0.9
         colour = _over(colour, palette.tongue * (0.45 + 0.4 * lit - 0.25 * across)[..., None], alpha)
     if teeth > 0.02:
-        # lower teeth: a dim edge above the lower lip, middle only, once the mouth is open wide
-        low_h = LOWER_TEETH_HEIGHT * teeth * np.clip((mid_gap - 0.1) / 0.12, 0, 1) * _arch(u, uc, 0.6 * half)
-        alpha = np.clip((v - (vl - low_h)) / f + 0.5, 0, 1) * (low_h > f) * 0.35
-        colour = _over(colour, palette.teeth * (0.6 - 0.25 * across)[..., None], alpha)
-        # upper teeth: hanging from under the upper lip, as tall as the opening allows
-        th = teeth * np.minimum(TEETH_HEIGHT, 0.65 * gap) * _arch(u, uc, 0.92 * half)
-        alpha = np.clip((vu + th - v) / f + 0.5, 0, 1) * (th > 0.5 * f)
-        shadow = 0.72 + 0.28 * np.clip((v - vu) / np.maximum(0.45 * th, f), 0, 1)  # under the lip
-        side = 1.0 - 0.45 * across**1.5  # the arch turns away from the light
-        to_seam = np.mod(u - uc, TOOTH_WIDTH)
-        to_seam = np.minimum(to_seam, TOOTH_WIDTH - to_seam)  # faint gaps between the front teeth
-        seams = 1.0 - 0.05 * np.exp(-((to_seam / (0.6 * f)) ** 2)) * (np.abs(u - uc) < 2.2 * TOOTH_WIDTH)
-        colour = _over(colour, palette.teeth * (shadow * side * seams)[..., None], alpha)
+        # the arch is round: a tooth at arch length s from the midline shows at R sin(s / R)
+        radius = min(ARCH_RADIUS, 1.1 * half)
+        s = radius * np.arcsin(np.clip((u - uc) / radius, -1, 1))
+        turn = np.sqrt(np.clip(1 - ((u - uc) / radius) ** 2, 0, 1))  # teeth turned away are darker
+        # the lips' corners hide the arch's ends
+        hidden = np.clip((1 - across) / 0.45, 0, 1)
+        # lower teeth: incisor tips above the lower lip, once the mouth is open wide, in shadow
+        open_wide = float(np.clip((mid_gap - 0.1) / 0.12, 0, 1))
+        if open_wide > 0:
+            length, t_across, seams = _teeth_row(s, LOWER_TEETH, f)
+            low_h = LOWER_TEETH_HEIGHT * teeth * open_wide * length * (1 - 0.3 * (2 * t_across - 1) ** 4)
+            alpha = np.clip((v - (vl - low_h)) / f + 0.5, 0, 1) * (low_h > f) * 0.55 * _arch(u, uc, 0.7 * half)
+            shade = (0.5 + 0.1 * np.sin(np.pi * t_across)) * turn * (1 - 0.2 * seams)
+            colour = _over(colour, palette.teeth * shade[..., None], alpha)
+        # upper teeth: hanging from under the upper lip, as long as the opening allows, each with a
+        # rounded biting edge, a rounded face (brighter down its middle) and a dark line to the next
+        length, t_across, seams = _teeth_row(s, UPPER_TEETH, f)
+        th = teeth * np.minimum(TEETH_HEIGHT, 0.65 * gap) * length * (1 - 0.35 * (2 * t_across - 1) ** 4)
+        alpha = np.clip((vu + th - v) / f + 0.5, 0, 1) * (th > 0.5 * f) * hidden
+        down = np.clip((v - vu) / np.maximum(th, f), 0, 1)
+        shadow = 0.7 + 0.3 * np.clip((v - vu) / np.maximum(0.45 * th, f), 0, 1)  # under the lip
+        rounded = 0.86 + 0.14 * np.sin(np.pi * t_across)
+        tip = 1.0 - 0.12 * down**3  # the biting edge is thinner, a little translucent
+        shade = shadow * rounded * tip * (0.3 + 0.7 * turn) * (1 - 0.25 * seams)
+        colour = _over(colour, palette.teeth * shade[..., None], alpha)
+    colour = colour * (behind * lit_side)[..., None]
     region = crop[y0:y1, x0:x1].astype(np.float32)
     crop[y0:y1, x0:x1] = np.clip(_over(region, colour.astype(np.float32), inside.astype(np.float32)),
                                  0, 255).astype(np.uint8)
