@@ -30,7 +30,7 @@ from tests.api.exchange import OTHER_KEY
 from tests.conftest import API_KEY
 from tests.mediagen import make_png, make_wav
 from tests.shared_media import shared
-from tests.support.api_server import api_server, run_queued
+from tests.support.live_server import api_server, run_queued
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,7 @@ from tests import fake_engines
 from tests.api.exchange import train_voice
 from tests.conftest import API_KEY, AUTH
 from tests.mediagen import make_wav
-from tests.support.api_server import api_server, run_queued
+from tests.support.live_server import api_server, run_queued
 from tests.text.chat_fakes import ScriptedModel
 
 CODECS = {"mp3": {"mp3", "mp3float"}, "opus": {"opus", "libopus"}, "aac": {"aac"}, "flac": {"flac"},
