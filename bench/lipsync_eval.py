@@ -237,6 +237,9 @@ def evaluate(name: str, v2: bool, work: Path, asr: bool = False, seconds: float 
     asked = plan.targets[:n, 0] * a["z_std"][0] + a["z_mean"][0]
     row["spread_target"] = round(float(np.std(asked)) / max(real_s, 1e-9), 3)
     row["spread_selected"] = round(float(np.std(a["descriptors"][plan.mouth[:n], 0])) / max(real_s, 1e-9), 3)
+    # and where the sync is lost: best-lag r of the targets and of the selected mouths' own openings
+    row["r_target"] = round(lagged_r(asked, real_open)[1], 3)
+    row["r_selected"] = round(lagged_r(a["descriptors"][plan.mouth[:n], 0], real_open)[1], 3)
     row["p90"] = [round(float(np.nanpercentile(ren_open, 90)), 4), round(float(np.nanpercentile(real_open, 90)), 4)]
     row["render"]["jitter"] = round(1000 * jitter(ren_lips), 2)
     row["filmed_jitter"] = round(1000 * jitter(real_lips), 2)

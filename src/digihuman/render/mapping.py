@@ -174,11 +174,13 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / d) if d > 0 else 0.0
 
 
-def silent_frames(timeline: Timeline, frames: int, fps: float, margin_s: float = 0.04) -> np.ndarray:
-    """(T,) bool: frames inside the timeline's silences (shrunk by ``margin_s`` at each end, so the
-    mouth is still closing or already opening at a pause's edges)."""
+def silent_frames(timeline: Timeline, frames: int, fps: float, margin_s: float = 0.04,
+                  min_s: float = 0.0) -> np.ndarray:
+    """(T,) bool: frames inside the timeline's silences of at least ``min_s`` (shrunk by ``margin_s``
+    at each end, so the mouth is still closing or already opening at a pause's edges)."""
     silent = np.zeros(frames, bool)
     t = (np.arange(frames) + 0.5) / fps
     for start, end in timeline.silences:
-        silent |= (t >= start + margin_s) & (t <= end - margin_s)
+        if end - start >= min_s:
+            silent |= (t >= start + margin_s) & (t <= end - margin_s)
     return silent
