@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from digihuman.render.clip import ClipReader, ClipWriter, ping_pong, read_plan, runs
-from digihuman.render.mapping import SpeechFeatures, fit_mapping
+from digihuman.render.mapping import MouthMapping, SpeechFeatures, fit_mapping, mel_bands
 from digihuman.render.select import jumps, select_units
 
 
@@ -77,3 +77,24 @@ def test_clip_runs_may_start_anywhere(tmp_path) -> None:  # type: ignore[no-unty
     got = [int(round(f.mean() / 4)) for f in read_plan(reader, plan)]
     reader.close()
     assert got == plan.tolist()
+
+
+def test_mel_bands_follow_the_spectrum() -> None:
+    rate = 16000
+    t = np.arange(rate) / rate
+    low, high = np.sin(2 * np.pi * 300 * t), 0.5 * np.sin(2 * np.pi * 4000 * t)
+    sound = np.concatenate([low, high]).astype(np.float32)  # one second each
+    bands = mel_bands(sound, np.array([0.5, 1.5]), 20)
+    assert bands.shape == (2, 20)
+    assert int(np.argmax(bands[0])) < 5 < 14 < int(np.argmax(bands[1]))  # the tone's band is the loudest
+
+
+def test_models_trained_without_bands_still_load(tmp_path: Path) -> None:
+    x = np.random.default_rng(2).normal(size=(50, 10)).astype(np.float32)
+    mapping = fit_mapping(SpeechFeatures(x, 25.0), x[:, :5], np.ones(50, bool))
+    path = tmp_path / "mapping.npz"
+    np.savez(path, weights=mapping.weights, x_mean=mapping.x_mean, x_std=mapping.x_std,
+             fitted_r=mapping.fitted_r, gain=mapping.gain)  # as saved before bands existed
+    loaded = MouthMapping.load(path)
+    assert loaded.bands == 0
+    assert loaded.predict(SpeechFeatures(x, 25.0)).shape == (50, 5)

@@ -27,7 +27,7 @@ import numpy as np
 from digihuman.errors import MediaRejected
 from digihuman.progress import Progress, no_progress, scaled
 from digihuman.render.base import AvatarInfo
-from digihuman.render.mapping import DESCRIPTORS, MouthMapping, fit_mapping, prior_mapping, speech_features
+from digihuman.render.mapping import BANDS, DESCRIPTORS, MouthMapping, fit_mapping, prior_mapping, speech_features
 
 MODEL_VERSION = 1
 MANIFEST = "manifest.json"
@@ -268,9 +268,9 @@ def _learn_mapping(video: Path, track, descriptors: np.ndarray, usable: np.ndarr
                "person's own")
         return prior_mapping(10), (why,)
     mouth = mouth_track(timeline, track.fps)
-    features = speech_features(Path(video), mouth, times=track.times)
+    features = speech_features(Path(video), mouth, times=track.times, bands=BANDS)
     targets = (descriptors - z_mean) / z_std
-    return fit_mapping(features, targets, usable), ()
+    return fit_mapping(features, targets, usable, bands=BANDS), ()
 
 
 def _cut_library(video: Path, track, ppu: float, start: int, frames: int, cover_at: int,  # noqa: ANN001

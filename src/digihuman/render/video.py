@@ -62,7 +62,7 @@ def plan_render(model: AvatarModel, audio: Path, timeline: Timeline, mouth: Mout
     start, count = model.background
     background = ping_pong(count, frames)
     with stage("speech analysis"):
-        features = speech_features(audio, mouth, frames)
+        features = speech_features(audio, mouth, frames, bands=model.mapping.bands)
     targets = model.mapping.predict(features)
     silent = silent_frames(timeline, frames, model.fps, SILENCE_MARGIN_S, SILENCE_MIN_S)
     library = (a["descriptors"] - a["z_mean"]) / a["z_std"]
