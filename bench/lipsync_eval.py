@@ -15,6 +15,9 @@ clip is left out of its own model: the avatar never sees the frames it is scored
                   filmed: ``mouth`` (the lips and a rim round them) and ``jaw`` (a band straddling
                   the jaw line, mostly outside it: where seams between mouth and background show);
                   ``jaw_bg`` divides by the background playback's own jaw band instead of the filmed
+    r_target / r_selected, spread_target / spread_selected
+                  the same measures on the mapping's asked-for openings and on the selected library
+                  mouths' own openings: where sync and range are lost between speech and picture
     PSNR          of the picture outside the face contour (the background frame's face oval), rendered
                   vs the background frame it was drawn on (both H.264: ~45-50 dB is the codec's floor)
 
