@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from digihuman.api.app import create_app
 from digihuman.config import Settings
 from digihuman.services import Services
-from digihuman.tasks.worker import Worker
+from tests.support.live_server import run_queued as run_all
 from tests.services import postgres_server, postgres_url, redis_server, redis_url  # noqa: F401
 
 API_KEY = "test-key-0123456789"
@@ -50,11 +50,4 @@ def client(settings: Settings, services: Services) -> Iterator[TestClient]:
 def run_queued(services: Services):  # type: ignore[no-untyped-def]
     """Run every queued task in this process, as a worker would; returns how many ran."""
 
-    def run() -> int:
-        worker = Worker(services)
-        ids = services.tasks.queued_ids()
-        for task_id in ids:
-            worker.run(task_id)
-        return len(ids)
-
-    return run
+    return lambda: run_all(services)

@@ -13,8 +13,7 @@ import numpy as np
 from fastapi.testclient import TestClient
 
 from digihuman.media.probe import MediaInfo, probe
-from digihuman.services import Services
-from digihuman.tasks.worker import Worker
+from tests.support.live_server import run_queued as run_all  # noqa: F401 - the API tests' name for it
 
 OTHER_KEY = "other-key-9876543210"
 OTHER = {"Authorization": f"Bearer {OTHER_KEY}"}
@@ -73,15 +72,6 @@ def upload(client: TestClient, path: Path, name: str | None = None) -> str:
     data = assert_ok(response)
     assert data["url"].startswith(PUBLIC + "files/uploads/"), data
     return data["url"]
-
-
-def run_all(services: Services) -> int:
-    """Run every queued task of ``services`` in-process, as the run_queued fixture does."""
-    worker = Worker(services)
-    ids = services.tasks.queued_ids()
-    for task_id in ids:
-        worker.run(task_id)
-    return len(ids)
 
 
 def train_voice(client: TestClient, run_queued: Callable[[], int], sample: Path, **form: Any) -> str:
