@@ -154,12 +154,19 @@ print(first, hwm())
 
 
 def main() -> None:
+    import argparse
+
     from digihuman.render.avatar import train_avatar
 
-    seconds = float(sys.argv[sys.argv.index("--seconds") + 1]) if "--seconds" in sys.argv else 60.0
-    if "--long" in sys.argv and "--seconds" not in sys.argv:
-        seconds = 600.0
-    if "--e2e-only" in sys.argv:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, help="speech length (default 60; 600 with --long)")
+    parser.add_argument("--long", action="store_true", help="also measure memory at 600 s")
+    parser.add_argument("--memory-only", action="store_true", help="only the 720p peak-memory figures")
+    parser.add_argument("--e2e", action="store_true", help="also time tasks through the HTTP API")
+    parser.add_argument("--e2e-only", action="store_true", help="only time tasks through the HTTP API")
+    args = parser.parse_args()
+    seconds = args.seconds or (600.0 if args.long else 60.0)
+    if args.e2e_only:
         from render_e2e import run_e2e
 
         run_e2e(seconds, speech, cut, floor, SOURCES, MEDIA, RESULTS)
@@ -169,7 +176,7 @@ def main() -> None:
         work = Path(tmp)
         audio = speech(work / "speech.wav", seconds)
         for name, (clip, width) in SOURCES.items():
-            if "--memory-only" in sys.argv and name != "720p":
+            if args.memory_only and name != "720p":
                 continue
             video = cut(MEDIA / clip, work / f"{name}.mp4", TRAIN_S, width)
             model_dir = work / f"model_{name}"
@@ -194,10 +201,10 @@ def main() -> None:
             print(json.dumps(row), flush=True)
             if name == "720p":
                 memory = {"60": peak_memory(model_dir, 60.0, work)}
-                if "--long" in sys.argv:
+                if args.long:
                     memory["600"] = peak_memory(model_dir, 600.0, work)
                 print("peak RSS MB (720p):", memory, flush=True)
-                if "--memory-only" in sys.argv:
+                if args.memory_only:
                     memory_json = json.dumps({"peak_rss_mb": memory}, indent=1)
                     (RESULTS / "render_speed_memory.json").write_text(memory_json)
                     return
@@ -213,7 +220,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "render_speed.json").write_text(json.dumps({"rows": rows, "peak_rss_mb": memory,
                                                            "speech_s": seconds}, indent=1))
-    if "--e2e" in sys.argv:
+    if args.e2e:
         from render_e2e import run_e2e
 
         run_e2e(seconds, speech, cut, floor, SOURCES, MEDIA, RESULTS)
