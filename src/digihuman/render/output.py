@@ -7,12 +7,15 @@ with the length of the video; the preview keeps only a few small frames.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 
 import numpy as np
+
+from digihuman.timings import stage
 
 PREVIEW_WIDTH = 320
 PREVIEW_FPS = 8
@@ -178,6 +181,43 @@ class PreviewCollector:
             for packet in stream.encode(None):
                 container.mux(packet)
         return path
+
+
+class RenderWriter:
+    """One pass over the frames writes the clean MP4, its watermarked copy (when asked) and the preview.
+
+    Use as a context manager; on an error both videos are abandoned and no preview is written.
+    """
+
+    def __init__(self, out_dir: Path, spec: VideoSpec, audio: Path | None, watermark_text: str | None) -> None:
+        self.video = out_dir / "video.mp4"
+        self.watermarked = out_dir / "video_wm.mp4" if watermark_text else None
+        self.preview = out_dir / "preview.webp"
+        self._spec, self._audio, self._text = spec, audio, watermark_text or ""
+        self._previews = PreviewCollector(float(spec.fps))
+        self._writers = ExitStack()
+
+    def __enter__(self) -> RenderWriter:
+        with ExitStack() as opened:  # should the second fail to open, the first is abandoned
+            self._clean = opened.enter_context(VideoWriter(self.video, self._spec, self._audio))
+            self._marked = (opened.enter_context(VideoWriter(self.watermarked, self._spec, self._audio))
+                            if self.watermarked else None)
+            self._writers = opened.pop_all()
+        return self
+
+    def write(self, rgb: np.ndarray) -> None:
+        with stage("encoding"):
+            self._clean.write(rgb)
+            if self._marked is not None:
+                self._marked.write(watermark(rgb, self._text))
+        with stage("preview"):
+            self._previews.add(rgb)
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self._writers.__exit__(kind, exc, tb)
+        if kind is None:
+            with stage("preview"):
+                self._previews.write(self.preview)
 
 
 def write_cover(rgb: np.ndarray, path: Path) -> Path:

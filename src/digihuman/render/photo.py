@@ -10,7 +10,6 @@ photo's own pixels. Frames stream straight to the encoder.
 
 from __future__ import annotations
 
-from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from digihuman.progress import Progress
 from digihuman.render.base import PHOTO_MAX_SIDE, RenderOptions, RenderResult, output_size
 from digihuman.render.idle import IdleMotion, IdlePlan, IdlePose
 from digihuman.render.mouth_interior import MouthPalette, paint_mouth
-from digihuman.render.output import PreviewCollector, VideoSpec, VideoWriter, watermark, write_cover
+from digihuman.render.output import RenderWriter, VideoSpec, write_cover
 from digihuman.render.photo_warp import FaceRig, MeshWarp, MouthPose
 from digihuman.timeline import MouthTrack, Timeline
 from digihuman.timings import stage
@@ -121,25 +120,13 @@ def render_photo(image: Path, audio: Path, mouth: MouthTrack, timeline: Timeline
     poses = mouth_poses(mouth, timeline)
     # the cover: the first frame's pose, mouth at rest and eyes open
     cover = write_cover(animator.render(MouthPose(), replace(plan.at(0.0), blink=0.0)), out_dir / "cover.jpg")
-    spec = VideoSpec(width, height, mouth.fps)
-    preview = PreviewCollector(mouth.fps)
-    clean_path, marked_path = out_dir / "video.mp4", out_dir / "video_wm.mp4"
-    with ExitStack() as writers:  # both files in one pass; each closed (or abandoned) on exit
-        clean = writers.enter_context(VideoWriter(clean_path, spec, audio))
-        marked = writers.enter_context(VideoWriter(marked_path, spec, audio)) if options.watermark else None
+    with RenderWriter(out_dir, VideoSpec(width, height, mouth.fps), audio, options.watermark) as output:
         for i, pose in enumerate(poses):
             with stage("compositing"):
                 frame = animator.render(pose, plan.at(i / mouth.fps))
-            with stage("encoding"):
-                clean.write(frame)
-                if marked is not None:
-                    marked.write(watermark(frame, options.watermark or ""))
-            with stage("preview"):
-                preview.add(frame)
+            output.write(frame)
             if i % 25 == 0:
                 progress(100.0 * i / max(n, 1), "rendering the face")
-    with stage("preview"):
-        preview_path = preview.write(out_dir / "preview.webp")
     progress(100.0, "rendering the face")
-    return RenderResult(video=clean_path, cover=cover, preview=preview_path, duration_s=duration,
-                        watermarked=marked_path if marked is not None else None)
+    return RenderResult(video=output.video, cover=cover, preview=output.preview, duration_s=duration,
+                        watermarked=output.watermarked)

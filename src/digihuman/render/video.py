@@ -91,9 +91,9 @@ def render_model(model_dir: Path, audio: Path, out_dir: Path, options: RenderOpt
 
 def write_render(model: AvatarModel, plan: RenderPlan, audio: Path, out_dir: Path, options: RenderOptions,
                  progress: Progress = no_progress) -> RenderResult:
-    """Stream the plan to ``out_dir``: video.mp4 (+ video_watermarked.mp4), preview.webp, cover.jpg."""
+    """Stream the plan to ``out_dir``: video.mp4 (+ video_wm.mp4), preview.webp, cover.jpg."""
     from digihuman.render.clip import ClipReader, read_plan
-    from digihuman.render.output import PreviewCollector, VideoSpec, VideoWriter, watermark, write_cover
+    from digihuman.render.output import RenderWriter, VideoSpec, write_cover
 
     import cv2
 
@@ -107,50 +107,35 @@ def write_render(model: AvatarModel, plan: RenderPlan, audio: Path, out_dir: Pat
         spec = VideoSpec(width, height, model.fps, crf=OUTPUT_CRF)
     start, _ = model.background
     compositor = Compositor(model, BlendOptions(multiband=plan.crossfade > 0))
-    preview = PreviewCollector(model.fps)
-    cover_at = _cover_frame(plan)
-    paths = {"video": out_dir / "video.mp4", "cover": out_dir / "cover.jpg",
-             "preview": out_dir / "preview.webp"}
-    marked_path = out_dir / "video_watermarked.mp4" if options.watermark else None
+    cover, cover_at = out_dir / "cover.jpg", _cover_frame(plan)
     reader = ClipReader(model.folder / model.manifest["background"]["file"])
     fades = _fades(plan)
     try:
-        with VideoWriter(paths["video"], spec, audio) as clean:
-            marked = VideoWriter(marked_path, spec, audio) if marked_path else None
-            try:
-                backgrounds = read_plan(reader, plan.background)
-                for t in range(plan.frames):
-                    with stage("decode"):
-                        rgb = next(backgrounds, None)
-                    if rgb is None:
-                        break
-                    with stage("compositing"):
-                        crop = _mouth_at(model, plan, fades, t)
-                        frame = compositor(rgb, start + int(plan.background[t]), crop, int(plan.mouth[t]))
-                    if scale:
-                        with stage("scaling"):
-                            frame = cv2.resize(frame, (width, height),
-                                               interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-                    with stage("encoding"):
-                        clean.write(frame)
-                        if marked is not None:
-                            marked.write(watermark(frame, options.watermark or ""))
+        with RenderWriter(out_dir, spec, audio, options.watermark) as output:
+            backgrounds = read_plan(reader, plan.background)
+            for t in range(plan.frames):
+                with stage("decode"):
+                    rgb = next(backgrounds, None)
+                if rgb is None:
+                    break
+                with stage("compositing"):
+                    crop = _mouth_at(model, plan, fades, t)
+                    frame = compositor(rgb, start + int(plan.background[t]), crop, int(plan.mouth[t]))
+                if scale:
+                    with stage("scaling"):
+                        frame = cv2.resize(frame, (width, height),
+                                           interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+                output.write(frame)
+                if t == cover_at:
                     with stage("preview"):
-                        preview.add(frame)
-                        if t == cover_at:
-                            write_cover(frame, paths["cover"])
-                    if t % 25 == 0:
-                        progress(100.0 * t / plan.frames, "rendering")
-            finally:
-                if marked is not None:
-                    marked.close()
+                        write_cover(frame, cover)
+                if t % 25 == 0:
+                    progress(100.0 * t / plan.frames, "rendering")
     finally:
         reader.close()
-    with stage("preview"):
-        preview.write(paths["preview"])
     progress(100, "rendered")
-    return RenderResult(video=paths["video"], cover=paths["cover"], preview=paths["preview"],
-                        duration_s=plan.frames / plan.fps, watermarked=marked_path)
+    return RenderResult(video=output.video, cover=cover, preview=output.preview,
+                        duration_s=plan.frames / plan.fps, watermarked=output.watermarked)
 
 
 def _cover_frame(plan: RenderPlan) -> int:
