@@ -161,11 +161,21 @@ def test_cloned_english_sounds_more_like_the_speaker_than_the_stock_voice(  # ty
 
     text = f"{EN} The weather should be fine for a walk along the river this afternoon."
     reference = embed(speaker[1], RATE)
-    cloned = np.concatenate([c.samples for c in WorldVoiceCloner(catalogue).synthesize(model[0], text,
-                                                                                      SpeechOptions())])
-    stock = [c for c in catalogue.synthesize(text, "en-joe", SpeechOptions())]
-    stock_audio = resample(np.concatenate([c.samples for c in stock]), stock[0].sample_rate, RATE)
-    assert similarity(embed(cloned, RATE), reference) > similarity(embed(stock_audio, RATE), reference) + 0.015
+    cloner = WorldVoiceCloner(catalogue)
+
+    def closeness(speak) -> float:  # type: ignore[no-untyped-def]
+        # The stock voice samples its prosody, so one sentence's score moves by a few hundredths from
+        # run to run: judge the mean of three.
+        scores = []
+        for _ in range(3):
+            chunks = list(speak())
+            audio = resample(np.concatenate([c.samples for c in chunks]), chunks[0].sample_rate, RATE)
+            scores.append(similarity(embed(audio, RATE), reference))
+        return float(np.mean(scores))
+
+    cloned = closeness(lambda: cloner.synthesize(model[0], text, SpeechOptions()))
+    stock = closeness(lambda: catalogue.synthesize(text, "en-joe", SpeechOptions()))
+    assert cloned > stock + 0.015, (cloned, stock)
 
 
 def test_bad_inputs_get_clear_errors(model, catalogue, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
