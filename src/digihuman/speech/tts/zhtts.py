@@ -175,13 +175,17 @@ def _synthesize(acoustic: Any, vocoder: Any, ids: list[int],
     outputs = acoustic.get_output_details()
     mel = acoustic.get_tensor(outputs[1]["index"])  # mel after the postnet
     durations = next(acoustic.get_tensor(o["index"]) for o in outputs if o["dtype"] == np.int32)
-    vocoder_input = vocoder.get_input_details()[0]["index"]
-    vocoder.resize_tensor_input(vocoder_input, mel.shape)
+    return _vocode(vocoder, mel), np.maximum(durations[0], 0)
+
+
+def _vocode(vocoder: Any, mel: np.ndarray) -> np.ndarray:
+    """The MB-MelGAN vocoder's audio for a mel spectrogram."""
+    index = vocoder.get_input_details()[0]["index"]
+    vocoder.resize_tensor_input(index, mel.shape)
     vocoder.allocate_tensors()
-    vocoder.set_tensor(vocoder_input, mel)
+    vocoder.set_tensor(index, mel)
     vocoder.invoke()
-    audio = vocoder.get_tensor(vocoder.get_output_details()[0]["index"])[0, :, 0]
-    return audio.astype(np.float32), np.maximum(durations[0], 0)
+    return vocoder.get_tensor(vocoder.get_output_details()[0]["index"])[0, :, 0].astype(np.float32)
 
 
 def _phones(symbols: list[str], frames: np.ndarray, frame_s: float, offset: float) -> list[Phone]:
