@@ -1,0 +1,139 @@
+"""What a live session hands its transports: timed chunks of picture and sound, fanned out.
+
+A live session (:class:`digihuman.live.session.LiveSession`) makes the avatar's picture and sound
+in real time, one :class:`MediaChunk` (≤ 200 ms) at a time, and publishes each chunk to every
+:class:`Subscription`. The transports are subscribers: the fragmented-MP4 WebSocket
+(:mod:`digihuman.live.fmp4`) and the WebRTC/WHEP route each encode the same chunks their own way.
+
+The names a transport uses, exactly::
+
+    from digihuman.live.registry import get_session      # get_session(app, session_id, token) -> LiveSession
+    session.subscribe() -> Subscription                   # call from the event loop that will read it
+    await subscription.get() -> MediaChunk                # raises SessionEnded once the session is over
+    subscription.close()                                  # stop receiving (idempotent)
+    session.say(text)  session.chat(text)  session.interrupt()  session.close()
+    session.audio_start(sample_rate)  session.audio_feed(pcm16_bytes)  session.audio_end()
+    session.id, session.fps, session.size (width, height), session.sample_rate, session.closed
+    session.connected() / session.disconnected()          # a transport's client came / went (idle timeout)
+
+``get_session`` raises :class:`digihuman.errors.NotFound` for an unknown or ended session and
+:class:`digihuman.errors.Unauthorized` for a wrong token. Every chunk's frames are consecutive at
+``session.fps`` and its audio covers exactly the same span (``len(frames) / fps`` seconds), so a
+transport can timestamp both from ``start_s`` alone. Events (``{"type": "speaking", "text": ...}``,
+``{"type": "idle"}``, ``{"type": "error", "msg": ...}``) ride on the chunk whose media they describe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# A subscriber that falls this far behind loses its oldest chunks rather than holding the session's
+# memory hostage (10 s at 200 ms a chunk): a live picture that is late is worth less than a current one.
+MAX_QUEUED = 50
+
+
+@dataclass(frozen=True)
+class MediaChunk:
+    """One slice of the live stream: consecutive frames and the sound played over them."""
+
+    start_s: float  # stream time of the first frame (0 at the session's first chunk)
+    frames: tuple[np.ndarray, ...]  # H x W x 3 uint8 RGB, at the session's fps
+    audio: np.ndarray  # int16 mono, len(frames) / fps seconds at sample_rate
+    sample_rate: int
+    events: tuple[dict[str, Any], ...] = field(default=())  # JSON events about this chunk's media
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.audio) / self.sample_rate
+
+
+class SessionEnded(Exception):
+    """The live session is over: no more chunks will come."""
+
+
+class Subscription:
+    """Chunks of one session for one reader, queued in the reader's event loop."""
+
+    def __init__(self, hub: Broadcast, loop: asyncio.AbstractEventLoop) -> None:
+        self._hub, self._loop = hub, loop
+        self._queue: collections.deque[MediaChunk] = collections.deque(maxlen=MAX_QUEUED)
+        self._ready = asyncio.Event()
+        self._ended = False
+        self.dropped = 0  # chunks lost because this reader fell MAX_QUEUED behind
+
+    async def get(self) -> MediaChunk:
+        """The next chunk, waiting for it; :class:`SessionEnded` when the session has ended."""
+        while not self._queue:
+            if self._ended:
+                raise SessionEnded("the live session has ended.")
+            self._ready.clear()
+            await self._ready.wait()
+        return self._queue.popleft()
+
+    def close(self) -> None:
+        """Stop receiving; a waiting :meth:`get` ends with :class:`SessionEnded`."""
+        self._hub.remove(self)
+        self._deliver_threadsafe(None)
+
+    # called by the session's producer thread
+    def _deliver_threadsafe(self, chunk: MediaChunk | None) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._deliver, chunk)
+        except RuntimeError:  # the reader's loop is closed: nobody is listening any more
+            self._hub.remove(self)
+
+    def _deliver(self, chunk: MediaChunk | None) -> None:
+        if chunk is None:
+            self._ended = True
+        else:
+            if len(self._queue) == self._queue.maxlen:
+                self.dropped += 1
+            self._queue.append(chunk)
+        self._ready.set()
+
+
+class Broadcast:
+    """Hands every published chunk to every current subscriber (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: list[Subscription] = []
+        self._ended = False
+
+    def subscribe(self) -> Subscription:
+        """A new subscription, fed in the running event loop from the next chunk on."""
+        subscription = Subscription(self, asyncio.get_running_loop())
+        with self._lock:
+            if not self._ended:
+                self._subscribers.append(subscription)
+                return subscription
+        subscription._deliver(None)
+        return subscription
+
+    def remove(self, subscription: Subscription) -> None:
+        with self._lock:
+            if subscription in self._subscribers:
+                self._subscribers.remove(subscription)
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._subscribers)
+
+    def publish(self, chunk: MediaChunk) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for subscription in subscribers:
+            subscription._deliver_threadsafe(chunk)
+
+    def end(self) -> None:
+        """No more chunks: every subscriber's reader learns it once its queue is drained."""
+        with self._lock:
+            subscribers, self._subscribers, self._ended = self._subscribers, [], True
+        for subscription in subscribers:
+            subscription._deliver_threadsafe(None)
