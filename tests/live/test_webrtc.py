@@ -1,0 +1,221 @@
+"""WebRTC (WHEP) delivery of a live session: the feed's timing and sound, and a real aiortc viewer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from digihuman.live.stream import Broadcast, MediaChunk, Subscription
+from digihuman.live.webrtc import AUDIO_FRAME, AUDIO_RATE, VIDEO_CLOCK, Feed, WhepViewers
+
+FPS = 25
+RATE = 16_000
+
+
+def chunk(start_s: float, n: int = 5, *, tone: float = 440.0, size: tuple[int, int] = (96, 128),
+          events: tuple[dict[str, Any], ...] = ()) -> MediaChunk:
+    """n frames whose grey level counts them, and a tone over exactly their span."""
+    frames = tuple(np.full((*size, 3), (round(start_s * FPS) + i) % 256, np.uint8) for i in range(n))
+    t = start_s + np.arange(round(RATE * n / FPS)) / RATE
+    audio = (np.sin(2 * np.pi * tone * t) * 8000).astype(np.int16)
+    return MediaChunk(start_s, frames, audio, RATE, events)
+
+
+class Session:
+    """A live session reduced to what a viewer needs, fed by the real Broadcast."""
+
+    id = "live-test"
+    fps = FPS
+
+    def __init__(self) -> None:
+        self.hub = Broadcast()
+        self.clients = 0
+
+    def subscribe(self) -> Subscription:
+        return self.hub.subscribe()
+
+    def connected(self) -> None:
+        self.clients += 1
+
+    def disconnected(self) -> None:
+        self.clients -= 1
+
+    async def play(self, seconds: float) -> None:
+        """Publish chunks in real time, as the session's clock would."""
+        t0, t = time.monotonic(), 0.0
+        while t < seconds:
+            await asyncio.sleep(max(0.0, t0 + t - time.monotonic()))
+            self.hub.publish(chunk(t, events=({"type": "speaking", "text": f"at {t:.1f}"},)))
+            t = round(t + 5 / FPS, 6)
+
+
+def test_feed_times_every_frame_and_cuts_the_sound_into_20_ms_at_48_khz() -> None:
+    async def run() -> tuple[list[Any], list[Any]]:
+        hub = Broadcast()
+        feed = Feed(hub.subscribe(), FPS)
+        for c in (chunk(3.0), chunk(3.2)):  # a viewer joining late: its times count from what it first sees
+            hub.publish(c)
+        hub.end()
+        feed.start()
+        video = [await feed.next_video() for _ in range(10)]
+        audio = []
+        with pytest.raises(Exception, match="ended"):
+            while True:
+                audio.append(await feed.next_audio())
+        return video, audio
+
+    video, audio = asyncio.run(run())
+    assert [f.pts for f in video] == [i * VIDEO_CLOCK // FPS for i in range(10)]
+    assert {(f.width, f.height, f.time_base) for f in video} == {(128, 96, video[0].time_base)}
+    assert video[0].time_base.denominator == VIDEO_CLOCK
+    grey = [int(f.to_ndarray(format="rgb24")[0, 0, 0]) for f in video]
+    assert grey == list(range(75, 85))  # the frames in order, none lost or repeated
+    assert {f.samples for f in audio} == {AUDIO_FRAME} and {f.sample_rate for f in audio} == {AUDIO_RATE}
+    assert [f.pts for f in audio] == [i * AUDIO_FRAME for i in range(len(audio))]
+    assert 0.36 <= len(audio) * AUDIO_FRAME / AUDIO_RATE <= 0.4  # 0.4 s less the resampler's short delay
+    # The tone is still 440 Hz after resampling (zero crossings over the whole run).
+    pcm = np.concatenate([f.to_ndarray().reshape(-1) for f in audio]).astype(np.float64)
+    crossings = np.count_nonzero(np.diff(np.signbit(pcm[200:])))
+    assert crossings / 2 / ((len(pcm) - 200) / AUDIO_RATE) == pytest.approx(440, rel=0.02)
+
+
+def test_the_feed_plays_in_real_time_even_when_chunks_come_at_once() -> None:
+    async def run() -> float:
+        hub = Broadcast()
+        feed = Feed(hub.subscribe(), FPS)
+        feed.start()
+        for i in range(3):
+            hub.publish(chunk(i * 0.2))
+        begun = time.monotonic()
+        for _ in range(15):
+            await feed.next_video()
+        await feed.stop()
+        return time.monotonic() - begun
+
+    elapsed = asyncio.run(run())
+    assert 0.5 <= elapsed < 1.0  # 15 frames at 25 fps: the last one is due 0.56 s after the first
+
+
+def test_when_chunks_are_lost_the_sound_keeps_to_the_picture() -> None:
+    async def run() -> tuple[list[int], list[int]]:
+        hub = Broadcast()
+        feed = Feed(hub.subscribe(), FPS)
+        hub.publish(chunk(0.0))
+        hub.publish(chunk(1.0))  # 0.2–1.0 s never reached this viewer
+        hub.end()
+        feed.start()
+        video = [(await feed.next_video()).pts for _ in range(10)]
+        audio = []
+        with pytest.raises(Exception, match="ended"):
+            while True:
+                audio.append((await feed.next_audio()).pts)
+        return video, audio
+
+    video, audio = asyncio.run(run())
+    assert video[5] == VIDEO_CLOCK  # the sixth frame is the one at 1.0 s
+    assert AUDIO_RATE in audio  # and the sound starts again at 1.0 s
+    assert all(b - a == AUDIO_FRAME for a, b in zip(audio, audio[1:]) if b != AUDIO_RATE)
+
+
+async def _watch(viewers: WhepViewers, session: Session, frames: int, post_offer: Any = None
+                 ) -> tuple[list[Any], list[Any], list[dict[str, Any]], Any]:
+    """An aiortc viewer: recvonly video and audio plus an events channel; returns what it received."""
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver("video", direction="recvonly")
+    pc.addTransceiver("audio", direction="recvonly")
+    channel = pc.createDataChannel("events")
+    events: list[dict[str, Any]] = []
+    channel.on("message", lambda m: events.append(json.loads(m)))
+    got: dict[str, list[Any]] = {"video": [], "audio": []}
+    enough = asyncio.Event()
+
+    @pc.on("track")
+    def _track(track: Any) -> None:
+        async def read() -> None:
+            while True:
+                try:
+                    frame = await track.recv()
+                except Exception:
+                    return
+                got[track.kind].append(frame)
+                if len(got["video"]) >= frames and len(got["audio"]) >= frames:
+                    enough.set()
+
+        asyncio.ensure_future(read())
+
+    await pc.setLocalDescription(await pc.createOffer())
+    if post_offer is None:
+        _, answer = await viewers.answer(session, pc.localDescription.sdp)
+    else:
+        answer = await post_offer(pc.localDescription.sdp)
+    await pc.setRemoteDescription(RTCSessionDescription(answer, "answer"))
+    await asyncio.wait_for(enough.wait(), 30)
+    return got["video"], got["audio"], events, pc
+
+
+def test_a_viewer_receives_the_session_and_goes_when_it_ends() -> None:
+    async def run() -> None:
+        session, viewers = Session(), WhepViewers()
+        playing = asyncio.ensure_future(session.play(30))
+        video, audio, events, pc = await _watch(viewers, session, 12)
+        assert {(f.width, f.height) for f in video} == {(128, 96)}
+        assert {f.sample_rate for f in audio} == {AUDIO_RATE}
+        assert any(e["type"] == "speaking" for e in events)
+        assert viewers.count(session.id) == 1 and session.clients == 1
+        session.hub.end()  # the session ends: its viewers are closed
+        for _ in range(100):
+            if pc.connectionState == "closed" and not viewers.count(session.id):
+                break
+            await asyncio.sleep(0.05)
+        assert viewers.count(session.id) == 0 and session.clients == 0
+        assert pc.connectionState == "closed"
+        playing.cancel()
+
+    asyncio.run(run())
+
+
+def test_an_offer_that_is_not_sdp_is_refused() -> None:
+    async def run() -> None:
+        session, viewers = Session(), WhepViewers()
+        with pytest.raises(ValueError):
+            await viewers.answer(session, "hello")
+        assert viewers.count(session.id) == 0 and session.hub.count() == 0  # nothing left subscribed
+
+    asyncio.run(run())
+
+
+@pytest.fixture
+def no_stun(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail the test if any peer connection would ask a STUN server (the server works offline)."""
+    from aiortc import rtcicetransport
+
+    def refuse() -> list[Any]:
+        raise AssertionError("a STUN server was asked for")
+
+    monkeypatch.setattr(rtcicetransport.RTCIceGatherer, "getDefaultIceServers", staticmethod(refuse))
+    yield
+
+
+def test_ice_uses_host_candidates_only(no_stun: None) -> None:
+    async def run() -> str:
+        from aiortc import RTCConfiguration, RTCPeerConnection
+
+        session, viewers = Session(), WhepViewers()
+        client = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        client.addTransceiver("video", direction="recvonly")
+        await client.setLocalDescription(await client.createOffer())
+        _, answer = await viewers.answer(session, client.localDescription.sdp)
+        await viewers.close_all()
+        await client.close()
+        return answer
+
+    candidates = [line for line in asyncio.run(run()).splitlines() if line.startswith("a=candidate")]
+    assert candidates and all(" typ host" in c for c in candidates)
