@@ -83,15 +83,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     """A standalone worker: huey consumer with process workers, plus the reaper."""
     from digihuman.services import Services
+    from digihuman.tasks.kinds import parse_groups
     from digihuman.tasks.reaper import start_reaper_process
     from digihuman.tasks.worker import Worker
 
     settings = _settings(args)
+    groups = parse_groups(args.kinds)
     check_startup(settings)  # a misconfiguration stops the start here, not a task later
     if supervisor := os.environ.get("DIGIHUMAN_SUPERVISOR_PID"):
         parent_death_signal(signal.SIGTERM, int(supervisor))  # an embedded worker ends with its `serve`
     holder: list[Worker] = []
-    services = Services(settings, runner=lambda task_id: holder[0].run(task_id))
+    services = Services(settings, runner=lambda task_id: holder[0].run(task_id), groups=groups)
     holder.append(Worker(services))
     reaper = start_reaper_process(settings)
     consumer = services.queue.huey.create_consumer(
@@ -100,7 +102,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     )
     die_with(consumer, os.getpid())
     queue = "redis" if settings.redis_url else "sqlite"
-    log.info("worker started", extra={"workers": args.workers, "queue": queue, "pid": os.getpid()})
+    log.info("worker started", extra={"workers": args.workers, "queue": queue, "kinds": ",".join(groups),
+                                      "pid": os.getpid()})
     try:
         consumer.run()
     finally:
@@ -349,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run a standalone worker (use DIGIHUMAN_REDIS_URL across machines)")
     worker.add_argument("--data-dir")
     worker.add_argument("--workers", type=int, default=1, help="worker processes")
+    worker.add_argument("--kinds", default="", metavar="GROUPS",
+                        help="task groups to run, comma-separated: render (avatar video synthesis and training), "
+                             "speech (text-to-speech), voice (voice model training), chat, remix; default all")
     worker.set_defaults(func=cmd_worker)
 
     models = sub.add_parser("models", help="optional local language models for script rewriting")

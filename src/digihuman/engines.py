@@ -61,14 +61,23 @@ def _require(engine: T | None, name: str) -> T:
     return engine
 
 
-def build_engines(settings: Settings) -> Engines:
-    """Engines for this process, from ``settings.engine_factory`` or the built-in backends."""
+def build_engines(settings: Settings, only: frozenset[str] | None = None) -> Engines:
+    """Engines for this process, from ``settings.engine_factory`` or the built-in backends.
+
+    ``only`` names the Engines fields to build (a worker of some groups, see tasks/kinds.py); the
+    others stay None and their modules are never imported, so e.g. a speech worker loads no renderer.
+    """
     if settings.engine_factory:
         return _load_factory(settings.engine_factory)(settings)
-    tts, asr = _speech(), _recognizer(settings)
-    talking_head, chat = _talking_head(asr), _chat(settings)
-    return Engines(tts=tts, asr=asr, voice_cloner=_voice_cloner(settings, tts, asr), talking_head=talking_head,
-                   chat=chat, remixer=_remixer(asr, talking_head, chat))
+    wanted = (lambda name: True) if only is None else only.__contains__
+    tts = _speech() if wanted("tts") else None
+    asr = _recognizer(settings) if wanted("asr") else None
+    talking_head = _talking_head(asr) if wanted("talking_head") else None
+    chat = _chat(settings) if wanted("chat") else None
+    voice_cloner = _voice_cloner(settings, tts, asr) if wanted("voice_cloner") else None
+    remixer = _remixer(asr, talking_head, chat) if wanted("remixer") else None
+    return Engines(tts=tts, asr=asr, voice_cloner=voice_cloner, talking_head=talking_head, chat=chat,
+                   remixer=remixer)
 
 
 def _installed(*modules: str) -> bool:

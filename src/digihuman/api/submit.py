@@ -49,7 +49,7 @@ def submit(services: Services, owner: str, payload: Payload, name: str = "",
     if callback_url:
         services.callbacks.register(task.id, owner, callback_url)
     try:
-        services.queue.submit(task.id, task.timeout_s)
+        services.queue.submit(task.id, task.timeout_s, kind)
     except Exception as e:
         services.tasks.fail(task.id, 503, "the task queue could not be reached; submit the task again.")
         log.exception("enqueue failed", extra={"task_id": task.id})

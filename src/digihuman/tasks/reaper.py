@@ -31,7 +31,7 @@ def reap_once(services: Services) -> Reaped:
     reaped = services.tasks.reap(settings.stale_after_s, grace_s=settings.stale_after_s)
     for task_id in reaped.requeued:
         task = services.tasks.get(task_id)
-        services.queue.submit(task_id, task.timeout_s)
+        services.queue.submit(task_id, task.timeout_s, task.kind)
         log.warning("task re-queued after its worker stopped", extra={"task_id": task_id, "attempt": task.attempts})
     for task_id in reaped.ended:
         log.warning("task ended by the reaper", extra={"task_id": task_id})
@@ -54,7 +54,8 @@ def resubmit_lost(services: Services) -> list[str]:
     lost = waiting[: max(0, missing)]
     for task_id in lost:
         services.tasks.touch(task_id, "queued again: its queue message was lost")
-        services.queue.submit(task_id, services.tasks.get(task_id).timeout_s)
+        task = services.tasks.get(task_id)
+        services.queue.submit(task_id, task.timeout_s, task.kind)
         log.warning("task queued again after its message was lost", extra={"task_id": task_id})
     return lost
 

@@ -18,11 +18,12 @@ from pathlib import Path
 from huey.exceptions import TaskTimeout
 
 from digihuman.engines import Engines
-from digihuman.errors import DigihumanError, TaskCancelled, TaskTimedOut
+from digihuman.errors import DigihumanError, NotFound, TaskCancelled, TaskTimedOut
 from digihuman.progress import Progress
 from digihuman.services import Services
 from digihuman.tasks.context import JobContext
 from digihuman.tasks.jobs import JOBS, PAYLOADS
+from digihuman.tasks.kinds import KIND_GROUPS
 from digihuman.tasks.payloads import INTAKE_TIMINGS, Payload
 from digihuman.tasks.stage_times import StageTimes
 from digihuman.tasks.store import TaskStore, TaskView
@@ -87,6 +88,8 @@ class Worker:
 
     def run(self, task_id: str) -> None:
         store, worker = self.services.tasks, self.name
+        if self._route_elsewhere(task_id):
+            return
         task = store.claim(task_id, worker)
         if task is None:
             log.info("task not claimable (ended, cancelled or taken)", extra={"task_id": task_id})
@@ -136,6 +139,23 @@ class Worker:
                 log.info("task succeeded", extra=extra)
             finally:
                 self._record_stages(task, ctx.timings)
+
+    def _route_elsewhere(self, task_id: str) -> bool:
+        """Send a task of a group this worker does not serve on to that group's queue, unclaimed.
+
+        Only messages from the common queue (queued before there were groups) can be such tasks.
+        """
+        queue = self.services.queue
+        try:
+            task = self.services.tasks.get(task_id)
+        except NotFound:
+            return False  # claim() below says so in the log
+        group = KIND_GROUPS.get(task.kind)
+        if group is None or group in queue.groups:
+            return False
+        queue.submit(task.id, task.timeout_s, task.kind)
+        log.info("task sent on to its group's queue", extra={"task_id": task.id, "kind": task.kind, "group": group})
+        return True
 
     def _context(self, task: TaskView, payload: Payload, engines: Engines, workdir: Path,
                  progress: Progress) -> JobContext[Payload]:
