@@ -31,20 +31,13 @@ class Session:
     """A live session reduced to what a viewer needs, fed by the real Broadcast."""
 
     id = "live-test"
-    fps = FPS
+    fps = float(FPS)
 
     def __init__(self) -> None:
         self.hub = Broadcast()
-        self.clients = 0
 
     def subscribe(self) -> Subscription:
         return self.hub.subscribe()
-
-    def connected(self) -> None:
-        self.clients += 1
-
-    def disconnected(self) -> None:
-        self.clients -= 1
 
     async def play(self, seconds: float) -> None:
         """Publish chunks in real time, as the session's clock would."""
@@ -100,6 +93,26 @@ def test_the_feed_plays_in_real_time_even_when_chunks_come_at_once() -> None:
 
     elapsed = asyncio.run(run())
     assert 0.5 <= elapsed < 1.0  # 15 frames at 25 fps: the last one is due 0.56 s after the first
+
+
+def test_after_a_stall_the_feed_plays_at_its_pace_again_rather_than_in_bursts() -> None:
+    async def run() -> float:
+        hub = Broadcast()
+        feed = Feed(hub.subscribe(), FPS)
+        feed.start()
+        hub.publish(chunk(0.0))
+        for _ in range(5):
+            await feed.next_video()
+        await asyncio.sleep(1.0)  # the session stalls; its stream time goes on where it was
+        hub.publish(chunk(0.2))
+        hub.publish(chunk(0.4))
+        begun = time.monotonic()
+        for _ in range(10):
+            await feed.next_video()
+        await feed.stop()
+        return time.monotonic() - begun
+
+    assert 0.3 <= asyncio.run(run()) < 0.6  # 10 frames at 25 fps, not all at once
 
 
 def test_when_chunks_are_lost_the_sound_keeps_to_the_picture() -> None:
@@ -169,13 +182,13 @@ def test_a_viewer_receives_the_session_and_goes_when_it_ends() -> None:
         assert {(f.width, f.height) for f in video} == {(128, 96)}
         assert {f.sample_rate for f in audio} == {AUDIO_RATE}
         assert any(e["type"] == "speaking" for e in events)
-        assert viewers.count(session.id) == 1 and session.clients == 1
+        assert viewers.count(session.id) == 1 and session.hub.count() == 1
         session.hub.end()  # the session ends: its viewers are closed
         for _ in range(100):
             if pc.connectionState == "closed" and not viewers.count(session.id):
                 break
             await asyncio.sleep(0.05)
-        assert viewers.count(session.id) == 0 and session.clients == 0
+        assert viewers.count(session.id) == 0
         assert pc.connectionState == "closed"
         playing.cancel()
 

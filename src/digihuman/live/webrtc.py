@@ -38,6 +38,7 @@ AUDIO_FRAME = 960  # samples in 20 ms at 48 kHz: one Opus packet
 # How far the frames waiting for a slow encoder may pile up before the oldest are dropped (seconds): a
 # live picture should stay live rather than play everything late.
 MAX_BACKLOG_S = 2.0
+MAX_LATE_S = 0.5  # frames due this long ago start the clock again: the session stalled
 
 
 class MediaSubscription(Protocol):
@@ -51,7 +52,7 @@ class MediaSubscription(Protocol):
 class Feed:
     """One subscription cut into paced video and audio frames for one peer connection."""
 
-    def __init__(self, subscription: MediaSubscription, fps: int) -> None:
+    def __init__(self, subscription: MediaSubscription, fps: float) -> None:
         self._sub = subscription
         self._fps = fps
         # (pts, RGB frame, the events of the chunk it starts) and (pts, 960 samples); None ends each queue
@@ -149,6 +150,10 @@ class Feed:
         wait = self._clock0 + item[0] / clock - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
+        elif wait < -MAX_LATE_S:
+            # The session stalled (its stream time went on while the wall clock ran ahead): play from here
+            # at the normal pace rather than in bursts, for both tracks alike.
+            self._clock0 -= wait
         return item
 
     async def next_video(self) -> Any:
@@ -197,13 +202,9 @@ class LiveSource(Protocol):
     """What a viewer needs of a live session."""
 
     id: str
-    fps: int
+    fps: float
 
     def subscribe(self) -> MediaSubscription: ...
-
-    def connected(self) -> None: ...
-
-    def disconnected(self) -> None: ...
 
 
 @dataclass
@@ -280,7 +281,6 @@ class WhepViewers:
                 await self.close(session.id, viewer.id)
 
         self.by_session.setdefault(session.id, {})[viewer.id] = viewer
-        session.connected()
         feed.on_events = viewer.send_events
         loop = asyncio.get_running_loop()
         feed.start(on_end=lambda: loop.create_task(self.close(session.id, viewer.id)))
@@ -295,7 +295,6 @@ class WhepViewers:
         if viewer is None or viewer.closed:
             return False
         viewer.closed = True
-        viewer.session.disconnected()
         await viewer.feed.stop()
         await viewer.pc.close()
         return True
