@@ -12,7 +12,8 @@ from digihuman.api.app import create_app
 from digihuman.config import Settings
 from digihuman.services import Services
 from tests.support.live_server import run_queued as run_all
-from tests.services import postgres_server, postgres_url, redis_server, redis_url  # noqa: F401
+from tests.services import (  # noqa: F401
+    postgres_server, postgres_url, redis_server, redis_url, s3_server, s3_storage_url)
 
 API_KEY = "test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}

@@ -1,4 +1,4 @@
-"""Pytest fixtures that start private, throw-away Redis and PostgreSQL servers.
+"""Pytest fixtures that start private, throw-away Redis, PostgreSQL and S3 (moto) servers.
 
 Each server runs on a free 127.0.0.1 port with its files in a fresh temp dir, so
 tests never touch (or need) a system service. Missing binaries skip the tests,
@@ -29,6 +29,7 @@ from redis.retry import Retry
 
 REDIS_TIMEOUT = 10.0  # seconds until redis-server must answer PING
 PG_TIMEOUT = 30.0  # seconds per initdb / pg_ctl start; a cold cluster on a busy 2-core box is slower
+S3_TIMEOUT = 60.0  # seconds until moto's server answers; importing it takes seconds on a busy box
 
 
 @dataclass(frozen=True)
@@ -196,3 +197,57 @@ def postgres_url(postgres_server: Service):
     finally:
         with psycopg.connect(f"{base}/postgres", autocommit=True, connect_timeout=5) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A private S3-compatible server (moto's, in memory) on a free port; its URL is http://host:port."""
+    import importlib.util
+    import sys
+    import urllib.error
+    import urllib.request
+
+    if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
+        _missing("moto[server] (the S3 test server)")
+    _sigterm_runs_teardown()
+    tmp = Path(tempfile.mkdtemp(prefix="digihuman-s3-"))
+    port, log = _free_port(), tmp / "moto.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
+
+    def stop() -> None:
+        if proc.poll() is None:  # everything is in its memory, so there is nothing to shut down gracefully
+            proc.kill()
+            proc.wait(timeout=5)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    atexit.register(stop)
+    try:
+        deadline, url = time.monotonic() + S3_TIMEOUT, f"http://127.0.0.1:{port}"
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/moto-api/", timeout=1):
+                    break
+            except urllib.error.HTTPError:  # an answer all the same
+                break
+            except OSError:  # refused while it starts
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    why = "timed out" if proc.poll() is None else f"exited with {proc.returncode}"
+                    pytest.fail(f"moto's S3 server on port {port} {why}; log tail:\n{_tail(log)}", pytrace=False)
+                time.sleep(0.1)
+        yield Service(url=url)
+    finally:
+        stop()
+        atexit.unregister(stop)
+
+
+@pytest.fixture
+def s3_storage_url(s3_server: Service) -> str:
+    """DIGIHUMAN_STORAGE_URL of a new, empty bucket for this test only on the session's S3 server."""
+    from minio import Minio
+
+    host = s3_server.url.removeprefix("http://")
+    bucket = f"t-{uuid.uuid4().hex}"
+    Minio(host, access_key="test", secret_key="test-secret", secure=False, region="us-east-1").make_bucket(bucket)
+    return f"s3://test:test-secret@{host}/{bucket}?secure=0&region=us-east-1"

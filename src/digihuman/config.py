@@ -72,6 +72,52 @@ class CallbackSettings(BaseModel):
     poll_s: float = Field(1.0, description="How often the deliverer looks for ended tasks and due retries.")
 
 
+class StorageSettings(BaseModel):
+    """Object storage (``DIGIHUMAN_STORAGE__*``), used when ``DIGIHUMAN_STORAGE_URL`` names a bucket."""
+
+    endpoint: str | None = Field(
+        None, description="host[:port] of the store when the storage URL is s3://bucket[/prefix]."
+    )
+    access_key: str | None = Field(None, description="Access key, unless the storage URL carries one.")
+    secret_key: str | None = Field(None, description="Secret key, unless the storage URL carries one.")
+    region: str = Field("us-east-1", description="Region the store signs for (?region= in the URL wins).")
+    secure: bool = Field(True, description="Talk HTTPS to the store (?secure=0 in the URL turns it off).")
+    public_endpoint: str | None = Field(
+        None, description="scheme://host[:port] clients download from, when it is not the endpoint the "
+                          "servers use (download links are signed for it).",
+    )
+    proxy: bool = Field(
+        False, description="Serve /files/ through the API instead of redirecting to the store, for stores "
+                           "clients cannot reach.",
+    )
+    link_expiry_s: int = Field(3600, description="Lifetime of the store links /files/ redirects to.")
+    cache_bytes: int = Field(
+        5 * 1024 * MB, description="Local copies of stored files kept for engines to read, beyond which "
+                                   "the least recently used go."
+    )
+    cache_keep_s: float = Field(
+        600.0, description="Copies used this recently are kept even past cache_bytes (a job may be reading them)."
+    )
+
+
+class LiveSettings(BaseModel):
+    """Live avatar sessions (POST /v1/live), run inside the API server process."""
+
+    max_sessions_per_key: int = Field(2, description="Live sessions one API key may hold at once (429 beyond).")
+    max_sessions: int = Field(
+        8, description="Live sessions this API server runs at once, all keys together (503 beyond): each "
+                       "one renders and encodes in real time."
+    )
+    idle_timeout_s: float = Field(300.0, description="A session nobody has watched for this long ends.")
+    default_size: int = Field(512, description="Long side of the stream in pixels when a session asks none.")
+    max_size: int = Field(1080, description="Largest long side a session may ask for.")
+    default_fps: float = Field(25.0, description="Frames per second when a session asks none.")
+    max_fps: float = Field(30.0, description="Highest frame rate a session may ask for.")
+    token_ttl_s: float = Field(
+        86400.0, description="A session ends this long after it was created, watched or not."
+    )
+
+
 class ChatSettings(BaseModel):
     """Chat backends for script rewriting: an OpenAI-compatible endpoint and/or local GGUF models."""
 
@@ -131,6 +177,10 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         None, description="Redis URL for the task queue; an embedded SQLite queue when unset."
     )
+    storage_url: str | None = Field(
+        None, description="s3://KEY:SECRET@host:port/bucket to keep files in an object store shared by "
+                          "every server and worker; the data dir when unset."
+    )
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Hosts (or IPs) that input URLs may name even though they resolve to private addresses.",
@@ -154,6 +204,8 @@ class Settings(BaseSettings):
     tasks: TaskSettings = TaskSettings()
     chat: ChatSettings = ChatSettings()
     callbacks: CallbackSettings = CallbackSettings()
+    live: LiveSettings = LiveSettings()
+    storage: StorageSettings = StorageSettings()
 
     @field_validator("api_keys", "allowed_hosts", mode="before")
     @classmethod

@@ -1,7 +1,9 @@
 """The storage protocol: a flat key space of files, with '/' as a folder separator.
 
 Engines work on local paths, so reading goes through ``local_path`` (object
-storage would download into a cache there); writing copies a finished file in.
+storage downloads into a bounded cache there); writing copies a finished file in.
+Clients always download from ``url(key)`` on the API, which serves the file or
+redirects to ``link(key)``.
 """
 
 from __future__ import annotations
@@ -52,3 +54,7 @@ class Storage(Protocol):
 
     def url(self, key: str) -> str:
         """The absolute URL clients download ``key`` from."""
+
+    def link(self, key: str, method: str = "GET") -> str | None:
+        """A short-lived URL of the store itself that ``/files/<key>`` may redirect ``method`` to; None
+        when the API serves the file (local files, or an object store clients cannot reach)."""

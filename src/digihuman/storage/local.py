@@ -86,3 +86,6 @@ class LocalStorage:
 
     def url(self, key: str) -> str:
         return f"{self.public_url}/files/{quote(validate_key(key))}"
+
+    def link(self, key: str, method: str = "GET") -> str | None:
+        return None  # the API serves local files itself

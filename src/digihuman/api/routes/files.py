@@ -1,5 +1,8 @@
 """Uploads (POST /v1/files) and downloads (GET/HEAD /files/{key}, with HTTP range requests).
 
+With object storage, downloads are redirects (302) to a short-lived link of the store, unless
+the store is proxied; either way clients keep the one URL shape.
+
 Task outputs live under random 128-bit task ids and uploads under content hashes, so they are
 served to anyone with the URL (players and browsers send no key). The files of voice and avatar
 models are the models themselves: only their owner's key gets them.
@@ -12,7 +15,7 @@ import os
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Request, UploadFile
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
@@ -49,9 +52,15 @@ def upload(
 
 @router.head("/files/{key:path}", include_in_schema=False)  # players ask for the size before they fetch
 @router.get("/files/{key:path}", response_class=FileResponse)
-def download(key: str, request: Request, services: ServicesDep) -> FileResponse:
-    path = services.storage.local_path(key)  # refuses malformed keys before anything else is said
+def download(key: str, request: Request, services: ServicesDep) -> Response:
+    storage = services.storage
+    if not storage.exists(key):  # refuses malformed keys before anything else is said
+        raise NotFound(f"file {key!r} does not exist.")
     _check_model_owner(key, request, services)
+    # An object store serves its files itself, through a short-lived link signed for this method.
+    if (link := storage.link(key, request.method)) is not None:
+        return RedirectResponse(link, status_code=302)
+    path = storage.local_path(key)
     return WholeFileOnBadRange(path, media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream")
 
 
