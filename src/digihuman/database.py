@@ -1,4 +1,8 @@
-"""One SQLAlchemy engine per process: SQLite in WAL mode by default, PostgreSQL by URL."""
+"""One SQLAlchemy engine per process: SQLite in WAL mode by default, PostgreSQL by URL.
+
+The schema is brought to the newest revision (digihuman/migrations) the first time a process opens a
+database; processes that start together wait for one another.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,14 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from digihuman.tasks.records import Base
+from digihuman import migrations
+
+# URLs this process has migrated already: tests and the CLI build many Database objects per process.
+_migrated: set[str] = set()
 
 
 class Database:
-    """Creates the tables once and hands out transactions.
+    """Migrates the schema once and hands out transactions.
 
     Worker processes are forked from the consumer; a connection pool must never
     cross a fork, so the engine is rebuilt when the process id changes.
@@ -24,8 +31,9 @@ class Database:
         self._pid: int | None = None
         self._engine: Engine | None = None
         self._sessions: sessionmaker[Session] | None = None
-        Base.metadata.create_all(self.engine)
-        _add_missing_columns(self.engine)
+        if url not in _migrated:
+            migrations.upgrade(self.engine)
+            _migrated.add(url)
 
     @property
     def engine(self) -> Engine:
@@ -43,30 +51,6 @@ class Database:
         assert self._sessions is not None
         with self._sessions() as session, session.begin():
             yield session
-
-
-def _add_missing_columns(engine: Engine) -> None:
-    """Add nullable columns that tables of an older database lack.
-
-    create_all makes missing tables only; a column added to an existing table later
-    (nullable, so old rows stay valid) would otherwise break every query on it.
-    """
-    from sqlalchemy import inspect, text
-    from sqlalchemy.exc import DBAPIError
-
-    for table in Base.metadata.sorted_tables:
-        present = {c["name"] for c in inspect(engine).get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present or not column.nullable:
-                continue
-            kind = column.type.compile(dialect=engine.dialect)
-            try:
-                with engine.begin() as connection:
-                    connection.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'))
-            except DBAPIError:
-                # another process (the worker, a second server) added it first
-                if column.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
-                    raise
 
 
 def _make_engine(url: str) -> Engine:

@@ -1,0 +1,78 @@
+"""Schema migrations (Alembic), run by every process at start: ``upgrade(engine)`` brings any database to head.
+
+A new schema change is a new file in ``versions/`` (``down_revision`` = the previous head), written with
+``op`` calls; on SQLite use ``op.batch_alter_table`` to change existing tables. Revisions must keep rows:
+add columns nullable or with a server default, and copy data before dropping anything.
+
+Databases made before migrations existed (tables made by ``create_all``, no ``alembic_version``) are
+adopted by the first revision, which creates only what is missing; see ``versions/0001_initial.py``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, text
+
+SCRIPTS = Path(__file__).parent
+# One key for PostgreSQL's advisory lock, the same in every process of every version.
+PG_LOCK_KEY = zlib.crc32(b"digihuman.migrations")
+
+
+def upgrade(engine: Engine, revision: str = "head", scripts: Path = SCRIPTS) -> None:
+    """Apply every revision up to ``revision``; processes starting together wait for each other."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(scripts))
+    with _exclusive(engine) as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def current(engine: Engine) -> str | None:
+    """The revision the database is at (None: never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+@contextmanager
+def _exclusive(engine: Engine) -> Iterator[Connection]:
+    """A connection held under a lock that one migrating process owns at a time.
+
+    API servers and workers start together; without the lock two of them would both find the
+    tables missing and the second CREATE TABLE would fail.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": PG_LOCK_KEY})
+            connection.commit()
+            try:
+                yield connection
+                connection.commit()
+            finally:
+                connection.rollback()
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": PG_LOCK_KEY})
+                connection.commit()
+        return
+    database = engine.url.database
+    lock_path = f"{database}.migrate.lock" if engine.dialect.name == "sqlite" and database and \
+        database != ":memory:" else None
+    fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600) if lock_path else None
+    try:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # released when closed
+        with engine.connect() as connection:
+            yield connection
+            connection.commit()
+    finally:
+        if fd is not None:
+            os.close(fd)
