@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ./run.sh serve [digihuman serve options]  - set up .venv and run the API server with a worker
 # ./run.sh test  [pytest options]            - set up .venv (+ Redis and PostgreSQL) and run all tests
+# ./run.sh install [--dev]                   - only set up (the Dockerfile's install step; --dev: for tests)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -41,17 +42,30 @@ setup() {
   fi
 }
 
-case "${1:-}" in
-  serve)
-    shift
+# One install for serve, test and the container image (Dockerfile), so the image is built by the steps CI runs.
+install() {
+  if [ "${1:-}" = --dev ]; then
+    apt_install redis-server postgresql espeak-ng pocketsphinx-testdata chromium
+    setup requirements-dev.txt
+  else
     apt_install espeak-ng
     setup requirements.txt
+  fi
+}
+
+case "${1:-}" in
+  install)
+    shift
+    install "$@"
+    ;;
+  serve)
+    shift
+    install
     exec .venv/bin/digihuman serve "$@"
     ;;
   test)
     shift
-    apt_install redis-server postgresql espeak-ng pocketsphinx-testdata chromium
-    setup requirements-dev.txt
+    install --dev
     # The test setup starts its own Redis and PostgreSQL; here they must exist, never be skipped.
     export DIGIHUMAN_REQUIRE_SERVICES=1
     set +e
@@ -62,7 +76,7 @@ case "${1:-}" in
     exit "$rc"
     ;;
   *)
-    sed -n '2,3p' "$0" | sed 's/^# //'
+    sed -n '2,4p' "$0" | sed 's/^# //'
     exit 2
     ;;
 esac
