@@ -1,8 +1,8 @@
 """Configuration checks run when ``digihuman serve`` and ``digihuman worker`` start.
 
 A misconfiguration found here stops the start with one sentence, instead of surfacing later as a
-user's 400 or 503. Only cheap checks: files and folders, URL shapes, one Redis ping, and building the
-engine set (backends are chosen, no model is loaded).
+user's 400 or 503. Only cheap checks: files and folders, URL shapes, one Redis ping, one look at the
+object store's bucket, and building the engine set (backends are chosen, no model is loaded).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from digihuman.config import Settings
-from digihuman.errors import DigihumanError, InvalidInput
+from digihuman.errors import BackendFailed, DigihumanError, InvalidInput
 
 REDIS_TIMEOUT_S = 3.0
 
@@ -34,6 +34,8 @@ def check_startup(settings: Settings) -> None:
                            "give the path of a llama-server binary or leave it unset.")
     if settings.redis_url:
         _redis(settings.redis_url)
+    if settings.storage_url:
+        _storage(settings)
     _engines(settings)
 
 
@@ -68,6 +70,18 @@ def _redis(url: str) -> None:
         reason = str(e).rstrip(".")
         raise InvalidInput(f"the task queue at DIGIHUMAN_REDIS_URL {_safe(url)} cannot be reached ({reason}); "
                            "start Redis, correct the URL or unset it to use the embedded queue.") from e
+
+
+def _storage(settings: Settings) -> None:
+    from digihuman.storage import open_storage
+    from digihuman.storage.s3 import S3Storage
+
+    store = open_storage(settings)  # a malformed URL is named here
+    try:
+        if isinstance(store, S3Storage):
+            store.check()
+    except BackendFailed as e:
+        raise InvalidInput(f"DIGIHUMAN_STORAGE_URL {_safe(settings.storage_url or '')}: {e.message}") from e
 
 
 def _safe(url: str) -> str:

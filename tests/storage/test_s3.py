@@ -115,3 +115,26 @@ def test_a_prefix_keeps_a_shared_bucket_apart(s3_storage_url: str, tmp_path: Pat
 def test_bad_storage_urls(url: str) -> None:
     with pytest.raises(InvalidInput, match="DIGIHUMAN_STORAGE_URL"):
         S3Location.parse(url, StorageSettings())
+
+
+def test_concurrent_readers_share_one_copy(s3_storage_url: str, tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    writer, reader = _s3(tmp_path / "w", s3_storage_url), _s3(tmp_path / "r", s3_storage_url)
+    data = bytes(range(256)) * 4096  # 1 MiB
+    writer.put_bytes("uploads/big.bin", data)
+    with ThreadPoolExecutor(8) as pool:
+        paths = list(pool.map(lambda _: reader.local_path("uploads/big.bin"), range(8)))
+    assert len(set(paths)) == 1 and paths[0].read_bytes() == data
+    assert reader.cache.size() == len(data)
+
+
+def test_start_up_checks_the_store(s3_storage_url: str, s3_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from digihuman.startup import check_startup
+
+    check_startup(make_settings(tmp_path / "ok", storage_url=s3_storage_url))
+    host = s3_server.url.removeprefix("http://")
+    with pytest.raises(InvalidInput, match=r"DIGIHUMAN_STORAGE_URL s3://k:\*\*\*@.*no bucket 'gone'"):
+        check_startup(make_settings(tmp_path / "gone", storage_url=f"s3://k:secret@{host}/gone?secure=0"))
+    with pytest.raises(InvalidInput, match="DIGIHUMAN_STORAGE_URL must look like"):
+        check_startup(make_settings(tmp_path / "bad", storage_url="https://host/bucket"))

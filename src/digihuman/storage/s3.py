@@ -182,6 +182,12 @@ class S3Storage:
         return self._call(key, lambda c: c.get_presigned_url(
             method, self.location.bucket, self._name(key), expires=expiry), client=self._signer)
 
+    def check(self) -> None:
+        """Raise BackendFailed unless the store answers and holds the bucket (one request, for start-up)."""
+        if not self._call(self.location.bucket, lambda c: c.bucket_exists(self.location.bucket)):
+            raise BackendFailed(f"the object store has no bucket {self.location.bucket!r}; create it "
+                                "or fix DIGIHUMAN_STORAGE_URL.")
+
     # the store
 
     def _name(self, key: str) -> str:
@@ -232,7 +238,7 @@ class S3Storage:
             raise BackendFailed(f"the object store at {where} refused {key!r} ({e.code}: {e.message}); "
                                 "check DIGIHUMAN_STORAGE_URL and the store's permissions.") from e
         except (MinioException, HTTPError, OSError) as e:
-            if isinstance(e, OSError) and not isinstance(e, ConnectionError):
+            if isinstance(e, OSError) and not isinstance(e, (ConnectionError, TimeoutError)):
                 raise  # local disk errors are not the store's
             raise BackendFailed(f"the object store at {where} could not be reached ({type(e).__name__}); "
                                 "check DIGIHUMAN_STORAGE_URL and that the store is up.") from e
