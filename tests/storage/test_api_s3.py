@@ -40,3 +40,13 @@ def test_a_proxied_store_is_served_by_the_api(s3_storage_url: str, tmp_path: Pat
         url = http.post("/v1/files", headers=AUTH, files={"file": ("f.png", data)}).json()["data"]["url"]
         got = http.get(url, headers={"Range": "bytes=0-9"})
         assert got.status_code == 206 and got.content == data[:10]
+
+
+def test_the_python_client_follows_downloads_to_the_store(s3_storage_url: str, tmp_path: Path) -> None:
+    from digihuman.client import Client
+
+    image = make_png(tmp_path / "face.png")
+    make = lambda url: make_settings(tmp_path / "data", public_url=url, storage_url=s3_storage_url)  # noqa: E731
+    with live_server(make, work=False) as server, Client(server.url, AUTH["Authorization"].split()[1]) as client:
+        url = client.upload(image)
+        assert client.download(url, tmp_path / "back.png").read_bytes() == image.read_bytes()

@@ -31,7 +31,8 @@ class AsyncClient(Jobs):
     def __init__(self, base_url: str, key: str | None = None, *, timeout: float = DEFAULT_TIMEOUT_S,
                  **httpx_options: Any) -> None:
         self.base_url, self.key = base_url.rstrip("/"), api_key(key)
-        self.http = httpx.AsyncClient(timeout=timeout, **httpx_options)
+        # Servers with object storage answer /files/ with a redirect to the store (httpx drops the key there).
+        self.http = httpx.AsyncClient(timeout=timeout, **{"follow_redirects": True, **httpx_options})
 
     async def __aenter__(self) -> Self:
         return self

@@ -30,7 +30,8 @@ class Client(Jobs):
     def __init__(self, base_url: str, key: str | None = None, *, timeout: float = DEFAULT_TIMEOUT_S,
                  **httpx_options: Any) -> None:
         self.base_url, self.key = base_url.rstrip("/"), api_key(key)
-        self.http = httpx.Client(timeout=timeout, **httpx_options)
+        # Servers with object storage answer /files/ with a redirect to the store (httpx drops the key there).
+        self.http = httpx.Client(timeout=timeout, **{"follow_redirects": True, **httpx_options})
 
     def __enter__(self) -> Self:
         return self
