@@ -234,7 +234,8 @@ def s3_server():
             except OSError:  # refused while it starts
                 if proc.poll() is not None or time.monotonic() > deadline:
                     why = "timed out" if proc.poll() is None else f"exited with {proc.returncode}"
-                    pytest.fail(f"moto's S3 server on port {port} {why}; log tail:\n{_tail(log)}", pytrace=False)
+                    pytest.fail(f"moto's S3 server on port {port} {why}; log tail:\n{_tail(log)}",
+                                pytrace=False)
                 time.sleep(0.1)
         yield Service(url=url)
     finally:
@@ -249,5 +250,6 @@ def s3_storage_url(s3_server: Service) -> str:
 
     host = s3_server.url.removeprefix("http://")
     bucket = f"t-{uuid.uuid4().hex}"
-    Minio(host, access_key="test", secret_key="test-secret", secure=False, region="us-east-1").make_bucket(bucket)
+    client = Minio(host, access_key="test", secret_key="test-secret", secure=False, region="us-east-1")
+    client.make_bucket(bucket)
     return f"s3://test:test-secret@{host}/{bucket}?secure=0&region=us-east-1"

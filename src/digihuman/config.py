@@ -96,7 +96,8 @@ class StorageSettings(BaseModel):
                                    "the least recently used go."
     )
     cache_keep_s: float = Field(
-        600.0, description="Copies used this recently are kept even past cache_bytes (a job may be reading them)."
+        600.0, description="Copies used this recently are kept even past cache_bytes (a job may be "
+                           "reading them)."
     )
 
 

@@ -6,18 +6,22 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import AUTH, make_settings
+from digihuman.config import Settings
+from tests.conftest import API_KEY, AUTH, make_settings
 from tests.mediagen import make_png
 from tests.support.live_server import live_server
 
 
 def test_upload_then_download_through_the_store(s3_storage_url: str, tmp_path: Path) -> None:
     data = make_png(tmp_path / "face.png").read_bytes()
-    make = lambda url: make_settings(tmp_path / "data", public_url=url, storage_url=s3_storage_url)  # noqa: E731
+    def make(url: str) -> Settings:
+        return make_settings(tmp_path / "data", public_url=url, storage_url=s3_storage_url)
+
     with live_server(make, work=False) as server, httpx.Client(base_url=server.url, timeout=30) as http:
         uploaded = http.post("/v1/files", headers=AUTH, files={"file": ("f.png", data)}).json()["data"]
         assert uploaded["url"] == f"{server.url}/files/{uploaded['key']}"
-        assert (uploaded["bytes"], uploaded["content_type"], uploaded["kind"]) == (len(data), "image/png", "image")
+        assert uploaded["bytes"] == len(data)
+        assert (uploaded["content_type"], uploaded["kind"]) == ("image/png", "image")
         assert server.services.storage.exists(uploaded["key"])
         assert not (tmp_path / "data" / "files").exists()  # nothing in the data dir but the cache
 
@@ -34,8 +38,10 @@ def test_upload_then_download_through_the_store(s3_storage_url: str, tmp_path: P
 
 def test_a_proxied_store_is_served_by_the_api(s3_storage_url: str, tmp_path: Path) -> None:
     data = make_png(tmp_path / "face.png").read_bytes()
-    make = lambda url: make_settings(tmp_path / "data", public_url=url, storage_url=s3_storage_url,  # noqa: E731
-                                     storage={"proxy": True})
+    def make(url: str) -> Settings:
+        return make_settings(tmp_path / "data", public_url=url, storage_url=s3_storage_url,
+                             storage={"proxy": True})
+
     with live_server(make, work=False) as server, httpx.Client(base_url=server.url, timeout=30) as http:
         url = http.post("/v1/files", headers=AUTH, files={"file": ("f.png", data)}).json()["data"]["url"]
         got = http.get(url, headers={"Range": "bytes=0-9"})
@@ -46,7 +52,9 @@ def test_the_python_client_follows_downloads_to_the_store(s3_storage_url: str, t
     from digihuman.client import Client
 
     image = make_png(tmp_path / "face.png")
-    make = lambda url: make_settings(tmp_path / "data", public_url=url, storage_url=s3_storage_url)  # noqa: E731
-    with live_server(make, work=False) as server, Client(server.url, AUTH["Authorization"].split()[1]) as client:
+    def make(url: str) -> Settings:
+        return make_settings(tmp_path / "data", public_url=url, storage_url=s3_storage_url)
+
+    with live_server(make, work=False) as server, Client(server.url, API_KEY) as client:
         url = client.upload(image)
         assert client.download(url, tmp_path / "back.png").read_bytes() == image.read_bytes()

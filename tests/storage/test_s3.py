@@ -12,6 +12,7 @@ from digihuman.errors import BackendFailed, InvalidInput, NotFound
 from digihuman.storage import open_storage
 from digihuman.storage.s3 import S3Location, S3Storage
 from tests.conftest import make_settings
+from tests.services import Service
 
 
 def _s3(data_dir: Path, url: str, **storage: object) -> S3Storage:
@@ -82,7 +83,7 @@ def test_an_unreachable_store_says_so(tmp_path: Path) -> None:
         store.put_bytes("uploads/a.wav", b"x")
 
 
-def test_a_missing_bucket_says_so(s3_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_bucket_says_so(s3_server: Service, tmp_path: Path) -> None:
     host = s3_server.url.removeprefix("http://")
     store = _s3(tmp_path / "d", f"s3://k:s@{host}/no-such-bucket?secure=0")
     with pytest.raises(BackendFailed, match="no bucket 'no-such-bucket'"):
@@ -100,7 +101,8 @@ def test_a_missing_bucket_says_so(s3_server, tmp_path: Path) -> None:  # type: i
 ])
 def test_storage_urls(url: str, options: dict[str, object], expected: tuple[object, ...]) -> None:
     loc = S3Location.parse(url, StorageSettings(**options))  # type: ignore[arg-type]
-    assert (loc.endpoint, loc.bucket, loc.prefix, loc.secure, loc.region, loc.access_key, loc.secret_key) == expected
+    got = (loc.endpoint, loc.bucket, loc.prefix, loc.secure, loc.region, loc.access_key, loc.secret_key)
+    assert got == expected
 
 
 def test_a_prefix_keeps_a_shared_bucket_apart(s3_storage_url: str, tmp_path: Path) -> None:
@@ -129,7 +131,7 @@ def test_concurrent_readers_share_one_copy(s3_storage_url: str, tmp_path: Path) 
     assert reader.cache.size() == len(data)
 
 
-def test_start_up_checks_the_store(s3_storage_url: str, s3_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_start_up_checks_the_store(s3_storage_url: str, s3_server: Service, tmp_path: Path) -> None:
     from digihuman.startup import check_startup
 
     check_startup(make_settings(tmp_path / "ok", storage_url=s3_storage_url))
@@ -138,3 +140,15 @@ def test_start_up_checks_the_store(s3_storage_url: str, s3_server, tmp_path: Pat
         check_startup(make_settings(tmp_path / "gone", storage_url=f"s3://k:secret@{host}/gone?secure=0"))
     with pytest.raises(InvalidInput, match="DIGIHUMAN_STORAGE_URL must look like"):
         check_startup(make_settings(tmp_path / "bad", storage_url="https://host/bucket"))
+
+
+def test_large_files_go_in_parts_and_stay_cached_by_their_writer(s3_storage_url: str, tmp_path: Path) -> None:
+    store = _s3(tmp_path / "d", s3_storage_url)
+    source = tmp_path / "big.mp4"
+    source.write_bytes(bytes(range(256)) * (12 * 4096))  # 12 MiB: a multipart upload
+    store.put_file("tasks/t/big.mp4", source)
+    path = store.local_path("tasks/t/big.mp4")
+    assert path.stat().st_ino == source.stat().st_ino  # the writer's own copy, linked: not downloaded again
+    assert len(list(store.cache.root.iterdir())) == 1
+    other = _s3(tmp_path / "other", s3_storage_url)
+    assert other.local_path("tasks/t/big.mp4").read_bytes() == source.read_bytes()

@@ -3,7 +3,7 @@
 Chosen with ``DIGIHUMAN_STORAGE_URL``, in one of two forms::
 
     s3://ACCESS:SECRET@host:port/bucket[/prefix]?secure=0&region=us-east-1
-    s3://bucket[/prefix]        (endpoint and keys from DIGIHUMAN_STORAGE__ENDPOINT, __ACCESS_KEY, __SECRET_KEY)
+    s3://bucket[/prefix]    (endpoint, keys: DIGIHUMAN_STORAGE__ENDPOINT, __ACCESS_KEY, __SECRET_KEY)
 
 Every server and worker of a fleet names the same store, so none needs a shared disk: engines
 still read local paths, which ``local_path`` and ``local_dir`` fill from a bounded cache in the
@@ -90,7 +90,8 @@ class S3Location:
 class S3Storage:
     """Objects ``<prefix><key>`` in one bucket; reads go through a local cache under ``cache_dir``."""
 
-    def __init__(self, location: S3Location, options: StorageSettings, cache_dir: Path, public_url: str) -> None:
+    def __init__(self, location: S3Location, options: StorageSettings, cache_dir: Path,
+                 public_url: str) -> None:
         self.location = location
         self.options = options
         self.public_url = public_url.rstrip("/")
@@ -108,12 +109,15 @@ class S3Storage:
         result = self._call(key, lambda c: c.fput_object(
             self.location.bucket, self._name(key), str(source), content_type=_content_type(key)))
         # The writer often reads its file back (an upload is probed, an output returned): keep it.
-        self.cache.fill(entry_name(key, _etag(result.etag)), lambda folder: _link_or_copy(source, folder / _base(key)))
+        self.cache.fill(entry_name(key, _etag(result.etag)),
+                        lambda folder: _link_or_copy(source, folder / _base(key)))
 
     def put_bytes(self, key: str, data: bytes) -> None:
         result = self._call(key, lambda c: c.put_object(
-            self.location.bucket, self._name(key), io.BytesIO(data), len(data), content_type=_content_type(key)))
-        self.cache.fill(entry_name(key, _etag(result.etag)), lambda folder: (folder / _base(key)).write_bytes(data))
+            self.location.bucket, self._name(key), io.BytesIO(data), len(data),
+            content_type=_content_type(key)))
+        self.cache.fill(entry_name(key, _etag(result.etag)),
+                        lambda folder: (folder / _base(key)).write_bytes(data))
 
     def put_dir(self, prefix: str, source: Path) -> None:
         for path in sorted(Path(source).rglob("*")):
@@ -124,7 +128,8 @@ class S3Storage:
 
     def local_path(self, key: str) -> Path:
         etag = self._etag_of(key)
-        folder = self.cache.fill(entry_name(key, etag), lambda tmp: self._download(key, etag, tmp / _base(key)))
+        folder = self.cache.fill(entry_name(key, etag),
+                                 lambda tmp: self._download(key, etag, tmp / _base(key)))
         return folder / _base(key)
 
     def local_dir(self, prefix: str) -> Path:
@@ -209,7 +214,8 @@ class S3Storage:
         target.parent.mkdir(parents=True, exist_ok=True)
 
         def get(c: Minio) -> None:
-            response = c.get_object(self.location.bucket, self._name(key), request_headers={"If-Match": f'"{etag}"'})
+            response = c.get_object(self.location.bucket, self._name(key),
+                                    request_headers={"If-Match": f'"{etag}"'})
             try:
                 with target.open("wb") as out:
                     shutil.copyfileobj(response, out, CHUNK)
