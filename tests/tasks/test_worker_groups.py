@@ -87,3 +87,11 @@ def test_an_unserved_group_leaves_its_tasks_pending(tmp_path: Path) -> None:
     render_only = Services(settings, groups=("render",))
     assert render_only.queue.huey.dequeue() is None
     assert api.tasks.get(say.id).status == "queued" and api.queue.depth() == 1
+
+
+def test_an_unknown_kind_stops_the_worker_with_one_sentence(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "digihuman", "worker", "--kinds", "render,tts", "--data-dir",
+                           str(tmp_path / "data")], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).parents[2])
+    assert done.returncode == 2
+    assert "unknown worker kinds tts; choose from render, speech, voice, chat, remix." in done.stderr
