@@ -27,7 +27,8 @@ import numpy as np
 from digihuman.errors import MediaRejected
 from digihuman.progress import Progress, no_progress, scaled
 from digihuman.render.base import AvatarInfo
-from digihuman.render.mapping import BANDS, DESCRIPTORS, MouthMapping, fit_mapping, prior_mapping, speech_features
+from digihuman.render.mapping import BANDS, DESCRIPTORS, MouthMapping, fit_kernel_mapping, prior_mapping, speech_features
+from digihuman.render.select import colour_outliers
 
 MODEL_VERSION = 1
 MANIFEST = "manifest.json"
@@ -150,9 +151,10 @@ def train_avatar(video: Path, model_dir: Path, progress: Progress = no_progress,
     mapping, warnings = _learn_mapping(video, track, descriptors, usable, recognizer)
     rest = rest_frame(descriptors, usable, motion, track.angles)
     cover_at = start + int(np.argmin(np.abs(np.arange(start, start + frames) - rest)))  # nearest calm frame
-    offsets = _cut_library(video, track, ppu, start, frames, cover_at, model_dir, options,
-                           scaled(progress, 68, 99))
+    offsets, lip_lab = _cut_library(video, track, ppu, start, frames, cover_at, model_dir, options,
+                                    scaled(progress, 68, 99))
     usable &= np.diff(offsets) > 0  # a frame the second decode did not return has no mouth
+    usable &= ~colour_outliers(lip_lab, usable)  # lips not coloured like the person's own: not shown
     if not (model_dir / "cover.jpg").is_file():
         _first_frame_cover(video, model_dir / "cover.jpg")
     z_mean, z_std = _standardisation(descriptors, usable)
@@ -160,7 +162,7 @@ def train_avatar(video: Path, model_dir: Path, progress: Progress = no_progress,
         model_dir / "track.npz",
         landmarks=track.landmarks[:, :, :2].astype(np.float32), to_canonical=track.to_canonical,
         angles=track.angles, scale=track.scale, descriptors=descriptors, usable=usable, motion=motion,
-        offsets=offsets, z_mean=z_mean, z_std=z_std, rest=np.int32(rest),
+        offsets=offsets, z_mean=z_mean, z_std=z_std, rest=np.int32(rest), lip_lab=lip_lab,
     )
     mapping.save(model_dir / "mapping.npz")
     warnings = tuple(track.warnings) + warnings
@@ -270,13 +272,17 @@ def _learn_mapping(video: Path, track, descriptors: np.ndarray, usable: np.ndarr
     mouth = mouth_track(timeline, track.fps)
     features = speech_features(Path(video), mouth, times=track.times, bands=BANDS)
     targets = (descriptors - z_mean) / z_std
-    return fit_mapping(features, targets, usable, bands=BANDS), ()
+    return fit_kernel_mapping(features, targets, usable, bands=BANDS), ()
 
 
 def _cut_library(video: Path, track, ppu: float, start: int, frames: int, cover_at: int,  # noqa: ANN001
-                 model_dir: Path, options: TrainOptions, progress: Progress) -> np.ndarray:
-    """Second pass over the video: write every frame's canonical mouth crop and the background window."""
+                 model_dir: Path, options: TrainOptions, progress: Progress) -> tuple[np.ndarray, np.ndarray]:
+    """Second pass over the video: write every frame's canonical mouth crop and the background window.
+    Returns the crops' offsets in mouths.bin and their lips' mean Lab colour (N, 3)."""
     import cv2
+
+    from digihuman.face.landmarks import LIPS_INNER, LIPS_OUTER
+    from digihuman.render.composite import lip_colour
 
     from digihuman.face import read_frames
     from digihuman.render.clip import ClipWriter
@@ -285,6 +291,7 @@ def _cut_library(video: Path, track, ppu: float, start: int, frames: int, cover_
     size = crop_size(ppu)
     to_crop = canonical_to_crop(ppu)
     offsets = [0]
+    lip_lab = np.full((len(track), 3), np.nan, np.float32)
     row_of = {int(f): i for i, f in enumerate(track.frame_indices)}
     quality = [cv2.IMWRITE_JPEG_QUALITY, options.jpeg_quality]
     with open(model_dir / "mouths.bin", "wb") as blob, \
@@ -301,6 +308,9 @@ def _cut_library(video: Path, track, ppu: float, start: int, frames: int, cover_
             ok, data = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), quality)
             blob.write(data.tobytes())
             offsets.append(offsets[-1] + len(data))
+            if track.detected[i]:
+                lm = track.landmarks[i][:, :2].astype(np.float64) @ m[:, :2].T + m[:, 2]
+                lip_lab[i] = lip_colour(crop, lm[list(LIPS_OUTER)], lm[list(LIPS_INNER)])
             if start <= i < start + frames:
                 background.write(frame.rgb)
             if i == cover_at:
@@ -309,7 +319,7 @@ def _cut_library(video: Path, track, ppu: float, start: int, frames: int, cover_
                 progress(100.0 * i / len(track), "cutting the mouth library")
     while len(offsets) < len(track) + 1:  # frames the second decode did not return (truncated file)
         offsets.append(offsets[-1])
-    return np.array(offsets, np.int64)
+    return np.array(offsets, np.int64), lip_lab
 
 
 def _first_frame_cover(video: Path, path: Path) -> None:

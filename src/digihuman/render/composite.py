@@ -199,6 +199,26 @@ class Compositor:
         return out
 
 
+def lip_colour(picture: np.ndarray, outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """(3,) mean Lab colour (L 0-100) of the lip ring between the ``outer`` and ``inner`` lip contours
+    (pixel coordinates in ``picture``, RGB uint8); NaN when the ring is too small to measure."""
+    import cv2
+
+    h, w = picture.shape[:2]
+    x0, y0 = np.maximum(np.floor(outer.min(axis=0)).astype(int) - 1, 0)
+    x1, y1 = np.minimum(np.ceil(outer.max(axis=0)).astype(int) + 2, (w, h))
+    if x1 - x0 < 4 or y1 - y0 < 4:
+        return np.full(3, np.nan, np.float32)
+    ring = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    origin = np.array([x0, y0], np.float64)
+    cv2.fillPoly(ring, [np.round(outer - origin).astype(np.int32)], 255)
+    cv2.fillPoly(ring, [np.round(inner - origin).astype(np.int32)], 0)
+    if cv2.countNonZero(ring) < 20:
+        return np.full(3, np.nan, np.float32)
+    lab = cv2.cvtColor(picture[y0:y1, x0:x1].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    return np.array(cv2.mean(lab, mask=ring)[:3], np.float32)
+
+
 def _jaw_bend(bg_pts: np.ndarray, placed: np.ndarray, scale: float, size: tuple[int, int],
               origin: np.ndarray) -> np.ndarray:
     """(h, w, 2) displacement, ROI pixels: where each output pixel samples the placed mouth picture

@@ -21,8 +21,9 @@ import numpy as np
 # How much each standardised descriptor counts (opening, width, rounding, jaw drop, teeth): the
 # opening is what viewers read lip sync from (and what the mapping predicts best); width and rounding
 # next; teeth are a detail. Doubling the opening's weight: selected-mouth best-lag r +0.015 on lv03,
-# +0.01 on lv02, +0.07 on v09 (lip-sync bench clips, planning only).
-WEIGHTS = np.array([2.0, 0.6, 0.5, 0.6, 0.3], np.float32)
+# +0.01 on lv02, +0.07 on v09 (lip-sync bench clips, planning only); tripling it, with the kernel
+# mapping: +0.015 on lv03, +0.01 on v09, -0.002 on lv02 (bench/lipsync_ablation.py).
+WEIGHTS = np.array([3.0, 0.6, 0.5, 0.6, 0.3], np.float32)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,29 @@ def match_range(targets: np.ndarray, library: np.ndarray, silent: np.ndarray,
     ranks = (np.argsort(np.argsort(targets[speaking][:, list(columns)], axis=0), axis=0) + 0.5) / len(speaking)
     for j, c in enumerate(columns):
         out[speaking, c] = np.quantile(library[:, c], ranks[:, j])
+    return out
+
+
+def colour_outliers(lip_lab: np.ndarray, usable: np.ndarray, limit: float = 4.0) -> np.ndarray:
+    """(N,) bool: usable library frames whose lip colour (mean Lab, (N, 3)) is far from the person's
+    median — a hand or microphone in front of the mouth, motion blur, a light flash, a tracking slip
+    that put the lip ring on skin (frames whose ring could not be measured are not judged). Distance in robust units per channel (1.4826 x the median absolute
+    deviation, floored at 1.5 Lab units so a very even colour does not make every frame an outlier);
+    at most 10 % of the frames are rejected, the furthest first."""
+    out = np.zeros(len(usable), bool)
+    lab = np.asarray(lip_lab, np.float64)
+    ok = usable & np.isfinite(lab).all(axis=1)
+    if ok.sum() < 20:
+        return out
+    median = np.median(lab[ok], axis=0)
+    spread = np.maximum(1.4826 * np.median(np.abs(lab[ok] - median), axis=0), 1.5)
+    distance = np.sqrt((((lab - median) / spread) ** 2).mean(axis=1))
+    distance[~ok] = -np.inf
+    far = np.flatnonzero(distance > limit)
+    keep_at_most = int(0.1 * ok.sum())
+    if len(far) > keep_at_most:
+        far = far[np.argsort(distance[far])[::-1][:keep_at_most]]
+    out[far] = True
     return out
 
 

@@ -1,0 +1,73 @@
+"""The speech → mouth mapping (kernel model) and the lip-colour screening of library mouths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from digihuman.render.composite import lip_colour
+from digihuman.render.mapping import MouthMapping, SpeechFeatures, fit_kernel_mapping
+from digihuman.render.select import colour_outliers
+
+
+def _speech(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Features (4 timeline columns of noise, then 6 'sound' columns) and a mouth that opens with the
+    square of the sound's first column two frames later: a relation no linear map of one frame holds."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 10)).astype(np.float32)
+    y = np.zeros((n, 5), np.float32)
+    y[2:, 0] = x[:-2, 4] ** 2
+    y[:, 1] = -x[:, 6]
+    y[:, 2:] = rng.normal(size=(n, 3))
+    return x, (y - y.mean(axis=0)) / y.std(axis=0)
+
+
+def test_kernel_mapping_generalises_a_lagged_nonlinear_relation() -> None:
+    x, y = _speech(600, 0)
+    mapping = fit_kernel_mapping(SpeechFeatures(x, 25.0), y, np.ones(600, bool), gamma=0.5, ridge=0.1)
+    new_x, new_y = _speech(300, 1)
+    pred = mapping.predict(SpeechFeatures(new_x, 25.0))
+    assert pred.shape == (300, 5)
+    assert np.corrcoef(pred[:, 0], new_y[:, 0])[0, 1] > 0.6  # held out: the squared, delayed opening
+    assert np.corrcoef(pred[:, 1], new_y[:, 1])[0, 1] > 0.8
+    # the reported r is the leave-one-out one: high where there is a relation, near 0 on noise
+    assert mapping.fitted_r[1] > 0.8 and abs(mapping.fitted_r[3]) < 0.3
+    # the timeline's columns are not among the inputs
+    assert mapping.first_column == 4 and mapping.anchors.shape[1] == 6 * 7
+
+
+def test_kernel_mapping_keeps_at_most_its_anchors_and_round_trips(tmp_path: Path) -> None:
+    x, y = _speech(900, 2)
+    mapping = fit_kernel_mapping(SpeechFeatures(x, 25.0), y, np.ones(900, bool), max_anchors=300)
+    assert len(mapping.anchors) == 300
+    path = tmp_path / "mapping.npz"
+    mapping.save(path)
+    loaded = MouthMapping.load(path)
+    features = SpeechFeatures(x[:50], 25.0)
+    assert np.allclose(loaded.predict(features), mapping.predict(features), atol=1e-5)
+
+
+def test_lip_colour_measures_the_ring_between_the_lip_contours() -> None:
+    picture = np.full((100, 100, 3), 200, np.uint8)  # pale skin
+    picture[40:60, 30:70] = (180, 60, 70)  # red lips
+    picture[47:53, 38:62] = (20, 10, 10)  # dark mouth opening
+    outer = np.array([[30, 40], [70, 40], [70, 60], [30, 60]], np.float64)
+    inner = np.array([[38, 47], [62, 47], [62, 53], [38, 53]], np.float64)
+    lab = lip_colour(picture, outer, inner)
+    assert 35 < lab[0] < 55 and lab[1] > 40  # a mid-light, red colour: neither skin nor the opening
+    assert np.isnan(lip_colour(picture, outer[:, :] * 0.05, inner * 0.05)).all()  # too small to measure
+
+
+def test_colour_outliers_reject_far_lips_only_and_at_most_a_tenth() -> None:
+    rng = np.random.default_rng(3)
+    lab = np.column_stack([rng.normal(50, 2, 200), rng.normal(30, 1.5, 200), rng.normal(15, 1.5, 200)])
+    lab[[5, 77]] = [85, 2, 5]  # a hand in front of the mouth, a flash
+    lab[120] = np.nan  # not measured: not judged
+    usable = np.ones(200, bool)
+    usable[9] = False
+    lab[9] = [90, 0, 0]  # already unusable: left alone
+    out = colour_outliers(lab, usable)
+    assert set(np.flatnonzero(out)) == {5, 77}
+    lab[:40] = [85, 2, 5]  # a fifth of the frames differ: only the furthest tenth goes
+    assert colour_outliers(lab, usable).sum() <= 20
