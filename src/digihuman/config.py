@@ -96,8 +96,8 @@ class StorageSettings(BaseModel):
                                    "the least recently used go."
     )
     cache_keep_s: float = Field(
-        600.0, description="Copies used this recently are kept even past cache_bytes (a job may be "
-                           "reading them)."
+        3600.0, description="Copies used this recently are kept even past cache_bytes, as a job may still "
+                            "be reading them: keep it at least DIGIHUMAN_TASKS__TIMEOUT_S."
     )
 
 

@@ -80,3 +80,12 @@ def test_abandoned_builds_are_swept(tmp_path: Path) -> None:
 def test_entry_names_depend_on_every_part() -> None:
     assert entry_name("a/b.wav", "e1") != entry_name("a/b.wav", "e2") != entry_name("a/b.wa", "ve2")
     assert entry_name("k", "e") == entry_name("k", "e")
+
+
+def test_drop_removes_every_version_of_a_subject(tmp_path: Path) -> None:
+    cache = ObjectCache(tmp_path, max_bytes=10_000)
+    for version in ("e1", "e2"):
+        _fill(cache, entry_name("voice_models/v/w.bin", version), 10)
+    kept = _fill(cache, entry_name("voice_models/v2/w.bin", "e1"), 10)
+    assert cache.drop("voice_models/v/w.bin", "not/cached") == 2
+    assert [p for p in tmp_path.iterdir()] == [kept]

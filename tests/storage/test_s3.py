@@ -34,8 +34,10 @@ def test_a_worker_reads_what_another_wrote(s3_storage_url: str, tmp_path: Path) 
     (model / "w.bin").write_bytes(b"weights")
     worker.put_dir("voice_models/v", model)
     assert (api.local_dir("voice_models/v") / "w.bin").read_bytes() == b"weights"
-    worker.delete_prefix("uploads/in.wav")
-    assert not api.exists("uploads/in.wav")
+    assert api.cache.size() > 0
+    assert api.delete_prefix("uploads/in.wav") == 1 and api.delete_prefix("voice_models/v") == 1
+    assert api.cache.size() == 0  # the deleting machine keeps no copies of deleted files
+    assert not worker.exists("uploads/in.wav")
     with pytest.raises(NotFound):
         api.local_path("uploads/in.wav")
 

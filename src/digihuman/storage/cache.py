@@ -24,15 +24,20 @@ from pathlib import Path
 _PART = ".part-"  # prefix of entries being built
 
 
-def entry_name(*parts: str) -> str:
-    """A file-name-safe digest of ``parts`` (e.g. a key and its ETag)."""
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:40]
+def entry_name(subject: str, *version: str) -> str:
+    """A file-name-safe name for ``subject`` (a key or folder) as of ``version`` (its ETags): digests
+    of each, so that every version of one subject can be dropped by ``ObjectCache.drop(subject)``."""
+    return f"{_digest(subject)}-{_digest(*version)[:16]}"
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
 
 class ObjectCache:
     """Folders of downloaded files under ``root``, least recently used ones evicted past ``max_bytes``."""
 
-    def __init__(self, root: Path, max_bytes: int, keep_s: float = 600.0) -> None:
+    def __init__(self, root: Path, max_bytes: int, keep_s: float = 3600.0) -> None:
         self.root = Path(root)
         self.max_bytes = max_bytes
         self.keep_s = keep_s
@@ -64,6 +69,17 @@ class ObjectCache:
             shutil.rmtree(tmp, ignore_errors=True)
         self.evict()
         return self.get(name) or self.root / name
+
+    def drop(self, *subjects: str) -> int:
+        """Remove every cached version of ``subjects`` (deleted files' copies); returns how many went."""
+        stems = {f"{_digest(subject)}-" for subject in subjects}
+        try:
+            gone = [item.path for item in os.scandir(self.root) if item.name[:33] in stems]
+        except FileNotFoundError:
+            return 0
+        for path in gone:
+            shutil.rmtree(path, ignore_errors=True)
+        return len(gone)
 
     def size(self) -> int:
         """Bytes held by finished entries."""

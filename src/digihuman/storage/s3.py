@@ -142,7 +142,7 @@ class S3Storage:
             for key, etag in listing:
                 self._download(key, etag, tmp / key.removeprefix(f"{prefix}/"))
 
-        return self.cache.fill(entry_name(prefix + "/", *(f"{k}\0{e}" for k, e in listing)), build)
+        return self.cache.fill(entry_name(f"{prefix}/", *(f"{k}\0{e}" for k, e in listing)), build)
 
     def exists(self, key: str) -> bool:
         try:
@@ -167,12 +167,13 @@ class S3Storage:
         else:
             names = [item.object_name for item in self._list(f"{prefix}/")]
         if names:
-            # Cached copies stay until evicted: entries are named by ETag, so no reader can get them back.
             errors = self._call(prefix, lambda c: list(c.remove_objects(
                 self.location.bucket, (DeleteObject(n) for n in names))))
             if errors:
                 raise BackendFailed(f"the object store refused to delete {errors[0].name!r} "
                                     f"({errors[0].code}); check the store's permissions.")
+        # This machine's copies go too (others' age out: named by ETag, no reader gets them back).
+        self.cache.drop(f"{prefix}/", *(self._key(name) for name in names))
         return len(names)
 
     # serving
