@@ -17,6 +17,7 @@ from digihuman.api.envelope import error_response, install_error_handlers
 from digihuman.api.metrics import Metrics
 from digihuman.api.routes import agent, avatar, chat, files, remix, system, tasks, tts, voice_models, webhooks
 from digihuman.api.routes import openai_audio
+from digihuman.api.routes import live
 from digihuman.api.routes import studio
 from digihuman.api.routes import avatars as avatar_models
 from digihuman.config import Settings
@@ -47,6 +48,8 @@ def create_app(settings: Settings, services: Services | None = None, *, housekee
             reaper.start()
             deliverer.start()
         yield
+        if getattr(app.state, "live", None) is not None:  # live sessions end with their server
+            app.state.live.close()
         if reaper and deliverer:
             reaper.stop()
             deliverer.stop()
@@ -62,6 +65,7 @@ def create_app(settings: Settings, services: Services | None = None, *, housekee
         app.include_router(module.router)
     app.include_router(avatar_models.router)
     app.include_router(openai_audio.router)
+    app.include_router(live.router)
 
     app.add_middleware(CountRequests, metrics=app.state.metrics)
     return BodyLimit(app, settings.max_body_bytes, settings.media.max_training_bytes,  # type: ignore[return-value]

@@ -14,12 +14,16 @@ The names a transport uses, exactly::
     session.say(text)  session.chat(text)  session.interrupt()  session.close()
     session.audio_start(sample_rate)  session.audio_feed(pcm16_bytes)  session.audio_end()
     session.id, session.fps, session.size (width, height), session.sample_rate, session.closed
-    session.connected() / session.disconnected()          # a transport's client came / went (idle timeout)
+    session.watchers()                                    # subscriptions open now (none: the idle clock runs)
 
-``get_session`` raises :class:`digihuman.errors.NotFound` for an unknown or ended session and
+A session renders only while at least one subscription is open, so a transport subscribes when its
+client connects and closes the subscription when the client leaves; a session nobody watches for
+``live.idle_timeout_s`` (300 s) ends. ``get_session`` takes the FastAPI application (``request.app``,
+``websocket.app``) and raises :class:`digihuman.errors.NotFound` for an unknown or ended session and
 :class:`digihuman.errors.Unauthorized` for a wrong token. Every chunk's frames are consecutive at
 ``session.fps`` and its audio covers exactly the same span (``len(frames) / fps`` seconds), so a
-transport can timestamp both from ``start_s`` alone. Events (``{"type": "speaking", "text": ...}``,
+transport can timestamp both from ``start_s`` alone (a late subscriber's first chunk does not start
+at 0: subtract it). Events (``{"type": "speaking", "text": ...}``,
 ``{"type": "idle"}``, ``{"type": "error", "msg": ...}``) ride on the chunk whose media they describe.
 """
 

@@ -50,17 +50,20 @@ class RenderPlan:
     crossfade: int = 0  # frames of cross-fade after each jump (0: cut)
 
 
-def plan_render(model: AvatarModel, audio: Path, timeline: Timeline, mouth: MouthTrack,
-                quality: str = "standard", select: SelectOptions = SelectOptions()) -> RenderPlan:
-    """The per-frame plan of a render of ``audio`` (whose ``timeline`` and ``mouth`` track are known,
-    the track at the model's frame rate)."""
+def plan_render(model: AvatarModel, audio: Path | np.ndarray, timeline: Timeline, mouth: MouthTrack,
+                quality: str = "standard", select: SelectOptions = SelectOptions(),
+                background: np.ndarray | None = None) -> RenderPlan:
+    """The per-frame plan of a render of ``audio`` (a file, or mono 16 kHz samples) whose ``timeline``
+    and ``mouth`` track are known, the track at the model's frame rate. ``background`` gives each
+    frame's background-window frame when the render does not start the window from its beginning
+    (a live stream continues the window where the last utterance left it)."""
     from digihuman.render.clip import ping_pong
     from digihuman.render.mapping import silent_frames, speech_features
 
     frames = len(mouth)
     a = model.arrays
     start, count = model.background
-    background = ping_pong(count, frames)
+    background = ping_pong(count, frames) if background is None else np.asarray(background, np.int64)[:frames]
     with stage("speech analysis"):
         features = speech_features(audio, mouth, frames, bands=model.mapping.bands)
     targets = model.mapping.predict(features)

@@ -1,0 +1,98 @@
+"""The fragmented MP4 a live WebSocket carries: H.264 + AAC, an init segment, then ≤ 200 ms fragments.
+
+The MP4 muxer writes a fragment when the next video keyframe arrives (``frag_keyframe``). With the
+keyframe at a chunk's *first* frame a fragment would leave the muxer only when the next chunk is made,
+200 ms late; so the keyframe is forced onto each chunk's *last* frame instead: feeding a chunk
+flushes everything before that frame, and only one frame waits for the next chunk.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from digihuman.live.stream import MediaChunk
+
+MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
+
+
+class _Sink:
+    """A write-only file for PyAV: the bytes written since the last :meth:`take`."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        out, self._parts = b"".join(self._parts), []
+        return out
+
+
+class FragmentedMp4:
+    """Encodes a session's chunks into one fragmented MP4, returned piece by piece.
+
+    ``init`` holds the init segment (ftyp + moov); each :meth:`feed` returns the fragments completed
+    by that chunk (possibly empty). Not thread-safe: one muxer per reader.
+    """
+
+    def __init__(self, width: int, height: int, fps: float, sample_rate: int, crf: int = 23) -> None:
+        import av
+
+        self._sink = _Sink()
+        self._container = av.open(self._sink, "w", format="mp4", options={"movflags": MOVFLAGS})
+        self._rate = Fraction(fps).limit_denominator(1001)
+        video = self._container.add_stream("libx264", rate=self._rate)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        # zerolatency: no lookahead or frame threads, so each frame's packet comes out at once; the
+        # long GOP is cut by the forced keyframes (one per chunk), never by x264 itself
+        video.options = {"preset": "ultrafast", "tune": "zerolatency", "crf": str(crf), "bf": "0",
+                         "g": "250", "sc_threshold": "0", "threads": "1"}
+        audio = self._container.add_stream("aac", rate=sample_rate, layout="mono")
+        audio.bit_rate = 48000
+        self._video, self._audio, self._sample_rate = video, audio, sample_rate
+        self._container.start_encoding()
+        self.init = self._sink.take()
+        self._frames = 0
+        self._samples = 0
+        self._closed = False
+
+    def feed(self, chunk: MediaChunk) -> bytes:
+        """The bytes this chunk completes (fragments start at keyframes and last ≤ one chunk)."""
+        import av
+
+        mux = self._container.mux
+        last = len(chunk.frames) - 1
+        for i, rgb in enumerate(chunk.frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            frame.pts, frame.time_base = self._frames, 1 / self._rate
+            if i == last:
+                frame.pict_type = av.video.frame.PictureType.I
+            self._frames += 1
+            for packet in self._video.encode(frame):
+                mux(packet)
+        if len(chunk.audio):
+            pcm = np.ascontiguousarray(np.asarray(chunk.audio, np.int16)[None, :])
+            sound = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+            sound.sample_rate, sound.pts = self._sample_rate, self._samples
+            sound.time_base = Fraction(1, self._sample_rate)
+            self._samples += pcm.shape[1]
+            for packet in self._audio.encode(sound):
+                mux(packet)
+        return self._sink.take()
+
+    def close(self) -> bytes:
+        """The last fragments (the encoders' buffered frames)."""
+        if self._closed:
+            return b""
+        self._closed = True
+        try:
+            for stream in (self._video, self._audio):
+                for packet in stream.encode(None):
+                    self._container.mux(packet)
+        finally:
+            self._container.close()
+        return self._sink.take()

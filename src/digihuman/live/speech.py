@@ -1,0 +1,113 @@
+"""Live speech: what the avatar says next, as sound and the library mouth of every model frame.
+
+One :class:`Utterance` is a sentence of synthesised speech, or a block of audio a client streams.
+Its mouths are planned exactly as an offline render plans them (:func:`digihuman.render.video.plan_render`:
+the person's learned mapping, then unit selection), over that utterance alone — selection never looks
+further ahead than the sentence or block being planned. Streamed audio has no text: its timeline
+comes from the sound (the acoustic method of :mod:`digihuman.speech.align`), and each block is planned
+with the end of the block before it as context, so the mapping's look-back sees real sound.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from digihuman.live.frames import window_frames
+from digihuman.render.avatar import AvatarModel
+from digihuman.speech.tts.base import AudioChunk
+
+RATE = 16000  # the analysis rate of digihuman.speech.align, and the live stream's sound
+CONTEXT_S = 0.3  # streamed audio: sound of the previous block planned along with each new one
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """Sound to play and the mouth to show over it."""
+
+    text: str  # what is said ("" for streamed audio)
+    samples: np.ndarray  # float32 mono at RATE
+    mouth: np.ndarray  # (T,) library row per model frame; frame 0 lies ``offset_s`` before samples[0]
+    fps: float  # the model's frame rate (the plan's)
+    offset_s: float = 0.0
+    generation: int = 0  # interrupts seen when it was made: an older one is never played
+    announce: bool = True  # a "speaking" event marks its start (not for every block of one stream)
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.samples) / RATE
+
+    def mouth_at(self, seconds: float) -> int:
+        """Library row shown ``seconds`` into the utterance."""
+        j = int((seconds + self.offset_s) * self.fps)
+        return int(self.mouth[min(max(j, 0), len(self.mouth) - 1)])
+
+
+class MouthPlanner:
+    """Plans utterances on one avatar model (its arrays are loaded once)."""
+
+    def __init__(self, model: AvatarModel) -> None:
+        self.model = model
+
+    def plan(self, samples: np.ndarray, timeline, first_frame: int) -> np.ndarray:  # noqa: ANN001 - Timeline
+        """Library rows of ``samples`` (with ``timeline``), to be shown from model frame ``first_frame``
+        of the footage on (whose head pose the mouths should match)."""
+        from digihuman.render.video import plan_render
+        from digihuman.speech.align import mouth_track
+
+        mouth = mouth_track(timeline, self.model.fps)
+        background = window_frames(self.model.background[1], first_frame, len(mouth))
+        return plan_render(self.model, samples, timeline, mouth, background=background).mouth
+
+    def sentence(self, chunks: list[AudioChunk], text: str, first_frame: int, generation: int) -> Utterance:
+        """A sentence of synthesised speech: its own phones time the mouth (no recognition)."""
+        from digihuman.media.audio import resample
+        from digihuman.speech.align import timeline_from_tts
+
+        samples = np.concatenate([resample(np.asarray(c.samples, np.float32), c.sample_rate, RATE)
+                                  for c in chunks]).astype(np.float32)
+        timeline = timeline_from_tts(chunks)
+        return Utterance(text, samples, self.plan(samples, timeline, first_frame), self.model.fps,
+                         generation=generation)
+
+    def block(self, samples: np.ndarray, context: np.ndarray, first_frame: int, generation: int,
+              announce: bool) -> Utterance:
+        """A block of streamed audio (16 kHz float32), ``context`` being the sound just before it."""
+        from digihuman.speech.align.timeline import default_builder
+
+        whole = np.concatenate([context, samples]).astype(np.float32)
+        offset = len(context) / RATE
+        timeline = default_builder().from_samples(whole)
+        k0 = max(0, first_frame - int(round(offset * self.model.fps)))
+        return Utterance("", samples.astype(np.float32), self.plan(whole, timeline, k0), self.model.fps,
+                         offset_s=offset, generation=generation, announce=announce)
+
+
+# A sentence is spoken as soon as its end is seen in a streaming answer; a clause mark also ends a
+# piece once it is this long, so a model that writes long sentences still starts talking early.
+_CLAUSE = re.compile(r"[,，;；:：]\s")
+LONG_PIECE = 120
+
+
+def sentences(pieces: Iterable[str]) -> Iterator[str]:
+    """Whole sentences of a text that arrives in pieces (a chat answer), each as soon as it is complete."""
+    from digihuman.speech.frontend import split_sentences
+
+    buffer = ""
+    for piece in pieces:
+        buffer += piece
+        parts = split_sentences(buffer)
+        # the last part may still grow; everything before it is finished
+        if len(parts) > 1:
+            yield from parts[:-1]
+            buffer = buffer[buffer.rindex(parts[-1]):]  # as written: a trailing space still parts words
+        if len(buffer) > LONG_PIECE:
+            cut = [m.end() for m in _CLAUSE.finditer(buffer)]
+            if cut:
+                yield buffer[: cut[-1]].strip()
+                buffer = buffer[cut[-1]:].lstrip()
+    if buffer.strip():
+        yield buffer.strip()

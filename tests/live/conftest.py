@@ -1,0 +1,51 @@
+"""A real avatar model trained once on a short clip of real footage, installed as a key's trained
+avatar; servers with the phone-reporting test voice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from digihuman.config import Settings
+from digihuman.pipelines.avatar import avatar_model_prefix
+from digihuman.services import Services
+from tests.conftest import API_KEY, make_settings
+
+LIVE_SIZE = 160  # long side of the test streams: small keeps each test to seconds
+
+
+@pytest.fixture(scope="session")
+def avatar_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from digihuman.render.avatar import train_avatar
+    from tests.render.conftest import cut_video
+    from tests.shared_media import shared
+
+    root = tmp_path_factory.mktemp("live-avatar")
+    clip = cut_video(shared("video/v01*.mp4"), root / "v01_3s5.mp4", 3.5)
+    train_avatar(clip, root / "model")
+    return root / "model"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path / "data", engine_factory="tests.live.engines:build",
+                         live={"max_sessions_per_key": 2, "idle_timeout_s": 300.0})
+
+
+def install_avatar(services: Services, folder: Path, key: str = API_KEY) -> str:
+    """Store ``folder`` as a trained avatar model of ``key``; returns its model_id."""
+    owner = services.keys.identify(key)
+    assert owner is not None
+    model = services.catalog.create_avatar(owner, "live test")
+    services.storage.put_dir(avatar_model_prefix(model.id), folder)
+    task = services.tasks.create("avatar.train", {}, owner=owner, timeout_s=60, max_attempts=1)
+    services.tasks.claim(task.id, "test")
+    services.tasks.succeed(task.id, "test", {"avatar_model_id": model.id})
+    services.catalog.set_avatar_task(model.id, task.id)
+    return model.id
+
+
+@pytest.fixture
+def avatar_id(services: Services, avatar_folder: Path) -> str:
+    return install_avatar(services, avatar_folder)
