@@ -8,7 +8,8 @@ import av
 import numpy as np
 
 from digihuman.media.probe import probe
-from digihuman.render.output import PreviewCollector, VideoSpec, VideoWriter, watermark, write_cover
+from digihuman.render.output import (PreviewCollector, RenderWriter, VideoSpec, VideoWriter, to_yuv, watermark,
+                                     watermark_yuv, write_cover)
 from tests.mediagen import make_wav
 
 
@@ -56,6 +57,43 @@ def test_watermark_marks_only_the_corner() -> None:
     assert changed.size > 0
     assert changed[:, 0].min() > 360 * 0.8 and changed[:, 1].min() > 640 * 0.6
     assert np.array_equal(img, np.full((360, 640, 3), 90, np.uint8))  # input untouched
+
+
+def test_watermark_in_yuv_equals_converting_the_marked_frame() -> None:
+    rng = np.random.default_rng(0)
+    for height, width in ((1920, 1080), (122, 162), (64, 64)):  # the box's chroma blocks line up at any size
+        img = rng.integers(0, 255, (height, width, 3), np.uint8)
+        marked = watermark_yuv(to_yuv(img), img, "digihuman")
+        assert np.array_equal(marked, to_yuv(watermark(img, "digihuman")))
+        assert not np.array_equal(marked, to_yuv(img))
+
+
+def test_render_writer_encodes_both_copies_in_threads(tmp_path: Path) -> None:
+    wav = make_wav(tmp_path / "a.wav", seconds=1.0)
+    with RenderWriter(tmp_path, VideoSpec(161, 120, 25), wav, "digihuman") as writer:
+        for img in frames(40):
+            writer.write(img)
+    for path in (writer.video, writer.watermarked):
+        info = probe(path)
+        assert (info.width, info.height) == (160, 120) and info.has_audio
+        assert abs(stream_seconds(path)["video"] - 1.6) < 1e-6  # 40 frames
+    with av.open(str(writer.video)) as a, av.open(str(writer.watermarked)) as b:
+        clean = next(a.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+        marked = next(b.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+    differs = np.argwhere(np.abs(clean - marked).max(axis=2) > 24)
+    assert differs.size > 0 and differs[:, 0].min() > 120 * 0.6 and differs[:, 1].min() > 160 * 0.4
+    assert writer.preview.is_file()
+
+
+def test_render_writer_abandons_on_error(tmp_path: Path) -> None:
+    try:
+        with RenderWriter(tmp_path, VideoSpec(64, 64, 25), None, "digihuman") as writer:
+            for img in frames(10, 64, 64):
+                writer.write(img)
+            raise KeyError("stop")
+    except KeyError:
+        pass
+    assert not writer.preview.exists()
 
 
 def test_preview_and_cover(tmp_path: Path) -> None:

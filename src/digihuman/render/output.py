@@ -2,24 +2,37 @@
 
 Frames arrive one at a time and leave one at a time, so memory does not grow
 with the length of the video; the preview keeps only a few small frames.
+
+Encoding is most of a render's cost, so each frame is converted to YUV 4:2:0 once (OpenCV's
+conversion costs a third of the encoder's own), the watermarked copy differs from the clean one
+only in its corner, and each MP4 is encoded in its own thread (x264 and PyAV release the GIL) fed
+through a short queue: the frame loop goes on decoding and compositing meanwhile, and memory stays
+flat whatever the length.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from digihuman.timings import stage
 
+if TYPE_CHECKING:
+    from digihuman.speech.utterance import Speech
+
 PREVIEW_WIDTH = 320
 PREVIEW_FPS = 8
 PREVIEW_SECONDS = 4.0
+QUEUE_FRAMES = 4  # frames waiting for each encoder thread: enough to ride out jitter, 12 MB at 1080p
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,9 @@ class VideoSpec:
     fps: Fraction | float
     crf: int = 20  # x264 quality: 18 visually lossless, 23 default; 20 keeps faces crisp
     preset: str = "veryfast"  # speed matters on 2 cores; the quality loss at crf 20 is small
+    # on top of the preset: a diamond motion search and one sub-pixel pass take a third off x264's
+    # CPU time for a talking head at 1080p, for -0.2 dB PSNR and -0.001 SSIM (+10 % size)
+    x264_params: str = "me=dia:subme=1"
 
 
 class VideoWriter:
@@ -42,7 +58,7 @@ class VideoWriter:
 
     AUDIO_RATE = 48000
 
-    def __init__(self, path: Path, spec: VideoSpec, audio: Path | None = None) -> None:
+    def __init__(self, path: Path, spec: VideoSpec, audio: Path | Speech | None = None) -> None:
         import av
 
         self.path, self.spec = Path(path), spec
@@ -53,6 +69,8 @@ class VideoWriter:
         self._video = self._container.add_stream("libx264", rate=self.rate)
         self._video.width, self._video.height, self._video.pix_fmt = self.width, self.height, "yuv420p"
         self._video.options = {"crf": str(spec.crf), "preset": spec.preset}
+        if spec.x264_params:
+            self._video.options = {**self._video.options, "x264-params": spec.x264_params}
         self.frames = 0
         self._audio = None
         self._samples = None
@@ -60,13 +78,17 @@ class VideoWriter:
         if audio is not None:
             self._audio = self._container.add_stream("aac", rate=self.AUDIO_RATE, layout="mono")
             self._audio.bit_rate = 128000
-            self._samples = _samples(Path(audio), self.AUDIO_RATE)
+            self._samples = _samples(audio, self.AUDIO_RATE)
             self._pending = np.zeros(0, np.float32)
 
     def write(self, rgb: np.ndarray) -> None:
+        self.write_yuv(to_yuv(rgb[: self.height, : self.width]))
+
+    def write_yuv(self, yuv: np.ndarray) -> None:
+        """Write a frame already converted by :func:`to_yuv` (at this writer's even size)."""
         import av
 
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[: self.height, : self.width]), format="rgb24")
+        frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         frame.pts = self.frames
         frame.time_base = 1 / self.rate
         for packet in self._video.encode(frame):
@@ -120,8 +142,14 @@ class VideoWriter:
             self._container.close()
 
 
-def _samples(source: Path, rate: int) -> Iterator[np.ndarray]:
-    """Mono float32 samples of any audio (or video soundtrack), decoded lazily."""
+def _samples(source: Path | Speech, rate: int) -> Iterator[np.ndarray]:
+    """Mono float32 samples of a job's speech (decoded already: resampled once, shared by the
+    clean and the watermarked video), or of any audio file (or video soundtrack), decoded lazily."""
+    if not isinstance(source, (str, Path)):
+        samples = source.at(rate)
+        for k in range(0, len(samples), rate):
+            yield samples[k: k + rate]
+        return
     import av
 
     resampler = av.AudioResampler(format="fltp", layout="mono", rate=rate)
@@ -133,20 +161,73 @@ def _samples(source: Path, rate: int) -> Iterator[np.ndarray]:
             yield frame.to_ndarray()[0]
 
 
-def watermark(rgb: np.ndarray, text: str) -> np.ndarray:
-    """A copy of ``rgb`` with ``text`` in the bottom-right corner, white on a soft shadow."""
+def to_yuv(rgb: np.ndarray) -> np.ndarray:
+    """``rgb`` (even height and width) as planar YUV 4:2:0, BT.601 limited range (as swscale makes
+    it), shape (height * 3 / 2, width)."""
     import cv2
 
-    out = rgb.copy()
-    height, width = out.shape[:2]
+    return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420)
+
+
+def _mark_layout(width: int, height: int, text: str) -> tuple[float, int, tuple[int, int], tuple[int, int, int, int]]:
+    """Scale, thickness, text origin and the even-aligned box (x0, y0, x1, y1) the mark can touch."""
+    import cv2
+
     scale = max(0.4, width / 1400)
     thickness = max(1, round(scale * 2))
     (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
     x, y = width - tw - int(12 * scale) - 4, height - base - int(12 * scale) - 4
-    overlay = out.copy()
-    cv2.putText(overlay, text, (x + 1, y + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 1, cv2.LINE_AA)
-    cv2.putText(overlay, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)
-    return cv2.addWeighted(overlay, 0.75, out, 0.25, 0)
+    reach = thickness + 4  # the shadow's offset and width, and anti-aliasing
+    x0, y0 = max(0, x - reach) & ~1, max(0, y - th - reach) & ~1
+    x1, y1 = min(width, x + tw + reach + 2) & ~1, min(height, y + base + reach + 2) & ~1
+    return scale, thickness, (x, y), (x0, y0, x1, y1)
+
+
+def _marked_corner(rgb: np.ndarray, text: str) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The corner box of ``rgb`` with ``text`` drawn in, and the box."""
+    import cv2
+
+    height, width = rgb.shape[:2]
+    scale, thickness, (x, y), box = _mark_layout(width, height, text)
+    x0, y0, x1, y1 = box
+    corner = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+    overlay = corner.copy()
+    at = (x - x0, y - y0)
+    cv2.putText(overlay, text, (at[0] + 1, at[1] + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 1,
+                cv2.LINE_AA)
+    cv2.putText(overlay, text, at, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)
+    return cv2.addWeighted(overlay, 0.75, corner, 0.25, 0), box
+
+
+def watermark(rgb: np.ndarray, text: str) -> np.ndarray:
+    """A copy of ``rgb`` with ``text`` in the bottom-right corner, white on a soft shadow."""
+    corner, (x0, y0, x1, y1) = _marked_corner(rgb, text)
+    out = rgb.copy()
+    out[y0:y1, x0:x1] = corner
+    return out
+
+
+def watermark_yuv(yuv: np.ndarray, rgb: np.ndarray, text: str) -> np.ndarray:
+    """``to_yuv(watermark(rgb, text))`` given ``yuv = to_yuv(rgb)``: only the corner is converted
+    again (the box is even-aligned, so its 2x2 chroma blocks are the whole frame's)."""
+    height, width = rgb.shape[:2]
+    corner, (x0, y0, x1, y1) = _marked_corner(rgb, text)
+    out = yuv.copy()
+    if x1 <= x0 or y1 <= y0:
+        return out
+    part = to_yuv(corner).reshape(-1)
+    flat = out.reshape(-1)
+    cw, ch = (x1 - x0), (y1 - y0)
+    planes = (  # (offset in the frame, plane width, offset in the corner, corner plane width, scale)
+        (0, width, 0, cw, 1),
+        (width * height, width // 2, cw * ch, cw // 2, 2),
+        (width * height * 5 // 4, width // 2, cw * ch * 5 // 4, cw // 2, 2),
+    )
+    for start, pw, cstart, cpw, sub in planes:
+        ph, cph = height // sub, ch // sub
+        plane = flat[start: start + pw * ph].reshape(ph, pw)
+        plane[y0 // sub: y0 // sub + cph, x0 // sub: x0 // sub + cpw] = part[cstart: cstart + cpw * cph].reshape(cph, cpw)
+    return out
 
 
 class PreviewCollector:
@@ -183,38 +264,96 @@ class PreviewCollector:
         return path
 
 
+class _EncoderThread:
+    """One :class:`VideoWriter` fed from a short queue by its own thread."""
+
+    _END = None
+
+    def __init__(self, writer: VideoWriter, name: str) -> None:
+        self.writer = writer
+        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(QUEUE_FRAMES)
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            yuv = self._queue.get()
+            if yuv is self._END:
+                return
+            if self.error is None:  # after a failure, keep draining so the frame loop never blocks
+                try:
+                    self.writer.write_yuv(yuv)
+                except BaseException as e:  # noqa: BLE001 - handed to the frame loop, which raises it
+                    self.error = e
+
+    def put(self, yuv: np.ndarray) -> None:
+        if self.error is not None:
+            raise self.error
+        self._queue.put(yuv)
+
+    def finish(self) -> None:
+        """Wait for the queued frames; raise what the thread met."""
+        self._queue.put(self._END)
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+
+
 class RenderWriter:
     """One pass over the frames writes the clean MP4, its watermarked copy (when asked) and the preview.
 
-    Use as a context manager; on an error both videos are abandoned and no preview is written.
+    Use as a context manager; on an error both videos are abandoned and no preview is written. The
+    "encoding" stage is the frame loop's share: converting each frame, and waiting when an encoder
+    thread falls behind (the threads' own CPU time shows in whichever stage runs meanwhile).
     """
 
-    def __init__(self, out_dir: Path, spec: VideoSpec, audio: Path | None, watermark_text: str | None) -> None:
+    def __init__(self, out_dir: Path, spec: VideoSpec, audio: Path | Speech | None, watermark_text: str | None) -> None:
         self.video = out_dir / "video.mp4"
         self.watermarked = out_dir / "video_wm.mp4" if watermark_text else None
         self.preview = out_dir / "preview.webp"
         self._spec, self._audio, self._text = spec, audio, watermark_text or ""
         self._previews = PreviewCollector(float(spec.fps))
         self._writers = ExitStack()
+        self._threads: list[_EncoderThread] = []
 
     def __enter__(self) -> RenderWriter:
         with ExitStack() as opened:  # should the second fail to open, the first is abandoned
-            self._clean = opened.enter_context(VideoWriter(self.video, self._spec, self._audio))
-            self._marked = (opened.enter_context(VideoWriter(self.watermarked, self._spec, self._audio))
-                            if self.watermarked else None)
+            clean = opened.enter_context(VideoWriter(self.video, self._spec, self._audio))
+            marked = (opened.enter_context(VideoWriter(self.watermarked, self._spec, self._audio))
+                      if self.watermarked else None)
+            self._size = clean.width, clean.height
+            self._threads = [_EncoderThread(w, f"encode {w.path.name}") for w in (clean, marked) if w is not None]
             self._writers = opened.pop_all()
         return self
 
     def write(self, rgb: np.ndarray) -> None:
+        width, height = self._size
+        rgb = rgb[:height, :width]
         with stage("encoding"):
-            self._clean.write(rgb)
-            if self._marked is not None:
-                self._marked.write(watermark(rgb, self._text))
+            yuv = to_yuv(rgb)
+            self._threads[0].put(yuv)
+            if len(self._threads) > 1:
+                self._threads[1].put(watermark_yuv(yuv, rgb, self._text))
         with stage("preview"):
             self._previews.add(rgb)
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self._writers.__exit__(kind, exc, tb)
+        try:
+            with stage("encoding"):
+                for thread in self._threads:
+                    if kind is None:
+                        thread.finish()
+                    else:  # the render failed: stop the threads, the videos are abandoned
+                        try:
+                            thread.finish()
+                        except BaseException:  # noqa: BLE001 - the render's own error is the one to report
+                            pass
+        except BaseException as e:
+            self._writers.__exit__(type(e), e, e.__traceback__)
+            raise
+        with stage("encoding"):
+            self._writers.__exit__(kind, exc, tb)
         if kind is None:
             with stage("preview"):
                 self._previews.write(self.preview)
