@@ -17,7 +17,7 @@ from digihuman.api.envelope import error_response, install_error_handlers
 from digihuman.api.metrics import Metrics
 from digihuman.api.routes import agent, avatar, chat, files, remix, system, tasks, tts, voice_models, webhooks
 from digihuman.api.routes import openai_audio
-from digihuman.api.routes import live
+from digihuman.api.routes import live, live_webrtc
 from digihuman.api.routes import studio
 from digihuman.api.routes import avatars as avatar_models
 from digihuman.config import Settings
@@ -66,6 +66,7 @@ def create_app(settings: Settings, services: Services | None = None, *, housekee
     app.include_router(avatar_models.router)
     app.include_router(openai_audio.router)
     app.include_router(live.router)
+    app.include_router(live_webrtc.router)
 
     app.add_middleware(CountRequests, metrics=app.state.metrics)
     return BodyLimit(app, settings.max_body_bytes, settings.media.max_training_bytes,  # type: ignore[return-value]
