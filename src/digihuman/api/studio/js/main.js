@@ -5,12 +5,13 @@ import { currentLang, initialLang, missingKeys, onLang, setLang, t } from "./i18
 import { $ } from "./ui.js";
 import * as create from "./create.js";
 import * as avatars from "./avatars.js";
+import * as live from "./live.js";
 import * as voices from "./voices.js";
 import * as rewrite from "./rewrite.js";
 import * as remix from "./remix.js";
 import * as tasks from "./tasks.js";
 
-const PAGES = { create, avatars, voices, rewrite, remix, tasks };
+const PAGES = { create, avatars, live, voices, rewrite, remix, tasks };
 const started = new Set();
 
 // --- the key dialog -------------------------------------------------------------------------
