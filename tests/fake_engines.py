@@ -25,6 +25,7 @@ from digihuman.progress import Progress
 from digihuman.remix.base import RemixRequest, RemixResult, SpeakFn
 from digihuman.render.base import AvatarInfo, RenderOptions, RenderResult
 from digihuman.speech.tts.base import AudioChunk, SpeechOptions, Voice
+from digihuman.speech.utterance import Speech
 from digihuman.speech.voices.base import VoiceModelInfo, VoiceTrainOptions
 from digihuman.text.base import ChatRequest, ChatResult
 
@@ -72,13 +73,6 @@ class FakeVoiceCloner:
     def synthesize(self, model_dir: Path, text: str, options: SpeechOptions) -> Iterator[AudioChunk]:
         freq = json.loads((model_dir / "voice.json").read_text())["freq"]
         yield AudioChunk(tone(text, freq, options.speed), RATE, text)
-
-
-def _audio(path: Path) -> np.ndarray:
-    with av.open(str(path)) as c:
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=RATE)
-        parts = [f.to_ndarray()[0] for frame in c.decode(audio=0) for f in resampler.resample(frame)]
-    return np.concatenate(parts) if parts else np.zeros(RATE, np.int16)
 
 
 def _first_frame(path: Path) -> np.ndarray:
@@ -131,13 +125,13 @@ class FakeTalkingHead:
         cover, _ = write_stills(model_dir, base)
         return AvatarInfo(cover, 1, 1.0)
 
-    def render(self, avatar: Path, audio: Path, out_dir: Path, options: RenderOptions,
+    def render(self, avatar: Path, speech: Speech, out_dir: Path, options: RenderOptions,
                progress: Progress) -> RenderResult:
         base = np.load(avatar / "base.npy") if avatar.is_dir() else _first_frame(avatar)
         if base.mean() < 3:
             raise MediaRejected("no face found in the avatar: the picture is black.")
         _delay(progress, "rendering")
-        samples = _audio(audio)
+        samples = (np.clip(speech.at(RATE), -1, 1) * 32767).astype(np.int16)
         video = out_dir / "video.mp4"
         seconds = write_video(video, samples, base)
         marked = None

@@ -303,12 +303,13 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     from digihuman.progress import no_progress
     from digihuman.render.base import RenderOptions
+    from digihuman.speech.utterance import Speech
 
     head = _engines(args).require_talking_head()
     out = Path(args.out)
     options = RenderOptions(quality=args.quality, watermark=args.watermark)
     with tempfile.TemporaryDirectory() as tmp:
-        result = head.render(Path(args.avatar), Path(args.audio), Path(tmp), options,
+        result = head.render(Path(args.avatar), Speech.from_file(Path(args.audio)), Path(tmp), options,
                              _progress if args.progress else no_progress)
         shutil.copyfile(result.watermarked or result.video, out)
         shutil.copyfile(result.preview, out.with_suffix(".webp"))

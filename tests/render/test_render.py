@@ -12,6 +12,7 @@ from digihuman.errors import MediaRejected
 from digihuman.render.avatar import AvatarModel, train_avatar
 from digihuman.render.base import RenderOptions, RenderResult
 from digihuman.render.engine import SampleTalkingHead
+from digihuman.speech.utterance import Speech
 from tests.render.conftest import cut_video
 from tests.shared_media import shared
 
@@ -36,7 +37,7 @@ def probe(path: Path) -> dict:
 @pytest.fixture(scope="module")
 def rendered(model: AvatarModel, speech: Path, tmp_path_factory: pytest.TempPathFactory) -> RenderResult:
     out = tmp_path_factory.mktemp("render")
-    return SampleTalkingHead().render(model.folder, speech, out, RenderOptions(watermark="digihuman"),
+    return SampleTalkingHead().render(model.folder, Speech.from_file(speech), out, RenderOptions(watermark="digihuman"),
                                       lambda p, s: None)
 
 
@@ -104,7 +105,7 @@ def test_picture_outside_the_mouth_is_untouched(model: AvatarModel) -> None:
 
 
 def test_v2_renders(model: AvatarModel, speech: Path, tmp_path: Path) -> None:
-    result = SampleTalkingHead().render(model.folder, speech, tmp_path, RenderOptions(quality="v2"),
+    result = SampleTalkingHead().render(model.folder, Speech.from_file(speech), tmp_path, RenderOptions(quality="v2"),
                                         lambda p, s: None)
     facts = probe(result.video)
     assert facts["frames"] / facts["fps"] == pytest.approx(3.0, abs=1 / facts["fps"])
@@ -120,7 +121,7 @@ def test_short_video_is_rejected(tmp_path: Path) -> None:
 
 def test_video_avatar_trains_implicitly(clip: Path, speech: Path, tmp_path: Path) -> None:
     reports: list[float] = []
-    result = SampleTalkingHead().render(clip, speech, tmp_path, RenderOptions(),
+    result = SampleTalkingHead().render(clip, Speech.from_file(speech), tmp_path, RenderOptions(),
                                         lambda p, s: reports.append(p))
     assert result.video.is_file() and reports and max(reports) <= 100.0
     # the temporary model is gone

@@ -1,4 +1,5 @@
-"""Speech audio out: WAV files for jobs, and encoded streams (wav, pcm, mp3, opus, aac, flac) for the API."""
+"""Speech audio in and out: the one decoder every stage asks (``decode_audio``), WAV files for jobs,
+and encoded streams (wav, pcm, mp3, opus, aac, flac) for the API."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ _ENCODERS: dict[str, tuple[str, str]] = {
     "aac": ("adts", "aac"),
     "flac": ("flac", "flac"),
 }
+MAX_RATE = 48000  # decoded sound is kept at most this fine: nothing downstream uses more
 # Speech at about -16 LUFS has an RMS near -16 dBFS once pauses are left out.
 _TARGET_RMS = 10 ** (-16 / 20)
 
@@ -66,6 +68,43 @@ def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
     out = [f.to_ndarray()[0] for f in resampler.resample(frame)]
     out += [f.to_ndarray()[0] for f in resampler.resample(None)]
     return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def decode_audio(path: Path, rate: int | None = None, *, required: bool = True) -> tuple[np.ndarray, int]:
+    """Mono float32 samples of any audio or video file PyAV reads, and their rate: ``rate`` when
+    given, else the sound track's own (at most ``MAX_RATE``).
+
+    A file with no sound track is refused (MediaRejected), or with ``required=False`` gives no
+    samples. Every stage that needs a file's sound decodes it here, once per job: a job passes the
+    samples on (see :class:`digihuman.speech.utterance.Speech`) rather than the path.
+    """
+    import av
+
+    from digihuman.errors import MediaRejected, NotFound
+
+    path = Path(path)
+    if not path.is_file():
+        raise NotFound(f"The audio file {path.name} does not exist.")
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                if not required:
+                    return np.zeros(0, np.float32), rate or 16000
+                raise MediaRejected(f"{path.name} has no audio track: send speech (wav, mp3, m4a) or a video with sound.")
+            stream = container.streams.audio[0]
+            rate = rate or min(int(stream.rate or stream.codec_context.sample_rate or MAX_RATE), MAX_RATE)
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+            parts = []
+            for frame in container.decode(stream):
+                parts += [f.to_ndarray()[0] for f in resampler.resample(frame)]
+            parts += [f.to_ndarray()[0] for f in resampler.resample(None)]
+    except av.error.FFmpegError as e:
+        raise MediaRejected(f"{path.name} could not be decoded as audio: send a wav, mp3 or m4a file.") from e
+    if not parts:
+        return np.zeros(0, np.float32), rate
+    out = np.concatenate(parts).astype(np.float32, copy=False)
+    del parts
+    return out, rate
 
 
 def to_pcm16(samples: np.ndarray) -> bytes:

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from digihuman.errors import NotFound
-from digihuman.media.audio import write_wav
-from digihuman.pipelines.speech import reporting, speak
+from digihuman.pipelines.speech import reporting, spoken
 from digihuman.progress import scaled
 from digihuman.render.base import RenderOptions, RenderResult
 from digihuman.speech.tts.base import SpeechOptions
+from digihuman.speech.utterance import Speech
 from digihuman.speech.voices.base import VoiceTrainOptions
 from digihuman.tasks.context import JobContext
 from digihuman.tasks.payloads import AvatarFastPayload, AvatarGeneratePayload, AvatarTrainPayload
@@ -28,13 +28,13 @@ def generate(ctx: JobContext[AvatarGeneratePayload]) -> dict[str, Any]:
     video's content hash): trained here and kept the first time, reused as it is afterwards.
     """
     head = ctx.engines.require_talking_head()
-    audio = _speech(ctx)
+    speech = _speech(ctx)
     avatar = ctx.input_path(ctx.payload.avatar_key)
     model_id = ctx.payload.avatar_model_id
     if not model_id:
-        return _render(ctx, head.render, avatar, audio, 20)
+        return _render(ctx, head.render, avatar, speech, 20)
     model_dir, trained = _avatar_model(ctx, model_id, head, avatar)
-    outputs = _render(ctx, head.render, model_dir, audio, 55 if trained else 20)
+    outputs = _render(ctx, head.render, model_dir, speech, 55 if trained else 20)
     return {**outputs, "avatar_model_id": model_id, "avatar_trained": trained}
 
 
@@ -59,7 +59,9 @@ def render_fast(ctx: JobContext[AvatarFastPayload]) -> dict[str, Any]:
     """High-speed synthesis from a trained avatar model."""
     head = ctx.engines.require_talking_head()
     model_dir = ctx.storage.local_dir(avatar_model_prefix(ctx.payload.avatar_model_id))
-    return _render(ctx, head.render, model_dir, ctx.input_path(ctx.payload.audio_key), 0)
+    with ctx.stage("audio decoding"):
+        speech = Speech.from_file(ctx.input_path(ctx.payload.audio_key))
+    return _render(ctx, head.render, model_dir, speech, 0)
 
 
 def train(ctx: JobContext[AvatarTrainPayload]) -> dict[str, Any]:
@@ -82,16 +84,18 @@ def train(ctx: JobContext[AvatarTrainPayload]) -> dict[str, Any]:
     }
 
 
-def _speech(ctx: JobContext[AvatarGeneratePayload]) -> Path:
+def _speech(ctx: JobContext[AvatarGeneratePayload]) -> Speech:
+    """The task's speech, made once: the given audio (with its words when the client sent them), or
+    the text spoken by a stock, trained or freshly cloned voice (with the synthesiser's timings)."""
     payload = ctx.payload
     if payload.audio_key is not None:
-        return ctx.input_path(payload.audio_key)
-    out = ctx.workdir / "speech.wav"
+        with ctx.stage("audio decoding"):
+            return Speech.from_file(ctx.input_path(payload.audio_key))
     if payload.use_voice is not None:
+        voice = payload.use_voice
         with ctx.stage("speech synthesis"):
-            voice = payload.use_voice
-            speak(ctx, voice.voice_engine_id, voice.text, out, ctx.task.owner, scaled(ctx.progress, 2, 19))
-        return out
+            return spoken(ctx, voice.voice_engine_id, voice.text, ctx.task.owner, language=voice.language,
+                          progress=scaled(ctx.progress, 2, 19))
     clone = payload.create_voice
     assert clone is not None  # the payload holds exactly one source of speech
     cloner = ctx.engines.require_voice_cloner()
@@ -104,13 +108,13 @@ def _speech(ctx: JobContext[AvatarGeneratePayload]) -> Path:
     ctx.progress(16, "speaking with the cloned voice")
     with ctx.stage("speech synthesis"):
         chunks = cloner.synthesize(model_dir, clone.text, SpeechOptions())
-        write_wav(reporting(chunks, len(clone.text), scaled(ctx.progress, 16, 19)), out)
-    return out
+        return Speech.from_chunks(reporting(chunks, len(clone.text), scaled(ctx.progress, 16, 19)),
+                                  text=clone.text, language=clone.language)
 
 
 def _render(
     ctx: JobContext[AvatarGeneratePayload] | JobContext[AvatarFastPayload], render: Callable[..., RenderResult],
-    avatar: Path, audio: Path, start: float,
+    avatar: Path, speech: Speech, start: float,
 ) -> dict[str, Any]:
     out_dir = ctx.workdir / "out"
     out_dir.mkdir()
@@ -120,7 +124,7 @@ def _render(
         watermark=None if payload.no_watermark else ctx.settings.watermark_text,
         max_side=payload.resolution,
     )
-    result: RenderResult = render(avatar, audio, out_dir, options, scaled(ctx.progress, start, 97))
+    result: RenderResult = render(avatar, speech, out_dir, options, scaled(ctx.progress, start, 97))
     ctx.progress(98, "storing the video")
     return {
         "video": ctx.store_output("video.mp4", result.video),

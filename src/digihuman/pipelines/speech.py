@@ -10,6 +10,7 @@ from digihuman.errors import InvalidInput, NotFound
 from digihuman.media.audio import write_wav
 from digihuman.progress import Progress, no_progress
 from digihuman.speech.tts.base import AudioChunk, SpeechOptions
+from digihuman.speech.utterance import Speech
 
 if TYPE_CHECKING:
     from digihuman.catalog import Catalog
@@ -63,6 +64,20 @@ def speak(services: VoiceSources, voice_id: str, text: str, out: Path, owner: st
     ``progress`` hears of every chunk, so a job that speaks a long text can still be cancelled.
     """
     return write_wav(reporting(speech_chunks(services, voice_id, text, owner), len(text), progress), out)
+
+
+def spoken(services: VoiceSources, voice_id: str, text: str, owner: str | None, *,
+           language: str | None = None, progress: Progress = no_progress) -> Speech:
+    """``text`` spoken by ``voice_id`` as a job's :class:`Speech`: the samples, the text, and the
+    synthesiser's own phone timings (the talking head recognises nothing).
+
+    ``progress`` hears of every chunk, so a job that speaks a long text can still be cancelled.
+    """
+    chunks = reporting(speech_chunks(services, voice_id, text, owner), len(text), progress)
+    try:
+        return Speech.from_chunks(chunks, text=text, language=language)
+    except ValueError as e:  # nothing came out
+        raise InvalidInput("the text gave no speech: give words the voice can say.") from e
 
 
 def reporting(chunks: Iterator[AudioChunk], total_chars: int, progress: Progress) -> Iterator[AudioChunk]:

@@ -2,7 +2,7 @@
 
     options      parse + validate transforms / subtitle_style        (options.py)
     sound        original soundtrack, or the script spoken anew       (redub.py, soundtrack.py)
-                 → recognised for word timings → sped up → music ducked under it
+                 → words timed (a known script aligned, else recognised) → sped up → music ducked under it
     footage      the source, or the face lip-synced to the new speech (redub.py, footage.py)
     each frame   crop/zoom/mirror/colour/aspect → floating text → subtitles → H.264 encoder
                  (transforms.py, floating.py, subtitles.py, render/output.py)
@@ -32,6 +32,7 @@ from digihuman.render.base import TalkingHead
 from digihuman.speech.asr.base import Recognizer
 from digihuman.text.base import ChatModel
 from digihuman.timeline import Word
+from digihuman.timings import stage
 
 log = logging.getLogger(__name__)
 # x264 superfast at crf 22 measures as clean as veryfast at crf 20 (PSNR 43.9 vs 43.8 dB on 720p
@@ -90,18 +91,19 @@ class VideoRemixer:
 
     def _original(self, request: RemixRequest, duration: float, work: Path, progress: Progress) -> Sound:
         samples = soundtrack.fit(soundtrack.load(request.video), int(round(duration * soundtrack.RATE)))
-        progress(10, "recognising the speech")
-        script, words = self._recognise(samples, request.script, work)
-        progress(100, "recognised")
+        progress(10, "timing the words")
+        script, words = self._timed_words(samples, request.script)
+        progress(100, "words timed")
         return Sound(samples, script, words, request.video, loop=False)
 
     def _redub(self, request: RemixRequest, transforms: Transforms, speak: SpeakFn, work: Path,
                progress: Progress) -> Sound:
         script = (request.script or "").strip()
+        original: np.ndarray | None = None  # the video's own sound, decoded once when needed
         if not script:
             progress(2, "recognising the speech")
             original = soundtrack.load(request.video)
-            script, _ = self._recognise(original, None, work)
+            script, _ = self._timed_words(original, None)
             if not script:
                 raise InvalidInput("text_content is needed: nobody speaks in the video, so there is no script "
                                    "to re-dub.")
@@ -109,28 +111,41 @@ class VideoRemixer:
             progress(8, "rewriting the script")
             script = redub.rewrite(self.chat, script, request.rewrite)
         progress(15, "speaking the script")
-        speech_wav = work / "speech.wav"
-        redub.speak(speak, script, speech_wav)
-        speech = soundtrack.load(speech_wav)
-        progress(30, "recognising the new speech")
-        _, words = self._recognise(speech, script, work)
+        spoken = redub.speak(speak, script)
+        speech = spoken.at(soundtrack.RATE)
+        progress(30, "timing the words")
+        _, words = self._timed_words(speech, script)
         progress(40, "lip-syncing")
-        synced = redub.lip_sync(self.talking_head, request.video, speech_wav, work / "lipsync",
+        synced = redub.lip_sync(self.talking_head, request.video, spoken, work / "lipsync",
                                 scaled(progress, 40, 100))
         if transforms.original_volume > 0:
-            bed = soundtrack.fit(soundtrack.load(request.video), speech.size, loop=True)
+            original = soundtrack.load(request.video) if original is None else original
+            bed = soundtrack.fit(original, speech.size, loop=True)
             speech = soundtrack.limit(speech + bed * transforms.original_volume)
         progress(100, "re-dubbed")
         return Sound(speech, script, words, synced or request.video, loop=synced is None)
 
-    def _recognise(self, samples: np.ndarray, script: str | None, work: Path) -> tuple[str, tuple[Word, ...]]:
-        """The text to show (``script``, or what was heard) and the recognised word timings."""
-        if samples.size < soundtrack.RATE // 2 or float(np.max(np.abs(samples))) < 1e-3:
-            return (script or "").strip(), ()
-        wav = soundtrack.write(samples, work / "recognise.wav")
-        transcript = self.recognizer.transcribe(wav, language=_language(script))
+    def _timed_words(self, samples: np.ndarray, script: str | None) -> tuple[str, tuple[Word, ...]]:
+        """The text to show (``script``, or what was heard) and its word timings: a known script is
+        aligned to the sound (English and Mandarin); only without one, or in another language, are
+        the words recognised."""
+        from digihuman.media.audio import resample
         from digihuman.remix.subtitles import onto_speech
+        from digihuman.speech.align.features import RATE
+        from digihuman.speech.align.timeline import default_builder
+        from digihuman.speech.utterance import Speech
 
+        script = (script or "").strip()
+        if samples.size < soundtrack.RATE // 2 or float(np.max(np.abs(samples))) < 1e-3:
+            return script, ()
+        language = _language(script)
+        if script and language in ("en", "zh"):
+            with stage("alignment"):
+                timeline = default_builder().for_speech(Speech(samples, soundtrack.RATE, language, script))
+            if timeline.words:
+                return script, onto_speech(timeline.words, samples, soundtrack.RATE)
+        with stage("recognition"):
+            transcript = self.recognizer.transcribe(resample(samples, soundtrack.RATE, RATE), language=language)
         return (script or transcript.text).strip(), onto_speech(transcript.words, samples, soundtrack.RATE)
 
     # -- picture ------------------------------------------------------------------------------
@@ -152,7 +167,6 @@ class VideoRemixer:
         duration = audio.size / soundtrack.RATE  # the sound was fitted to the footage, or the footage loops
         if duration <= 0:
             raise MediaRejected("video_url is too short to remix: send a video of at least a second.")
-        audio_wav = soundtrack.write(audio, work / "soundtrack.wav")
         picture = Picture(transforms, source.width, source.height)
         width, height = picture.size
         words = tuple(Word(w.text, w.start / speed, w.end / speed) for w in sound.words)
@@ -164,7 +178,10 @@ class VideoRemixer:
         times = (k / fps * speed for k in range(count))
         out = out_dir / "remix.mp4"
         progress(5, "rendering")
-        with VideoWriter(out, VideoSpec(width, height, fps, OUTPUT_CRF, OUTPUT_PRESET), audio_wav) as writer:
+        from digihuman.speech.utterance import Speech
+
+        spec = VideoSpec(width, height, fps, OUTPUT_CRF, OUTPUT_PRESET)
+        with VideoWriter(out, spec, Speech(audio, soundtrack.RATE)) as writer:
             for k, rgb in enumerate(frames_at(sound.footage, times, source.duration if sound.loop else None)):
                 frame = picture(rgb)
                 if np.shares_memory(frame, rgb):  # the decoder's frame may be shown again: draw on a copy

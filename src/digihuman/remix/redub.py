@@ -16,10 +16,10 @@ import logging
 from pathlib import Path
 
 from digihuman.errors import BackendFailed, EngineUnavailable, InvalidInput, MediaRejected
-from digihuman.media.audio import write_wav
 from digihuman.progress import Progress
 from digihuman.remix.base import SpeakFn
 from digihuman.render.base import RenderOptions, TalkingHead
+from digihuman.speech.utterance import Speech
 from digihuman.text.base import ChatMessage, ChatModel, ChatRequest
 
 log = logging.getLogger(__name__)
@@ -43,24 +43,24 @@ def rewrite(chat: ChatModel | None, script: str, style: str) -> str:
     return text
 
 
-def speak(speak_fn: SpeakFn, script: str, path: Path) -> float:
-    """Speak ``script`` into the WAV file ``path``; its length in seconds."""
+def speak(speak_fn: SpeakFn, script: str) -> Speech:
+    """``script`` spoken: the samples with the synthesiser's own timings (nothing is recognised)."""
     try:
-        return write_wav(speak_fn(script), path)
+        return Speech.from_chunks(speak_fn(script), text=script)
     except ValueError as e:  # nothing came out
         raise InvalidInput("text_content gave no speech: give the words to say.") from e
 
 
-def lip_sync(talking_head: TalkingHead | None, video: Path, audio: Path, out_dir: Path,
+def lip_sync(talking_head: TalkingHead | None, video: Path, speech: Speech, out_dir: Path,
              progress: Progress) -> Path | None:
-    """``video``'s face saying ``audio`` (a video as long as the audio), or None when the video has
-    no usable face (or is too short to learn one) or no talking-head engine is installed."""
+    """``video``'s face saying ``speech`` (a video as long as it), or None when the video has no
+    usable face (or is too short to learn one) or no talking-head engine is installed."""
     if talking_head is None:
         return None
     out_dir.mkdir(parents=True, exist_ok=True)
     face = first_seconds(video, LIPSYNC_WINDOW_S, out_dir / "face.mp4")
     try:
-        result = talking_head.render(face, audio, out_dir, RenderOptions(intermediate=True), progress)
+        result = talking_head.render(face, speech, out_dir, RenderOptions(intermediate=True), progress)
     except MediaRejected as e:
         log.info("remix: no lip sync (%s); the footage is looped under the new speech instead", e.message)
         return None

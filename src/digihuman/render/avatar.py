@@ -258,11 +258,15 @@ def _standardisation(descriptors: np.ndarray, usable: np.ndarray) -> tuple[np.nd
 def _learn_mapping(video: Path, track, descriptors: np.ndarray, usable: np.ndarray,  # noqa: ANN001
                    recognizer: object | None = None) -> tuple[MouthMapping, tuple[str, ...]]:
     """Fit the speech → descriptor regression on the video's own soundtrack."""
-    from digihuman.speech.align import build_timeline, mouth_track
+    from digihuman.speech.align import mouth_track
+    from digihuman.speech.align.features import RATE
+    from digihuman.speech.align.timeline import default_builder
+    from digihuman.speech.utterance import Speech
 
     z_mean, z_std = _standardisation(descriptors, usable)
     try:
-        timeline = build_timeline(Path(video), recognizer=recognizer)  # type: ignore[arg-type]
+        speech = Speech.from_file(Path(video))  # decoded once: the timeline and the features share it
+        timeline = default_builder().for_speech(speech, recognizer)  # type: ignore[arg-type]
     except MediaRejected:
         timeline = None
     if timeline is None or timeline.method == "silence":
@@ -270,7 +274,7 @@ def _learn_mapping(video: Path, track, descriptors: np.ndarray, usable: np.ndarr
                "person's own")
         return prior_mapping(10), (why,)
     mouth = mouth_track(timeline, track.fps)
-    features = speech_features(Path(video), mouth, times=track.times, bands=BANDS)
+    features = speech_features(speech.at(RATE), mouth, times=track.times, bands=BANDS)
     targets = (descriptors - z_mean) / z_std
     return fit_kernel_mapping(features, targets, usable, bands=BANDS), ()
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from digihuman.progress import Progress
+
+if TYPE_CHECKING:
+    from digihuman.speech.utterance import Speech
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class TalkingHead(Protocol):
         """Build an avatar model from a talking video into ``model_dir``."""
 
     def render(
-        self, avatar: Path, audio: Path, out_dir: Path, options: RenderOptions, progress: Progress
+        self, avatar: Path, speech: Speech, out_dir: Path, options: RenderOptions, progress: Progress
     ) -> RenderResult:
-        """Render ``avatar`` (a photo, a video or an avatar model folder) saying ``audio``."""
+        """Render ``avatar`` (a photo, a video or an avatar model folder) saying ``speech``: its
+        samples are the soundtrack, and its timeline (or text) times the mouth when known."""

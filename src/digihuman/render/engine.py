@@ -10,12 +10,17 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from digihuman.errors import EngineUnavailable
 from digihuman.progress import Progress, scaled
 from digihuman.render.avatar import MANIFEST, TrainOptions, train_avatar
 from digihuman.render.base import AvatarInfo, RenderOptions, RenderResult
 from digihuman.timings import stage
+
+if TYPE_CHECKING:
+    from digihuman.speech.utterance import Speech
+    from digihuman.timeline import Timeline
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic"})
 PHOTO_FPS = 25.0
@@ -24,8 +29,9 @@ PHOTO_FPS = 25.0
 class SampleTalkingHead:
     """A :class:`~digihuman.render.base.TalkingHead` built from the avatar's own filmed mouths.
 
-    ``recognizer`` (optional, a speech recogniser) gives the speech timeline words, so English is
-    force-aligned phone by phone instead of read from the sound alone.
+    ``recognizer`` (optional, a speech recogniser) gives the speech timeline words when nothing else
+    does (the user's audio without its text), so English is force-aligned phone by phone instead of
+    read from the sound alone.
     """
 
     def __init__(self, recognizer: object | None = None,
@@ -37,33 +43,35 @@ class SampleTalkingHead:
         """Build an avatar model from a talking video (>= 3 s) into ``model_dir``."""
         return train_avatar(Path(video), Path(model_dir), progress, self.train_options, self.recognizer)
 
-    def render(self, avatar: Path, audio: Path, out_dir: Path, options: RenderOptions,
+    def render(self, avatar: Path, speech: Speech, out_dir: Path, options: RenderOptions,
                progress: Progress) -> RenderResult:
-        """Render ``avatar`` (an avatar model folder, a talking video or a photo) saying ``audio``."""
+        """Render ``avatar`` (an avatar model folder, a talking video or a photo) saying ``speech``."""
         from digihuman.render.video import render_model
 
-        avatar, audio, out_dir = Path(avatar), Path(audio), Path(out_dir)
+        avatar, out_dir = Path(avatar), Path(out_dir)
         with stage("speech analysis"):
-            timeline = self._timeline(audio)
+            timeline = self.timeline(speech)
         if avatar.is_dir() and (avatar / MANIFEST).is_file():
-            return render_model(avatar, audio, out_dir, options, progress, timeline)
+            return render_model(avatar, speech, out_dir, options, progress, timeline)
         if avatar.suffix.lower() in IMAGE_SUFFIXES:
-            return self._render_photo(avatar, audio, out_dir, options, progress, timeline)
+            return self._render_photo(avatar, speech, out_dir, options, progress, timeline)
         model_dir = Path(tempfile.mkdtemp(prefix="avatar-", dir=out_dir if out_dir.is_dir() else None))
         try:
             with stage("training"):
                 self.train(avatar, model_dir, scaled(progress, 0, 50))
-            return render_model(model_dir, audio, out_dir, options, scaled(progress, 50, 100), timeline)
+            return render_model(model_dir, speech, out_dir, options, scaled(progress, 50, 100), timeline)
         finally:
             shutil.rmtree(model_dir, ignore_errors=True)
 
-    def _timeline(self, audio: Path):  # noqa: ANN202 - Timeline
-        from digihuman.speech.align import build_timeline
+    def timeline(self, speech: Speech) -> Timeline:
+        """When the mouth says what: the speech's own timeline (text-to-speech), its text aligned, or
+        (only when nothing is known) the recogniser's words."""
+        from digihuman.speech.align.timeline import default_builder
 
-        return build_timeline(audio, recognizer=self.recognizer)  # type: ignore[arg-type]
+        return default_builder().for_speech(speech, self.recognizer)  # type: ignore[arg-type]
 
-    def _render_photo(self, image: Path, audio: Path, out_dir: Path, options: RenderOptions,
-                      progress: Progress, timeline) -> RenderResult:  # noqa: ANN001 - Timeline
+    def _render_photo(self, image: Path, speech: Speech, out_dir: Path, options: RenderOptions,
+                      progress: Progress, timeline: Timeline) -> RenderResult:
         from digihuman.speech.align import mouth_track
 
         try:
@@ -72,4 +80,4 @@ class SampleTalkingHead:
             raise EngineUnavailable("the photo talking head", "digihuman.render.photo is missing") from e
         with stage("selection"):
             mouth = mouth_track(timeline, PHOTO_FPS)
-        return render_photo(image, audio, mouth, timeline, out_dir, options, progress)
+        return render_photo(image, speech, mouth, timeline, out_dir, options, progress)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from digihuman.render.output import RenderWriter, VideoSpec, write_cover
 from digihuman.render.photo_warp import FaceRig, MeshWarp, MouthPose
 from digihuman.timeline import MouthTrack, Timeline
 from digihuman.timings import stage
+
+if TYPE_CHECKING:
+    from digihuman.speech.utterance import Speech
 
 SILENCE_EASE_S = 0.08  # the mouth settles to rest this fast once a silence starts
 
@@ -97,10 +101,10 @@ def mouth_poses(mouth: MouthTrack, timeline: Timeline) -> list[MouthPose]:
     ]
 
 
-def render_photo(image: Path, audio: Path, mouth: MouthTrack, timeline: Timeline, out_dir: Path,
+def render_photo(image: Path, speech: Speech | Path, mouth: MouthTrack, timeline: Timeline, out_dir: Path,
                  options: RenderOptions, progress: Progress, *,
                  motion: IdleMotion = IdleMotion()) -> RenderResult:
-    """Render ``image`` (a portrait) saying ``audio``, lips moved by ``mouth``, into ``out_dir``.
+    """Render ``image`` (a portrait) saying ``speech``, lips moved by ``mouth``, into ``out_dir``.
 
     Writes video.mp4 (and video_wm.mp4 when ``options.watermark`` is set), cover.jpg and
     preview.webp. One frame per MouthTrack entry at its fps. Raises MediaRejected when the photo
@@ -120,7 +124,7 @@ def render_photo(image: Path, audio: Path, mouth: MouthTrack, timeline: Timeline
     poses = mouth_poses(mouth, timeline)
     # the cover: the first frame's pose, mouth at rest and eyes open
     cover = write_cover(animator.render(MouthPose(), replace(plan.at(0.0), blink=0.0)), out_dir / "cover.jpg")
-    with RenderWriter(out_dir, VideoSpec(width, height, mouth.fps), audio, options.watermark) as output:
+    with RenderWriter(out_dir, VideoSpec(width, height, mouth.fps), speech, options.watermark) as output:
         for i, pose in enumerate(poses):
             with stage("compositing"):
                 frame = animator.render(pose, plan.at(i / mouth.fps))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from digihuman.render.composite import BlendOptions, Compositor
 from digihuman.render.select import SelectOptions, jumps, select_units
 from digihuman.timeline import MouthTrack, Timeline
 from digihuman.timings import stage
+
+if TYPE_CHECKING:
+    from digihuman.speech.utterance import Speech
 
 CROSSFADE = 3  # V2: frames over which a jump between library frames is faded in
 # The mouth is held at rest only well inside a pause: a speaker closes the mouth after the last word
@@ -75,25 +79,31 @@ def plan_render(model: AvatarModel, audio: Path | np.ndarray, timeline: Timeline
                       crossfade=CROSSFADE if quality == "v2" else 0)
 
 
-def render_model(model_dir: Path, audio: Path, out_dir: Path, options: RenderOptions,
+def render_model(model_dir: Path, speech: Speech | Path, out_dir: Path, options: RenderOptions,
                  progress: Progress = no_progress, timeline: Timeline | None = None) -> RenderResult:
-    """Render the avatar model in ``model_dir`` saying ``audio`` into ``out_dir``."""
-    from digihuman.speech.align import build_timeline, mouth_track
+    """Render the avatar model in ``model_dir`` saying ``speech`` (or an audio file, decoded here)
+    into ``out_dir``; ``timeline``: the speech's, when the caller has built it."""
+    from digihuman.speech.align import mouth_track
+    from digihuman.speech.align.features import RATE
+    from digihuman.speech.align.timeline import default_builder
+    from digihuman.speech.utterance import Speech
 
     model = AvatarModel.load(model_dir)
     progress(1, "reading the speech")
+    if not isinstance(speech, Speech):
+        speech = Speech.from_file(Path(speech))
     if timeline is None:
         with stage("speech analysis"):
-            timeline = build_timeline(Path(audio))
+            timeline = default_builder().for_speech(speech)
     progress(5, "choosing mouths")
     with stage("selection"):
         mouth = mouth_track(timeline, model.fps)
-        plan = plan_render(model, Path(audio), timeline, mouth, options.quality)
-    return write_render(model, plan, Path(audio), Path(out_dir), options, scaled(progress, 8, 100))
+        plan = plan_render(model, speech.at(RATE), timeline, mouth, options.quality)
+    return write_render(model, plan, speech, Path(out_dir), options, scaled(progress, 8, 100))
 
 
-def write_render(model: AvatarModel, plan: RenderPlan, audio: Path, out_dir: Path, options: RenderOptions,
-                 progress: Progress = no_progress) -> RenderResult:
+def write_render(model: AvatarModel, plan: RenderPlan, audio: Speech | Path, out_dir: Path,
+                 options: RenderOptions, progress: Progress = no_progress) -> RenderResult:
     """Stream the plan to ``out_dir``: video.mp4 (+ video_wm.mp4), preview.webp, cover.jpg."""
     from digihuman.render.clip import ClipReader, read_plan
     from digihuman.render.output import RenderWriter, VideoSpec, write_cover

@@ -25,32 +25,11 @@ BLOCK = 2000  # frames analysed at once (20 s): bounds the memory the per-frame 
 
 
 def load_audio(path: Path, rate: int = RATE, *, required: bool = True) -> np.ndarray:
-    """Decode any audio or video file PyAV reads into mono float32 samples at ``rate``.
+    """Mono float32 samples at ``rate`` of any audio or video file (see
+    :func:`digihuman.media.audio.decode_audio`, the one decoder)."""
+    from digihuman.media.audio import decode_audio
 
-    A file with no sound track is refused, or with ``required=False`` gives no samples.
-    """
-    import av
-
-    from digihuman.errors import MediaRejected
-
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.audio:
-                if not required:
-                    return np.zeros(0, np.float32)
-                raise MediaRejected(f"{path.name} has no audio track.")
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
-            parts = []
-            for frame in container.decode(audio=0):
-                parts += [f.to_ndarray()[0] for f in resampler.resample(frame)]
-            parts += [f.to_ndarray()[0] for f in resampler.resample(None)]
-    except av.error.FFmpegError as e:
-        raise MediaRejected(f"{path.name} could not be decoded as audio.") from e
-    if not parts:
-        return np.zeros(0, np.float32)
-    out = np.concatenate(parts).astype(np.float32, copy=False)
-    del parts
-    return out
+    return decode_audio(path, rate, required=required)[0]
 
 
 @dataclass(frozen=True)

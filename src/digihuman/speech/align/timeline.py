@@ -19,12 +19,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from digihuman.speech.align import acoustic
 from digihuman.speech.align.english import EnglishAligner, retime_text
-from digihuman.speech.align.features import HOP, RATE, energy_db, load_audio
+from digihuman.speech.align.features import HOP, RATE, energy_db
 from digihuman.speech.align.lexicon import in_dictionary, pronounce, words_of
 from digihuman.speech.align.mandarin import is_chinese, mandarin_phones, tokens
 from digihuman.speech.align.silence import silence_spans, speech_mask
@@ -32,6 +33,9 @@ from digihuman.speech.align.visemes import SILENCE, PhoneTargets, as_arpabet, de
 from digihuman.speech.asr.base import Recognizer, Transcript
 from digihuman.timeline import Phone, Timeline, Viseme, Word
 from digihuman.timings import stage
+
+if TYPE_CHECKING:
+    from digihuman.speech.utterance import Speech
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +51,24 @@ class TimelineBuilder:
     def build(self, audio: Path, *, text: str | None = None, language: str | None = None,
               recognizer: Recognizer | None = None) -> Timeline:
         """The timeline of an audio (or video) file; see ``build_timeline``."""
-        samples = load_audio(audio)
+        from digihuman.speech.utterance import Speech
+
+        return self.for_speech(Speech.from_file(audio, text=text, language=language), recognizer)
+
+    def for_speech(self, speech: Speech, recognizer: Recognizer | None = None) -> Timeline:
+        """The timeline of a job's speech, from what is known of it: its own timeline when known
+        (text-to-speech), else its text aligned to the sound, else the recogniser's words."""
+        if speech.timeline is not None:
+            return speech.timeline
+        samples = speech.at(RATE)
         transcript = None
-        if recognizer is not None and (text is None or _needs_times(samples, text, language)):
+        if recognizer is not None and not speech.text:
             try:
                 with stage("recognition"):
-                    transcript = recognizer.transcribe(audio, language=language)
+                    transcript = recognizer.transcribe(samples, language=speech.language)
             except Exception as e:  # noqa: BLE001 - any recogniser failure falls back to acoustics
-                log.warning("recognition failed for %s, using the acoustic method: %s", audio.name, e)
-        return self.from_samples(samples, text=text, language=language, transcript=transcript)
+                log.warning("recognition failed, using the acoustic method: %s", e)
+        return self.from_samples(samples, text=speech.text, language=speech.language, transcript=transcript)
 
     def from_samples(self, samples: np.ndarray, *, text: str | None = None, language: str | None = None,
                      transcript: Transcript | None = None) -> Timeline:
@@ -144,7 +157,7 @@ def build_timeline(audio: Path, *, text: str | None = None, language: str | None
                    recognizer: Recognizer | None = None) -> Timeline:
     """Phones, visemes and silences of any speech audio (or video with sound).
 
-    ``text``: what is said, when known (then recognition only serves to time long audio);
+    ``text``: what is said, when known (then it is aligned to the sound: nothing is recognised);
     ``language``: "en", "zh" or another code (detected by the recogniser, or guessed from the
     text, when None); ``recognizer``: times the words when there is no text. Without text or
     recogniser, and for languages other than English and Mandarin, the acoustic method answers.
@@ -223,11 +236,6 @@ def guess_language(text: str) -> str:
     if ws and sum(in_dictionary(w) for w in ws) >= 0.7 * len(ws):
         return "en"
     return "und"
-
-
-def _needs_times(samples: np.ndarray, text: str, language: str | None) -> bool:
-    # A known text longer than one alignment chunk still needs word times to be cut.
-    return len(samples) / RATE > 12.0
 
 
 def _speech_spans(speech: np.ndarray) -> list[tuple[float, float]]:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from digihuman.timeline import Word
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -39,5 +42,6 @@ class Transcript:
 class Recognizer(Protocol):
     """Turns speech audio into a timed transcript."""
 
-    def transcribe(self, audio: Path, language: str | None = None) -> Transcript:
-        """Recognise ``audio`` (any format PyAV reads); ``language`` is a hint, detected when None."""
+    def transcribe(self, audio: Path | np.ndarray, language: str | None = None) -> Transcript:
+        """Recognise ``audio`` (any format PyAV reads, or mono 16 kHz float32 samples a job has
+        decoded already); ``language`` is a hint, detected when None."""

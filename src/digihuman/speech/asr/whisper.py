@@ -20,12 +20,15 @@ import threading
 import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from digihuman.errors import EngineUnavailable, InvalidInput, MediaRejected, NotFound
 from digihuman.speech.asr import whisper_models
 from digihuman.speech.asr.base import Segment, Transcript
 from digihuman.timeline import Word, divide
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SAMPLE_RATE = 16_000  # what whisper hears; faster-whisper's decoder resamples to it
 WINDOW_SECONDS = 30  # what whisper hears at once
@@ -74,14 +77,17 @@ class WhisperRecognizer:
         self._models: dict[ModelName, object] = {}
         self._lock = threading.Lock()
 
-    def transcribe(self, audio: Path, language: str | None = None) -> Transcript:
-        """Recognise ``audio`` (any format PyAV reads); ``language`` is a hint, detected when None.
+    def transcribe(self, audio: Path | np.ndarray, language: str | None = None) -> Transcript:
+        """Recognise ``audio`` (any format PyAV reads, or mono 16 kHz float32 samples already
+        decoded); ``language`` is a hint, detected when None.
 
         Audio without speech gives a Transcript with empty text; a file that is not audio
         raises MediaRejected, and an unknown language code InvalidInput.
         """
+        import numpy as np
+
         hint = normalize_language(language)
-        samples = load_audio(audio)
+        samples = load_audio(audio) if isinstance(audio, (str, Path)) else np.asarray(audio, np.float32)
         duration = len(samples) / SAMPLE_RATE
         speech = self._speech_spans(samples)
         if not speech:
@@ -226,8 +232,12 @@ def load_audio(path: Path):  # type: ignore[no-untyped-def]
         raise NotFound(f"The audio file {path} does not exist.")
     info = probe(Path(path), field="The audio")
     require(info, "speech", "The audio")
+    from digihuman.media.audio import decode_audio
+
     try:
-        return _faster_whisper().decode_audio(str(path), sampling_rate=SAMPLE_RATE)
+        return decode_audio(Path(path), SAMPLE_RATE)[0]
+    except MediaRejected:
+        raise
     except Exception as e:  # PyAV raises many kinds; any of them means the same to the user
         raise MediaRejected(
             f"The audio could not be decoded ({type(e).__name__}): send a wav, mp3 or m4a file."
