@@ -123,6 +123,25 @@ def test_after_a_stall_the_feed_plays_at_its_pace_again_rather_than_in_bursts() 
     assert 0.3 <= asyncio.run(run()) < 0.6  # 10 frames at 25 fps, not all at once
 
 
+def test_a_viewer_too_far_behind_skips_old_frames_but_not_their_events() -> None:
+    async def run() -> tuple[int, list[dict[str, Any]]]:
+        hub = Broadcast()
+        feed = Feed(hub.subscribe(), FPS)
+        heard: list[dict[str, Any]] = []
+        feed.on_events = lambda events: heard.extend(events)
+        for i in range(15):  # 3 s at once: more than the 2 s a viewer may lag
+            hub.publish(chunk(i * 0.2, events=({"type": "speaking", "text": str(i)},)))
+        feed.start()
+        await asyncio.sleep(0.1)
+        first = (await feed.next_video()).pts
+        await feed.stop()
+        return first, heard
+
+    first, heard = asyncio.run(run())
+    assert first == VIDEO_CLOCK  # the first second was dropped: 2 s are left
+    assert [e["text"] for e in heard] == [str(i) for i in range(6)]  # what was said then is still told
+
+
 def test_when_chunks_are_lost_the_sound_keeps_to_the_picture() -> None:
     async def run() -> tuple[list[int], list[int]]:
         hub = Broadcast()
@@ -323,7 +342,8 @@ def test_whep_answers_an_offer_with_the_session_as_tracks(whep: tuple[LiveServer
     asyncio.run(run())
 
 
-def test_whep_refuses_a_wrong_token_and_a_body_that_is_not_sdp(whep: tuple[LiveServer, PlayingSession]) -> None:
+def test_whep_refuses_a_wrong_token_and_a_body_that_is_not_sdp(
+        whep: tuple[LiveServer, PlayingSession]) -> None:
     server, session = whep
     base = f"{server.url}/v1/live/{session.id}/whep"
     sdp = {"Content-Type": "application/sdp"}

@@ -51,7 +51,8 @@ def avatar(server: LiveServer, avatar_folder: Path) -> str:  # noqa: F811 - the 
 
 def test_the_live_page_asks_for_a_trained_avatar_first(browser: Browser, server: LiveServer) -> None:
     page = open_page(browser, server, key=STUDIO_KEY)
-    page.route("**/v1/avatars", lambda route: route.fulfill(json={"code": 200, "msg": "ok", "data": {"items": []}}))
+    none = {"code": 200, "msg": "ok", "data": {"items": []}}
+    page.route("**/v1/avatars", lambda route: route.fulfill(json=none))
     page.goto(f"{server.url}/#live")
     expect(page.locator("#live-h")).to_have_text("Live avatar")
     expect(page.locator("#live-avatar option")).to_have_text(["No trained avatar yet"])
@@ -76,7 +77,8 @@ def test_start_watch_say_chat_by_voice_interrupt_and_end(page: Page, server: Liv
     session_id = created.value.json()["data"]["session_id"]
     # The picture comes over WebRTC and plays.
     page.wait_for_function("() => document.querySelector('#live-video').currentTime > 1", timeout=40_000)
-    size = page.evaluate("() => { const v = document.querySelector('#live-video'); return [v.videoWidth, v.videoHeight]; }")
+    size = page.evaluate("() => [document.querySelector('#live-video').videoWidth, "
+                         "document.querySelector('#live-video').videoHeight]")
     assert max(size) == LIVE_SIZE, size
     expect(page.locator("#live-state")).to_have_text("Listening")
     expect(page.locator("#live-stage")).to_have_attribute("data-transport", "webrtc")

@@ -50,6 +50,8 @@ def create_app(settings: Settings, services: Services | None = None, *, housekee
         yield
         if getattr(app.state, "live", None) is not None:  # live sessions end with their server
             app.state.live.close()
+        if getattr(app.state, "whep_viewers", None) is not None:  # and their WebRTC peers say goodbye
+            await app.state.whep_viewers.close_all()
         if reaper and deliverer:
             reaper.stop()
             deliverer.stop()

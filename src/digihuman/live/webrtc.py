@@ -110,7 +110,7 @@ class Feed:
         for i, rgb in enumerate(chunk.frames):
             pts = round((offset_s + i / self._fps) * VIDEO_CLOCK)
             self._video.put_nowait((pts, rgb, chunk.events if i == 0 else ()))
-        _trim(self._video, MAX_BACKLOG_S * self._fps)
+        self._trim_video()
         expected = round(offset_s * AUDIO_RATE)
         if abs(expected - (self._audio_pts + len(self._pcm))) > AUDIO_FRAME:
             # Chunks were lost (this viewer fell behind): restart the sound at the chunk's own time, so that
@@ -124,6 +124,21 @@ class Feed:
             self._pcm = self._pcm[AUDIO_FRAME:]
             self._audio_pts += AUDIO_FRAME
         _trim(self._audio, MAX_BACKLOG_S * AUDIO_RATE / AUDIO_FRAME)
+
+    def _trim_video(self) -> None:
+        """Drop the oldest frames beyond the backlog; their events ride on the first frame kept."""
+        carried: tuple[dict[str, Any], ...] = ()
+        while self._video.qsize() > MAX_BACKLOG_S * self._fps:
+            item = self._video.get_nowait()
+            if item is not None:
+                carried += item[2]
+        if carried:
+            # asyncio.Queue has no way to change its head: take every frame out and put them back
+            items = [self._video.get_nowait() for _ in range(self._video.qsize())]
+            pts, rgb, events = items[0]  # type: ignore[misc]
+            items[0] = (pts, rgb, carried + events)
+            for item in items:
+                self._video.put_nowait(item)
 
     def _resample(self, pcm: np.ndarray, rate: int) -> np.ndarray:
         if rate == AUDIO_RATE:
