@@ -152,5 +152,5 @@ def test_a_row_that_no_longer_parses_fails_its_task_with_a_sentence(tmp_path) ->
     assert failed.status is TaskStatus.FAILED and failed.error_code == 500
     assert failed.error_message == ("this task cannot run on this server: the stored request of this avatar.generate "
                                     "task has unknown key voice; known: audio_key, avatar_key, avatar_kind, "
-                                    "avatar_model_id, create_voice, no_watermark, quality, resolution, use_voice; "
+                                    "avatar_model_id, create_voice, no_watermark, quality, resolution, text, use_voice; "
                                     "submit it again.")

@@ -90,7 +90,7 @@ def _speech(ctx: JobContext[AvatarGeneratePayload]) -> Speech:
     payload = ctx.payload
     if payload.audio_key is not None:
         with ctx.stage("audio decoding"):
-            return Speech.from_file(ctx.input_path(payload.audio_key))
+            return Speech.from_file(ctx.input_path(payload.audio_key), text=payload.text)
     if payload.use_voice is not None:
         voice = payload.use_voice
         with ctx.stage("speech synthesis"):

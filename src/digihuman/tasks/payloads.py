@@ -190,6 +190,8 @@ class AvatarGeneratePayload(Payload):
     quality: Literal["standard", "v2"] = "standard"  # v2 spends more time on blending and smoothing
     no_watermark: bool = False  # True: the clean video is the result (a watermarked one is made too otherwise)
     resolution: int | None = None  # long side of the video in pixels; None: the avatar's own size
+    # with audio_key: what the audio says, so the mouth is aligned to these words, not recognised
+    text: str | None = None
 
     def __post_init__(self) -> None:
         _key("avatar_key", self.avatar_key)
@@ -203,6 +205,10 @@ class AvatarGeneratePayload(Payload):
                                + (f", not {' and '.join(given)}." if given else "."))
         if self.audio_key is not None:
             _key("audio_key", self.audio_key)
+        _check("text", self.text, str, type(None))
+        if self.text is not None and self.audio_key is None:
+            raise InvalidInput("text goes with audio_url (what the audio says); use_voice and create_voice "
+                               "carry their own text.")
         _check("use_voice", self.use_voice, UseVoice, type(None))
         _check("create_voice", self.create_voice, CreateVoice, type(None))
         _one_of("quality", self.quality, QUALITIES)

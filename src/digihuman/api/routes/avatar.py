@@ -54,6 +54,10 @@ class AvatarGeneration(BaseModel):
     resolution: int | None = Field(
         None, description="Long side of the video in pixels, even, 128-3840; default the avatar's own size, "
                           "at most 1080 for photos and 1920 for videos (ours).")
+    text: str | None = Field(
+        None,
+        description="With audio_url: what the audio says, so the mouth follows the known words instead of "
+                    "recognised ones (ours). use_voice and create_voice carry their own text.")
 
 
 @router.post("/avatar/generation")
@@ -83,6 +87,9 @@ def create(body: AvatarGeneration, owner: Owner, services: ServicesDep) -> dict[
     speech_field = "audio_url" if body.audio_url else "create_voice.audio_url"
     if speech_url is not None:
         intake.check(speech_url, speech_field)
+    text = body.text.strip() if body.audio_url and body.text else None
+    if text:
+        check_text(services, text, "text")
     check_quota(services, owner)  # before downloading anything
     avatar = intake.take_url(body.avatar_url, "avatar_url", "visual")
     model_id, trains = video_avatar(services, owner, avatar, body.work_name, "avatar_url") \
@@ -101,7 +108,7 @@ def create(body: AvatarGeneration, owner: Owner, services: ServicesDep) -> dict[
         create_voice = CreateVoiceInput(audio_key=sample.key, language=clone.language, text=clone.text)
     payload = AvatarGeneratePayload(avatar_key=avatar.key, avatar_kind=avatar.info.kind, avatar_model_id=model_id,
                                     audio_key=audio_key, use_voice=use_voice, create_voice=create_voice,
-                                    no_watermark=body.no_watermark, resolution=resolution)
+                                    no_watermark=body.no_watermark, resolution=resolution, text=text or None)
     task = submit(services, owner, payload, name=body.work_name, callback_url=body.callback_url)
     if trains:
         services.catalog.set_avatar_task(model_id, task.id)
