@@ -48,7 +48,7 @@ async function fill(force = false) {
   fillChatModels().catch(() => {});
 }
 
-// Stock and cloned voices, after "the avatar's default voice" (the server picks its language's voice).
+// Stock and cloned voices, after "Default voice" (the server then picks its stock voice).
 async function fillVoice() {
   const select = $("live-voice");
   const keep = select.value;
