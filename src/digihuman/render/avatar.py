@@ -45,7 +45,7 @@ class TrainOptions:
     max_background_s: float = 30.0  # the background window is the calmest stretch this long (at most)
     jpeg_quality: int = 94  # of the stored mouths; 94 keeps teeth and lip texture sharp at ~10 kB
     max_crop_px_per_unit: int = 200  # crop resolution cap: 1080p faces need no more for the mouth
-    background_crf: int = 16  # the background is re-encoded once more when rendering: keep it clean
+    background_crf: int = 15  # the background is re-encoded once more when rendering: keep it clean
 
 
 @dataclass(frozen=True)
