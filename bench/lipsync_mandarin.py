@@ -14,7 +14,8 @@ as it does on English speech it has never heard (a01-a05, the control), with the
                (a mouth that stays shut while the voice goes on reads as out of sync)
     still      std of the opening in pauses (0: the rest frame holds)
 
-Avatars are the lip-sync ablation's (trained on the first 60 % of lv02, lv03, v09; cached in
+Both the mapping before (linear, ±3 frames) and after (kernel, two views) are measured. Avatars are
+the lip-sync ablation's (trained on the first 60 % of lv02, lv03, v09; cached in
 ``--work``, trained there on the first run). Writes ``bench/results/lipsync_mandarin.json``.
 
     .venv/bin/python bench/lipsync_mandarin.py [--work DIR]
@@ -75,32 +76,37 @@ def main() -> None:
     p.add_argument("clips", nargs="*", default=["lv02", "lv03", "v09"])
     p.add_argument("--work", type=Path, default=Path("/tmp/lipsync_ablation"))
     args = p.parse_args()
-    variant = next(v for v in VARIANTS if "(after)" in v.label)
+    variants = [v for v in VARIANTS if "(before)" in v.label or "(after)" in v.label]
     rows, speech = [], {}
     for name in args.clips:
         case = prepare(name, args.work)
-        mapping = fitted(case, variant)
         coupling = filmed_coupling(case)
-        for group, files in (("zh", MANDARIN), ("en", ENGLISH)):
-            for f in files:
-                row = {"avatar": name, "group": group, "filmed_r_loud": coupling, **measure(case, variant, mapping, AUDIO / f, speech)}
-                rows.append(row)
-                print(json.dumps(row), flush=True)
-    print(f"\n{'group':5} {'seconds':>7} {'r_loud':>6} {'spread':>6} {'closed':>6} {'still':>6}  (length-weighted over avatars)")
-    summary = {}
-    for group in ("zh", "en"):
-        part = [r for r in rows if r["group"] == group]
-        w = np.array([r["seconds"] for r in part])
+        for variant in variants:
+            mapping = fitted(case, variant)
+            for group, files in (("zh", MANDARIN), ("en", ENGLISH)):
+                for f in files:
+                    row = {"avatar": name, "variant": variant.label, "group": group, "filmed_r_loud": coupling,
+                           **measure(case, variant, mapping, AUDIO / f, speech)}
+                    rows.append(row)
+                    print(json.dumps(row), flush=True)
+    print(f"\n{'variant':40} {'group':5} {'seconds':>7} {'r_loud':>6} {'spread':>6} {'closed':>6} {'still':>6}"
+          "  (length-weighted over avatars)")
+    summary: dict = {}
+    for variant in variants:
+        for group in ("zh", "en"):
+            part = [r for r in rows if r["group"] == group and r["variant"] == variant.label]
+            w = np.array([r["seconds"] for r in part])
 
-        def mean(key: str, part=part, w=w) -> float:
-            v = np.array([np.nan if r[key] is None else r[key] for r in part], np.float64)
-            ok = ~np.isnan(v)
-            return round(float((w[ok] * v[ok]).sum() / max(w[ok].sum(), 1e-9)), 3)
+            def mean(key: str, part=part, w=w) -> float:
+                v = np.array([np.nan if r[key] is None else r[key] for r in part], np.float64)
+                ok = ~np.isnan(v)
+                return round(float((w[ok] * v[ok]).sum() / max(w[ok].sum(), 1e-9)), 3)
 
-        summary[group] = {k: mean(k) for k in ("r_loud", "spread", "closed", "still")}
-        summary[group]["seconds"] = round(float(w.sum()), 1)
-        s = summary[group]
-        print(f"{group:5} {s['seconds']:7.1f} {s['r_loud']:6.3f} {s['spread']:6.2f} {s['closed']:6.2f} {s['still']:6.3f}")
+            s = {k: mean(k) for k in ("r_loud", "spread", "closed", "still")}
+            s["seconds"] = round(float(w.sum()), 1)
+            summary.setdefault(variant.label, {})[group] = s
+            print(f"{variant.label:40} {group:5} {s['seconds']:7.1f} {s['r_loud']:6.3f} {s['spread']:6.2f} "
+                  f"{s['closed']:6.2f} {s['still']:6.3f}")
     (RESULTS / "lipsync_mandarin.json").write_text(json.dumps({"rows": rows, "summary": summary}, indent=1))
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from digihuman.render.composite import lip_colour
-from digihuman.render.mapping import MouthMapping, SpeechFeatures, fit_kernel_mapping
+from digihuman.render.mapping import KERNEL_VIEWS, MouthMapping, SpeechFeatures, fit_kernel_mapping
 from digihuman.render.select import colour_outliers
 
 
@@ -25,7 +25,8 @@ def _speech(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_kernel_mapping_generalises_a_lagged_nonlinear_relation() -> None:
     x, y = _speech(600, 0)
-    mapping = fit_kernel_mapping(SpeechFeatures(x, 25.0), y, np.ones(600, bool), gamma=0.5, ridge=0.1)
+    frames = ((KERNEL_VIEWS[0][0], 0.5),)  # the per-frame view alone: white-noise features do not pool
+    mapping = fit_kernel_mapping(SpeechFeatures(x, 25.0), y, np.ones(600, bool), views=frames, ridge=0.1)
     new_x, new_y = _speech(300, 1)
     pred = mapping.predict(SpeechFeatures(new_x, 25.0))
     assert pred.shape == (300, 5)
@@ -33,14 +34,14 @@ def test_kernel_mapping_generalises_a_lagged_nonlinear_relation() -> None:
     assert np.corrcoef(pred[:, 1], new_y[:, 1])[0, 1] > 0.8
     # the reported r is the leave-one-out one: high where there is a relation, near 0 on noise
     assert mapping.fitted_r[1] > 0.8 and abs(mapping.fitted_r[3]) < 0.3
-    # the timeline's columns are not among the inputs
-    assert mapping.first_column == 4 and mapping.anchors.shape[1] == 6 * 7
+    assert mapping.first_column == 4  # the timeline's columns are not among the inputs
 
 
 def test_kernel_mapping_keeps_at_most_its_anchors_and_round_trips(tmp_path: Path) -> None:
     x, y = _speech(900, 2)
     mapping = fit_kernel_mapping(SpeechFeatures(x, 25.0), y, np.ones(900, bool), max_anchors=300)
-    assert len(mapping.anchors) == 300
+    # two views: ±3 frames and five pooled spans, 300 rows each
+    assert [part.anchors.shape for part in mapping.kernels] == [(300, 6 * 7), (300, 6 * 5)]
     path = tmp_path / "mapping.npz"
     mapping.save(path)
     loaded = MouthMapping.load(path)
