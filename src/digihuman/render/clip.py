@@ -9,6 +9,8 @@ backward run decodes one GOP at a time and hands its frames out in reverse, hold
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -156,3 +158,44 @@ def read_plan(reader: ClipReader, plan: np.ndarray) -> Iterator[np.ndarray]:
         for _ in range(abs(final - first) + 1 - count):
             assert last is not None
             yield last
+
+
+def read_ahead(frames: Iterator[np.ndarray], depth: int = 3) -> Iterator[np.ndarray]:
+    """``frames``, produced by a thread up to ``depth`` frames ahead of the consumer: decoding (PyAV
+    works outside the GIL) overlaps the compositing and the encoders. Close the iterator before the
+    clip it reads: closing stops and joins the thread."""
+    ahead: queue.Queue[object] = queue.Queue(depth)
+    stop = threading.Event()
+    end = object()
+
+    def offer(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for frame in frames:
+                if not offer(frame):
+                    return
+            offer(end)
+        except BaseException as e:  # noqa: BLE001 - raised again in the consumer
+            offer(e)
+
+    thread = threading.Thread(target=run, name="read ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = ahead.get()
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()

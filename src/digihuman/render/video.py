@@ -105,10 +105,11 @@ def render_model(model_dir: Path, speech: Speech | Path, out_dir: Path, options:
 def write_render(model: AvatarModel, plan: RenderPlan, audio: Speech | Path, out_dir: Path,
                  options: RenderOptions, progress: Progress = no_progress) -> RenderResult:
     """Stream the plan to ``out_dir``: video.mp4 (+ video_wm.mp4), preview.webp, cover.jpg."""
-    from digihuman.render.clip import ClipReader, read_plan
+    from digihuman.render.clip import ClipReader, read_ahead, read_plan
     from digihuman.render.output import RenderWriter, VideoSpec, write_cover
 
     import cv2
+    from threadpoolctl import threadpool_limits
 
     out_dir.mkdir(parents=True, exist_ok=True)
     width, height = output_size(*model.size, options.max_side, VIDEO_MAX_SIDE)
@@ -123,9 +124,12 @@ def write_render(model: AvatarModel, plan: RenderPlan, audio: Speech | Path, out
     cover, cover_at = out_dir / "cover.jpg", _cover_frame(plan)
     reader = ClipReader(model.folder / model.manifest["background"]["file"])
     fades = _fades(plan)
+    backgrounds = read_ahead(read_plan(reader, plan.background))
+    # decoding, compositing and the encoders run in their own threads; the per-frame matrix work is
+    # small (the jaw bend's solve), and BLAS threads would only wait for a free core
     try:
-        with RenderWriter(out_dir, spec, audio, options.watermark) as output:
-            backgrounds = read_plan(reader, plan.background)
+        with threadpool_limits(limits=1, user_api="blas"), \
+                RenderWriter(out_dir, spec, audio, options.watermark) as output:
             for t in range(plan.frames):
                 with stage("decode"):
                     rgb = next(backgrounds, None)
@@ -145,6 +149,7 @@ def write_render(model: AvatarModel, plan: RenderPlan, audio: Speech | Path, out
                 if t % 25 == 0:
                     progress(100.0 * t / plan.frames, "rendering")
     finally:
+        backgrounds.close()  # stops the decoding thread before its clip closes
         reader.close()
     progress(100, "rendered")
     return RenderResult(video=output.video, cover=cover, preview=output.preview,
