@@ -96,3 +96,29 @@ class FragmentedMp4:
         finally:
             self._container.close()
         return self._sink.take()
+
+
+def video_samples(fragments: bytes, video_track: int = 1) -> int:
+    """Video frames in ``fragments`` (whole moof + mdat boxes, as :meth:`FragmentedMp4.feed` returns
+    them): what a client received, for measuring a stream without decoding it."""
+    import struct
+
+    def boxes(data: bytes) -> list[tuple[bytes, bytes]]:
+        out, i = [], 0
+        while i + 8 <= len(data):
+            size, kind = struct.unpack(">I4s", data[i: i + 8])
+            if size < 8:
+                break
+            out.append((kind, data[i + 8: i + size]))
+            i += size
+        return out
+
+    count = 0
+    for kind, moof in boxes(fragments):
+        if kind != b"moof":
+            continue
+        for sub, traf in boxes(moof):
+            inner = dict(boxes(traf)) if sub == b"traf" else {}
+            if b"tfhd" in inner and b"trun" in inner and struct.unpack(">I", inner[b"tfhd"][4:8])[0] == video_track:
+                count += struct.unpack(">I", inner[b"trun"][4:8])[0]
+    return count
