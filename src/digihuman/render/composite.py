@@ -183,7 +183,9 @@ class Compositor:
         box = warped[y0:y1, x0:x1].astype(np.float32) / 255.0
         lab = cv2.cvtColor(box, cv2.COLOR_RGB2LAB)
         src = np.array(cv2.mean(lab, mask=src_ring[y0:y1, x0:x1])[:3])
-        dst = np.array(cv2.mean(cv2.cvtColor(roi.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB), mask=dst_ring)[:3])
+        bx, by, bw, bh = cv2.boundingRect(dst_ring)  # convert the lips only, not the whole face
+        lips = cv2.cvtColor(roi[by:by + bh, bx:bx + bw].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+        dst = np.array(cv2.mean(lips, mask=dst_ring[by:by + bh, bx:bx + bw])[:3])
         if self._lip_target is not None:
             f = self.options.lip_follow
             dst = (1 - f) * self._lip_target + f * dst
