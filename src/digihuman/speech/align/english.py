@@ -5,7 +5,8 @@ so the audio is cut at word boundaries into chunks of 5-12 s (cutting in the wid
 available) and each chunk is aligned on its own: decode against the chunk's words, switch on
 sub-word alignment (``set_alignment()``), decode again, read the phones (``get_alignment()``).
 A chunk that does not align keeps the recogniser's word times, each word's dictionary phones
-spread over it (vowels given twice a consonant's time).
+spread over it (vowels given twice a consonant's time). A known text without word times (no
+recogniser was asked) is first aligned in one pass over the whole audio (``align_text``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class ChunkOptions:
     min_s: float = 5.0  # chunks shorter than this are only made at the end
     max_s: float = 12.0  # never longer, unless one word alone is
     pad_s: float = 0.15  # audio taken beyond the outer words, for recogniser times that cut early
+    whole_s: float = 120.0  # a known text without word times is first aligned in one pass up to this long
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,20 @@ class EnglishAligner:
         if fallbacks:
             log.info("%d stretches of %d chunks kept the recogniser's word times", fallbacks, len(chunks))
         return out_words, _monotonic(out_phones)
+
+    def align_text(self, samples: np.ndarray, text_words: Sequence[str]) -> tuple[list[Word], list[Phone]] | None:
+        """Phones of a known text over all of 16 kHz ``samples`` in one pass, when the audio is at
+        most ``chunking.whole_s`` long; None when it is longer or pocketsphinx cannot align it.
+
+        Without a recogniser's word times, chunks can only be cut where the words are guessed to
+        fall, and a guess one word off sinks both chunks; the whole text in one pass has no cuts to
+        get wrong (a minute of speech aligns in a few seconds when the text matches it)."""
+        tokens = [t for w in text_words for t in words_of(w)]
+        duration = len(samples) / RATE
+        if not tokens or duration > self.chunking.whole_s:
+            return None
+        result = self.align_chunk(samples, 0.0, duration, tokens)
+        return None if result is None else (result[0], _monotonic(result[1]))
 
     def _align_or_split(self, samples: np.ndarray, chunk: Chunk) -> tuple[list[Word], list[Phone], int]:
         """Words, phones, and how many stretches fell back to the recogniser's times."""

@@ -85,8 +85,14 @@ class TimelineBuilder:
         phones: list[Phone] = []
         method = "acoustic"
         if lang == "en" and (text or (transcript and transcript.words)):
-            timed = _english_words(text, transcript, speech, duration)
-            if timed:
+            whole = None
+            if text and not (transcript and transcript.words):
+                with stage("alignment"):
+                    whole = self.aligner.align_text(samples, words_of(text))
+            if whole is not None:
+                words, phones = whole
+                method = "align"
+            elif timed := _english_words(text, transcript, speech, duration):
                 with stage("alignment"):
                     words, phones = self.aligner.align(samples, timed)
                 method = "align"
