@@ -289,7 +289,7 @@ def _cut_library(video: Path, track, ppu: float, start: int, frames: int, cover_
     from digihuman.render.composite import lip_colour
 
     from digihuman.face import read_frames
-    from digihuman.render.clip import ClipWriter
+    from digihuman.render.clip import ClipWriter, read_ahead
     from digihuman.render.output import write_cover
 
     size = crop_size(ppu)
@@ -301,7 +301,8 @@ def _cut_library(video: Path, track, ppu: float, start: int, frames: int, cover_
     with open(model_dir / "mouths.bin", "wb") as blob, \
             ClipWriter(model_dir / "background.mp4", track.width, track.height, track.fps,
                        crf=options.background_crf) as background:
-        for frame in read_frames(video):
+        # decoding runs a few frames ahead in its own thread, beside the crops and the encoder
+        for frame in read_ahead(read_frames(video)):
             i = row_of.get(frame.index)
             if i is None:
                 continue

@@ -15,8 +15,11 @@ from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 GOP = 16  # frames between keyframes of the background clip
 
@@ -160,10 +163,10 @@ def read_plan(reader: ClipReader, plan: np.ndarray) -> Iterator[np.ndarray]:
             yield last
 
 
-def read_ahead(frames: Iterator[np.ndarray], depth: int = 3) -> Iterator[np.ndarray]:
-    """``frames``, produced by a thread up to ``depth`` frames ahead of the consumer: decoding (PyAV
-    works outside the GIL) overlaps the compositing and the encoders. Close the iterator before the
-    clip it reads: closing stops and joins the thread."""
+def read_ahead(frames: Iterator[T], depth: int = 3) -> Iterator[T]:
+    """``frames`` (decoded pictures), produced by a thread up to ``depth`` frames ahead of the
+    consumer: decoding (PyAV works outside the GIL) overlaps the compositing and the encoders. Close
+    the iterator before the clip it reads: closing stops and joins the thread."""
     ahead: queue.Queue[object] = queue.Queue(depth)
     stop = threading.Event()
     end = object()

@@ -169,7 +169,10 @@ def to_yuv(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420)
 
 
-def _mark_layout(width: int, height: int, text: str) -> tuple[float, int, tuple[int, int], tuple[int, int, int, int]]:
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1
+
+
+def _mark_layout(width: int, height: int, text: str) -> tuple[float, int, tuple[int, int], Box]:
     """Scale, thickness, text origin and the even-aligned box (x0, y0, x1, y1) the mark can touch."""
     import cv2
 
@@ -183,7 +186,7 @@ def _mark_layout(width: int, height: int, text: str) -> tuple[float, int, tuple[
     return scale, thickness, (x, y), (x0, y0, x1, y1)
 
 
-def _marked_corner(rgb: np.ndarray, text: str) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+def _marked_corner(rgb: np.ndarray, text: str) -> tuple[np.ndarray, Box]:
     """The corner box of ``rgb`` with ``text`` drawn in, and the box."""
     import cv2
 
@@ -193,8 +196,8 @@ def _marked_corner(rgb: np.ndarray, text: str) -> tuple[np.ndarray, tuple[int, i
     corner = np.ascontiguousarray(rgb[y0:y1, x0:x1])
     overlay = corner.copy()
     at = (x - x0, y - y0)
-    cv2.putText(overlay, text, (at[0] + 1, at[1] + 1), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 1,
-                cv2.LINE_AA)
+    shadow = (at[0] + 1, at[1] + 1)
+    cv2.putText(overlay, text, shadow, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 1, cv2.LINE_AA)
     cv2.putText(overlay, text, at, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)
     return cv2.addWeighted(overlay, 0.75, corner, 0.25, 0), box
 
@@ -226,7 +229,8 @@ def watermark_yuv(yuv: np.ndarray, rgb: np.ndarray, text: str) -> np.ndarray:
     for start, pw, cstart, cpw, sub in planes:
         ph, cph = height // sub, ch // sub
         plane = flat[start: start + pw * ph].reshape(ph, pw)
-        plane[y0 // sub: y0 // sub + cph, x0 // sub: x0 // sub + cpw] = part[cstart: cstart + cpw * cph].reshape(cph, cpw)
+        patch = part[cstart: cstart + cpw * cph].reshape(cph, cpw)
+        plane[y0 // sub: y0 // sub + cph, x0 // sub: x0 // sub + cpw] = patch
     return out
 
 
@@ -323,7 +327,8 @@ class RenderWriter:
             marked = (opened.enter_context(VideoWriter(self.watermarked, self._spec, self._audio))
                       if self.watermarked else None)
             self._size = clean.width, clean.height
-            self._threads = [_EncoderThread(w, f"encode {w.path.name}") for w in (clean, marked) if w is not None]
+            self._threads = [_EncoderThread(w, f"encode {w.path.name}")
+                             for w in (clean, marked) if w is not None]
             self._writers = opened.pop_all()
         return self
 
