@@ -69,6 +69,7 @@ class FramePainter:
         self.footage = Footage(model)
         self._compositor = Compositor(model, BlendOptions())
         self._mouths: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._last: tuple[int, int, np.ndarray] | None = None  # (k, mouth row, frame)
 
     def window_frame(self, k: int) -> int:
         return int(window_frames(self.footage.count, k, 1)[0])
@@ -77,12 +78,16 @@ class FramePainter:
         """RGB uint8 frame of model frame ``k`` showing library mouth ``mouth_row``."""
         import cv2
 
+        if self._last is not None and self._last[:2] == (k, mouth_row):
+            # footage filmed at fewer frames per second than the stream's shows a frame twice
+            return self._last[2]
         background = self.footage.at(k)
         frame = self._compositor(background, self.start + self.window_frame(k), self._mouth(mouth_row),
                                  mouth_row)
         if (frame.shape[1], frame.shape[0]) != self.size:
             shrink = self.size[0] < frame.shape[1]
             frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        self._last = (k, mouth_row, frame)
         return frame
 
     def _mouth(self, row: int) -> np.ndarray:

@@ -47,7 +47,7 @@ class MediaChunk:
     """One slice of the live stream: consecutive frames and the sound played over them."""
 
     start_s: float  # stream time of the first frame (0 at the session's first chunk)
-    frames: tuple[np.ndarray, ...]  # H x W x 3 uint8 RGB, at the session's fps
+    frames: tuple[np.ndarray, ...]  # H x W x 3 uint8 RGB, at the session's fps; shared: never write to them
     audio: np.ndarray  # int16 mono, len(frames) / fps seconds at sample_rate
     sample_rate: int
     events: tuple[dict[str, Any], ...] = field(default=())  # JSON events about this chunk's media
