@@ -87,11 +87,3 @@ class Speech:
         if language is None and timeline.language != "und":
             language = timeline.language
         return cls(samples, rate, language=language, text=said.strip() or None, timeline=timeline)
-
-    def write_wav(self, path: Path) -> Path:
-        """The samples as a 16-bit mono WAV file (for a stage that hands a file to another program)."""
-        from digihuman.media.audio import write_wav
-        from digihuman.speech.tts.base import AudioChunk
-
-        write_wav([AudioChunk(self.samples, self.sample_rate)], path)
-        return path
