@@ -32,6 +32,10 @@ Means are weighted by test length; clips whose test segment is under 10 s are re
 ``--seconds S`` renders only the first S seconds of each test segment (quick checks); ``--range``
 turns on the quantile matching of the asked-for opening to the person's range (ablation).
 
+``bench/lipsync_ablation.py`` compares mapping and selection variants on the same splits without
+rendering (seconds a variant); ``bench/lipsync_mandarin.py`` drives the same avatars with Mandarin
+speech, which no test video speaks.
+
 ``--asr`` gives the timelines words (English clips with a cached transcript), as a server with a
 speech recogniser would; without it they are built from the sound alone. ``--text`` gives the test
 timeline the transcript's text instead, aligned to the sound with no recogniser (as a request that
