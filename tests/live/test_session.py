@@ -14,7 +14,7 @@ from digihuman.face.landmarks import LIPS_OUTER
 from digihuman.live.fmp4 import FragmentedMp4
 from digihuman.live.frames import FramePainter, window_frames
 from digihuman.live.session import LiveOptions, LiveSession
-from digihuman.live.speech import sentences
+from digihuman.live.speech import quick_start, sentences
 from digihuman.live.stream import MediaChunk, SessionEnded
 from digihuman.render.avatar import AvatarModel
 from digihuman.speech.tts.base import SpeechOptions
@@ -157,6 +157,16 @@ def test_sentences_are_spoken_as_soon_as_they_are_complete() -> None:
     # each sentence is handed on once the piece after its end arrived, not at the end of the answer
     assert seen == [("Hello world.", 2), ("How are you?", 3), ("I am fine", 4)]
     assert list(sentences(["你好。今天", "天气很好！谢谢"])) == ["你好。", "今天天气很好！", "谢谢"]
+
+
+def test_a_long_first_sentence_is_spoken_from_its_first_clause_on() -> None:
+    text = "Hello, and welcome to the live avatar of our company. Bye."
+    assert list(quick_start(sentences([text]))) == [
+        "Hello,", "and welcome to the live avatar of our company.", "Bye."]
+    assert list(quick_start(["Short, first.", "Later, long sentences stay whole whatever their length."])) == [
+        "Short, first.", "Later, long sentences stay whole whatever their length."]
+    assert list(quick_start(["你好，欢迎来到我们公司的实时数字人直播间，今天我们来介绍新产品。"])) == [
+        "你好，欢迎来到我们公司的实时数字人直播间，", "今天我们来介绍新产品。"]
 
 
 def test_the_footage_plays_back_and_forth_without_end() -> None:

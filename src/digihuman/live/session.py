@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from digihuman.errors import Conflict, DigihumanError, InvalidInput
-from digihuman.live.speech import CONTEXT_S, RATE, MouthPlanner, Utterance, sentences
+from digihuman.live.speech import CONTEXT_S, RATE, MouthPlanner, Utterance, quick_start, sentences
 from digihuman.live.stream import Broadcast, MediaChunk, Subscription
 from digihuman.render.avatar import AvatarModel
 from digihuman.speech.tts.base import AudioChunk
@@ -211,7 +211,7 @@ class LiveSession:
                         self._busy = max(0, self._busy - 1)  # the stream's own share (audio_start)
 
     def _say(self, generation: int, parts: Iterable[str]) -> None:
-        for sentence in parts:
+        for sentence in quick_start(parts):
             if not self._current(generation):
                 return
             chunks = list(self._speak(sentence))
