@@ -2,28 +2,43 @@
 
 Run from the repository root:
 
-    .venv/bin/python bench/voice_eval.py                       # every speaker (~15 min on 2 cores)
-    .venv/bin/python bench/voice_eval.py --speakers a05 a09 --sentences 4   # a quick look
+    .venv/bin/python bench/voice_eval.py --no-full             # every speaker, 12 s and 60 s references
+    .venv/bin/python bench/voice_eval.py --speakers a05 a09 --sentences 4 --no-full   # a quick look
 
 For each speaker of ../shared/media with enough speech, the last part of their audio is held out,
-voice models are built (fast and full) from the rest, the same sentences are spoken (English for
-English speakers, Mandarin for Mandarin ones) and compared with the held-out speech:
+voice models are built from the first ``--reference-s`` seconds of the rest (12 and 60 by default;
+60 takes what there is, and is left out where that is no more than the 12 s run had), the same
+sentences are spoken (English for English speakers, Mandarin for Mandarin ones) and compared with
+the held-out speech:
 
-- similarity: cosine of resemblyzer speaker embeddings between all the spoken sentences and the
-  held-out speech. Rows: the stock voices (best of them), the stock voice through the same WORLD
-  analysis/synthesis (the baseline: the vocoder alone moves the score), and each method:
-    f0        pitch mapped to the target, envelope unchanged
-    f0+warp   and the formant warp fitted by fast training
-    knn       and kNN frame selection, each frame replaced (no smoothing of the correction)
-    fast      what fast training chose (kNN correction smoothed by reference length)
-    full      what full training tuned
+- similarity: cosine of GE2E speaker embeddings between all the spoken sentences and the held-out
+  speech. Rows: the stock voices (best of them), the stock voice through the same WORLD
+  analysis/synthesis (the vocoder alone moves the score), and each method:
+    f0           pitch mapped to the target, envelope unchanged
+    mcep         kNN on mean-normalised mel-cepstra, correction smoothed by reference length (the
+                 fast setting until the standardised matching)
+    mcep-s9      the same with the correction smoothed over 9 frames only (more of the target's frames)
+    k8-s9        8 frames averaged per match, smoothed over 9 frames (more frames, fewer wrong sounds?)
+    ctx4         matching with 4 frames of context each side (20 ms) instead of 2, smoothing by length
+    ctx4-s9      the same smoothed over 9 frames
+    breath       the chosen frames' aperiodicity (breathiness) instead of the stock voice's
+    fast         what fast training chose
+    full         what full training tuned (unless --no-full)
+  Tried and dropped (12 s references of a05, a09, a03, 4 sentences, measured 2026-12-02):
+  kNN on whisper tiny.en / base *final* encoder states (CTranslate2
+  ``Whisper.encode``, kNN-VC style, 20 ms units of four WORLD frames): unintelligible (WER 0.98 on
+  a05, and a05's own held-out speech matched to a05's reference came out as other words): the last
+  layer is contextual and position-laden, not a per-frame phone code; and mel-cepstra normalised in
+  spread as well as mean (CMVN): lower similarity and higher WER than mean normalisation alone.
 - WER (English, whisper tiny.en) / CER (Mandarin, whisper base) of the spoken sentences;
-- fast and full training time (samples read, checked, analysed, tuned), synthesis RTF.
+- training time (samples read, checked, analysed), and per method the conversion RTF
+  (analysis, matching, synthesis of the stock audio), plus the end-to-end RTF of a fast model
+  (stock voice included) through ``WorldVoiceCloner.synthesize``.
 
 The voice_ref clips (3-7 s) are too short to hold anything out: they are compared with themselves
-("held-in" in the table), which flatters every method alike. Writes bench/results/voice_eval.json and
-spectrograms (stock, cloned, real) as bench/results/voice_<speaker>.png. Timings are noisy on a busy
-machine: rerun on a quiet one before quoting them.
+("held-in" in the table), which flatters every method alike. Writes bench/results/voice_eval.json (or
+--out) and spectrograms with F0 tracks (stock, mcep, fast, real) as bench/results/voice_<speaker>_<ref>s.png.
+Timings are noisy on a busy machine: rerun on a quiet one before quoting them.
 """
 
 from __future__ import annotations
@@ -45,10 +60,10 @@ from digihuman.speech.asr.whisper import WhisperRecognizer, load_audio
 from digihuman.speech.tts.base import AudioChunk, SpeechOptions
 from digihuman.speech.tts.catalogue import SpeechCatalogue
 from digihuman.speech.voices.base import VoiceTrainOptions
-from digihuman.speech.voices.conversion import Conversion
+from digihuman.speech.voices.conversion import Conversion, TargetFrames
 from digihuman.speech.voices.features import RATE, analyse, vocode
 from digihuman.speech.voices.similarity import embed, similarity
-from digihuman.speech.voices.world import SOURCE_VOICES, WorldVoiceCloner, _Model, speak_as
+from digihuman.speech.voices.world import SOURCE_VOICES, WorldVoiceCloner, _Model, fast_conversion, speak_as
 
 ROOT = Path(__file__).resolve().parent.parent
 MEDIA = ROOT.parent / "shared" / "media"
@@ -90,6 +105,7 @@ SPEAKERS = (
     Speaker("a05", "audio/a05_en_m_musetalk_eng_60s.wav", "en", 15.0),
     Speaker("lv03", "video/lv03_en_m_lieu_edtalk_pose_source2.mp4", "en", 15.0),
     Speaker("a09", "audio/a09_zh_f_musetalk_sun_22s.wav", "zh", 7.0),
+    Speaker("v09", "video/v09_en_m_oldman_infinitetalk_ref.mp4", "en", 4.0),
     Speaker("a01", "audio/a01_en_m_hdtf_radio34.wav", "en", 3.0),
     Speaker("a02", "audio/a02_en_hdtf_radio31.wav", "en", 3.0),
     Speaker("a03", "audio/a03_en_f_latentsync_demo1.wav", "en", 3.0),
@@ -98,13 +114,17 @@ SPEAKERS = (
     Speaker("r02", "voice_ref/r02_zh_f5tts_basic_ref_zh.wav", "zh", 0.0),
     Speaker("r03", "voice_ref/r03_zh_f_cosyvoice_zero_shot_prompt.wav", "zh", 0.0),
 )
+METHODS = ("f0", "mcep", "mcep-s9", "k8-s9", "ctx4", "ctx4-s9", "breath", "fast", "full")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--speakers", nargs="*", help="names to run (default: all)")
     parser.add_argument("--sentences", type=int, default=10, help="sentences spoken per speaker (max 10)")
+    parser.add_argument("--reference-s", type=float, nargs="+", default=[12.0, 60.0],
+                        help="seconds of reference speech the models are built from")
     parser.add_argument("--no-full", action="store_true", help="skip full training (faster)")
+    parser.add_argument("--out", default="voice_eval.json", help="file name under bench/results")
     args = parser.parse_args()
     speakers = [s for s in SPEAKERS if not args.speakers or s.name in args.speakers]
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -120,36 +140,50 @@ def main() -> None:
                               "vocoded": _error(asr, vocoded[lang], sentences[lang], lang)} for lang in stock}
     rows, rejected = [], {}
     for speaker in speakers:
-        print(f"-- {speaker.name}", file=sys.stderr, flush=True)
-        try:
-            rows.append(_evaluate(speaker, cloner, asr, sentences[speaker.language], stock, stock_embeddings,
-                                  vocoded[speaker.language], baseline_errors[speaker.language], not args.no_full))
-        except MediaRejected as e:  # the sample checks refuse it, as they would for a user
-            rejected[speaker.name] = str(e)
-        (RESULTS / "voice_eval.json").write_text(json.dumps(
-            {"sentences": args.sentences, "rows": rows, "rejected": rejected}, indent=1, ensure_ascii=False))
+        done = 0.0
+        for seconds in sorted(args.reference_s):
+            print(f"-- {speaker.name} {seconds:.0f} s", file=sys.stderr, flush=True)
+            try:
+                row = _evaluate(speaker, seconds, done, cloner, asr, sentences[speaker.language], stock,
+                                stock_embeddings, vocoded[speaker.language], baseline_errors[speaker.language],
+                                not args.no_full)
+            except MediaRejected as e:  # the sample checks refuse it, as they would for a user
+                rejected[f"{speaker.name} {seconds:.0f} s"] = str(e)
+                continue
+            if row is None:  # no more reference than the shorter run had
+                break
+            rows.append(row)
+            done = row["reference_total_s"]
+            (RESULTS / args.out).write_text(json.dumps(
+                {"sentences": args.sentences, "rows": rows, "rejected": rejected}, indent=1, ensure_ascii=False))
     _print(rows)
     for name, reason in rejected.items():
         print(f"\n{name}: rejected: {reason}")
 
 
-def _evaluate(speaker: Speaker, cloner: WorldVoiceCloner, asr: WhisperRecognizer, sentences: tuple[str, ...],
-              stock: dict, stock_embeddings: dict, vocoded: list[np.ndarray], baseline: dict, full: bool) -> dict:
+def _evaluate(speaker: Speaker, seconds: float, done: float, cloner: WorldVoiceCloner, asr: WhisperRecognizer,
+              sentences: tuple[str, ...], stock: dict, stock_embeddings: dict, vocoded: list[np.ndarray],
+              baseline: dict, full: bool) -> dict | None:
     audio = np.asarray(load_audio(MEDIA / speaker.path), np.float32)
     cut = len(audio) - int(speaker.held_out * RATE) if speaker.held_out else len(audio)
     reference = embed(audio[cut:] if speaker.held_out else audio, RATE)
+    sample_audio = audio[: min(cut, int(seconds * RATE))]
+    if len(sample_audio) / RATE <= done + 1.0:
+        return None
     text_path = (MEDIA / speaker.path).with_suffix(".txt")
     texts = [text_path.read_text().strip()] if text_path.is_file() and not speaker.held_out else None
     lang = speaker.language
     row: dict = {"speaker": speaker.name, "language": lang, "held_in": not speaker.held_out,
-                 "upper": similarity(embed(audio[:cut], RATE), reference) if speaker.held_out else None,
-                 "similarity": {}, "error": {}, "train_s": {}}
+                 "reference_total_s": round(len(sample_audio) / RATE, 2),
+                 "upper": similarity(embed(sample_audio, RATE), reference) if speaker.held_out else None,
+                 "similarity": {}, "error": {}, "train_s": {}, "rtf": {}}
     row["similarity"]["stock"] = max(similarity(e, reference) for e in stock_embeddings.values())
     row["similarity"]["vocoded"] = similarity(embed(np.concatenate(vocoded), RATE), reference)
     row["error"].update(baseline)
+    stock_seconds = sum(len(a) for a in stock[lang]) / RATE
     with tempfile.TemporaryDirectory() as folder:
         sample = Path(folder) / "sample.wav"
-        write_wav([AudioChunk(audio[:cut], RATE)], sample)
+        write_wav([AudioChunk(sample_audio, RATE)], sample)
         models = {}
         for mode in ("fast", "full") if full else ("fast",):
             started = time.perf_counter()
@@ -161,20 +195,27 @@ def _evaluate(speaker: Speaker, cloner: WorldVoiceCloner, asr: WhisperRecognizer
         row["conversion"] = {mode: model.meta["conversion"] for mode, model in models.items()}
         source, _ = cloner._source(lang)
         fast = models["fast"]
-        methods = {"f0": Conversion(warp=0.0, knn_weight=0.0), "f0+warp": replace(fast.conversion, knn_weight=0.0),
-                   "knn": replace(fast.conversion, smooth=1), "fast": fast.conversion}
+        plain, wide = TargetFrames(fast.target.frames), TargetFrames(fast.target.frames, context=4)
+        mcep = fast_conversion(info.speech_seconds, source, plain.stats, lang)
+        methods = {"f0": (plain, Conversion(warp=0.0, knn_weight=0.0)), "mcep": (plain, mcep),
+                   "mcep-s9": (plain, replace(mcep, smooth=9)), "k8-s9": (plain, replace(mcep, k=8, smooth=9)),
+                   "ctx4": (wide, replace(mcep, context=4)), "ctx4-s9": (wide, replace(mcep, context=4, smooth=9)),
+                   "breath": (plain, replace(mcep, breath=1.0)), "fast": (fast.target, fast.conversion)}
         if full:
-            methods["full"] = models["full"].conversion
+            methods["full"] = (models["full"].target, models["full"].conversion)
         outputs = {}
-        for name, conversion in methods.items():
-            outputs[name] = [speak_as(a, source, fast.target, conversion) for a in stock[lang]]
+        for name, (target, conversion) in methods.items():
+            started = time.perf_counter()
+            outputs[name] = [speak_as(a, source, target, conversion) for a in stock[lang]]
+            row["rtf"][name] = round((time.perf_counter() - started) / stock_seconds, 3)
             row["similarity"][name] = similarity(embed(np.concatenate(outputs[name]), RATE), reference)
-            if name in ("knn", "fast", "full", "f0+warp"):
+            if name != "f0":
                 row["error"][name] = _error(asr, outputs[name], sentences, lang)
-        best = models["full" if full else "fast"]
-        row["rtf"] = _rtf(cloner, Path(folder) / ("full" if full else "fast"), sentences)
-        _spectrograms(speaker.name, stock[lang][0], outputs["full" if full else "fast"][0], audio[cut:] if
-                      speaker.held_out else audio, best.meta["conversion"])
+        row["rtf"]["end_to_end"] = _rtf(cloner, Path(folder) / "fast", sentences)
+        _spectrograms(f"{speaker.name}_{seconds:.0f}s", {"stock voice": stock[lang][0],
+                      "mcep (previous fast)": outputs["mcep"][0], f"fast {fast.meta['conversion']}":
+                      outputs["fast"][0], "the real speaker (held out)": audio[cut:] if speaker.held_out
+                      else audio})
     return row
 
 
@@ -203,43 +244,56 @@ def _rtf(cloner: WorldVoiceCloner, model_dir: Path, sentences: tuple[str, ...]) 
     return round((time.perf_counter() - started) / seconds, 3)
 
 
-def _spectrograms(name: str, stock: np.ndarray, cloned: np.ndarray, real: np.ndarray, conversion: dict) -> None:
+def _spectrograms(name: str, audio: dict[str, np.ndarray]) -> None:
+    """Spectrograms of the first 4 s of each, with their WORLD F0 tracks (Hz, right axis) drawn over them."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(3, 1, figsize=(10, 8))
-    for ax, (title, audio) in zip(axes, (("stock voice", stock), (f"cloned {conversion}", cloned),
-                                          ("the real speaker (held out)", real[: 4 * RATE]))):
-        ax.specgram(audio + 1e-6, NFFT=512, Fs=RATE, noverlap=384, cmap="magma", vmin=-120)
+    fig, axes = plt.subplots(len(audio), 1, figsize=(10, 2.7 * len(audio)))
+    for ax, (title, samples) in zip(axes, audio.items()):
+        samples = samples[: 4 * RATE]
+        ax.specgram(samples + 1e-6, NFFT=512, Fs=RATE, noverlap=384, cmap="magma", vmin=-120)
         ax.set_title(title, fontsize=8)
         ax.set_ylim(0, 8000)
+        f0 = analyse(samples).f0
+        track = np.where(f0 > 0, f0, np.nan)
+        pitch = ax.twinx()
+        pitch.plot(np.arange(len(f0)) * 0.005, track, color="cyan", linewidth=1.0)
+        pitch.set_ylim(50, 400)
     fig.tight_layout()
     fig.savefig(RESULTS / f"voice_{name}.png", dpi=80)
     plt.close(fig)
 
 
 def _print(rows: list[dict]) -> None:
-    methods = ["stock", "vocoded", "f0", "f0+warp", "knn", "fast", "full"]
-    print("\n## Speaker similarity (resemblyzer cosine to held-out speech)\n")
-    print("| speaker | ref s | same speaker | " + " | ".join(methods) + " | full - vocoded |")
+    methods = ["stock", "vocoded", *METHODS]
+    print("\n## Speaker similarity (GE2E cosine to held-out speech)\n")
+    print("| speaker | ref s | same speaker | " + " | ".join(methods) + " | fast - stock |")
     print("|---" * (len(methods) + 4) + "|")
     for r in rows:
         sims = r["similarity"]
-        best = sims.get("full", sims["fast"])
         upper = "held-in" if r["held_in"] else f"{r['upper']:.2f}"
         print(f"| {r['speaker']} ({r['language']}) | {r['reference_s']:.1f} | {upper} | "
               + " | ".join(f"{sims[m]:.3f}" if m in sims else "-" for m in methods)
-              + f" | {best - sims['vocoded']:+.3f} |")
-    print("\n## Intelligibility (WER en / CER zh) and speed\n")
-    errors = ["stock", "vocoded", "f0+warp", "knn", "fast", "full"]
-    print("| speaker | " + " | ".join(errors) + " | train fast s | train full s | RTF |")
-    print("|---" * (len(errors) + 4) + "|")
+              + f" | {sims['fast'] - sims['stock']:+.3f} |")
+    print("\n## Intelligibility (WER en / CER zh)\n")
+    errors = ["stock", "vocoded", *METHODS[1:]]
+    print("| speaker | ref s | " + " | ".join(errors) + " |")
+    print("|---" * (len(errors) + 2) + "|")
     for r in rows:
         e = r["error"]
-        print(f"| {r['speaker']} | " + " | ".join(f"{e[m]:.2f}" if m in e else "-" for m in errors)
-              + f" | {r['train_s'].get('fast', 0):.1f} | {r['train_s'].get('full', 0):.1f} | {r['rtf']:.2f} |")
+        print(f"| {r['speaker']} | {r['reference_s']:.1f} | " + " | ".join(f"{e[m]:.3f}" if m in e else "-"
+                                                                        for m in errors) + " |")
+    print("\n## Speed: training s, conversion RTF per method, end-to-end RTF (fast model)\n")
+    print("| speaker | ref s | train fast s | train full s | " + " | ".join(METHODS) + " | end to end |")
+    print("|---" * (len(METHODS) + 5) + "|")
+    for r in rows:
+        t = r["rtf"]
+        print(f"| {r['speaker']} | {r['reference_s']:.1f} | {r['train_s'].get('fast', 0):.1f} | "
+              f"{r['train_s'].get('full', 0):.1f} | " + " | ".join(f"{t[m]:.2f}" if m in t else "-" for m in METHODS)
+              + f" | {t['end_to_end']:.2f} |")
 
 
 if __name__ == "__main__":
