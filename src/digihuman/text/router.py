@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
-from digihuman.errors import InvalidInput
+from digihuman.errors import DigihumanError, EngineUnavailable, InvalidInput
 from digihuman.text.base import ChatModel, ChatRequest, ChatResult, PromptRequest
 
 
 class ChatRouter:
     """Routes by model name; the first backend offering a name wins. Also a TextModel for its backends'."""
 
-    def __init__(self, backends: Sequence[ChatModel]) -> None:
+    def __init__(self, backends: Sequence[ChatModel], missing: Mapping[str, str] | None = None) -> None:
         self.backends = list(backends)
+        # Models this server would offer once something is installed (not listed): name -> how to get it.
+        self.missing = dict(missing or {})
 
     def models(self) -> list[str]:
         seen: dict[str, None] = {}
@@ -24,9 +26,7 @@ class ChatRouter:
         for backend in self.backends:
             if model in backend.models():
                 return backend
-        offered = self.models()
-        raise InvalidInput(f"unknown model {model!r}; this server offers: {', '.join(offered) or 'none'} "
-                           "(GET /v1/models).")
+        raise refusal(self, model)
 
     def complete(self, request: ChatRequest) -> ChatResult:
         return self.backend(request.model).complete(request)
@@ -53,3 +53,13 @@ class ChatRouter:
         if not hasattr(backend, "complete_prompt"):
             raise InvalidInput(f"model {model!r} takes chat messages, not a raw prompt.")
         return backend
+
+
+def refusal(chat: ChatModel, model: str, field: str = "model") -> DigihumanError:
+    """The error for a ``model`` that ``chat`` does not offer: 503 with how to install it where the server
+    knows it but lacks its package (the bundled model without the chat extra), else 400 listing the offer."""
+    missing = getattr(chat, "missing", {})
+    if model in missing:
+        return EngineUnavailable(f"the {field} {model!r}", missing[model])
+    offered = ", ".join(chat.models()) or "none"
+    return InvalidInput(f"unknown {field} {model!r}; this server offers: {offered} (GET /v1/models).")

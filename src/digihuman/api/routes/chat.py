@@ -24,6 +24,7 @@ from digihuman.api.dependencies import Owner, ServicesDep
 from digihuman.errors import DigihumanError, InvalidInput
 from digihuman.pipelines.rewrite import script_messages
 from digihuman.text.base import ChatRequest
+from digihuman.text.router import refusal
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["script rewriting"])
@@ -48,7 +49,7 @@ def _complete(body: Completion, owner: Owner, services: ServicesDep) -> Any:
     chat = services.engines.require_chat()
     offered = chat.models()
     if body.model not in offered:
-        raise InvalidInput(f"unknown model {body.model!r}; this server offers: {', '.join(offered)} (GET /v1/models).")
+        raise refusal(chat, body.model)
     messages = script_messages([(m.role, m.content) for m in body.messages], services.intake, services.storage,
                                services.engines.require_asr)
     request = ChatRequest(body.model, messages, body.temperature, body.top_p, body.max_tokens)

@@ -228,11 +228,11 @@ def _speaker(services: Services, voice: str, owner: str):  # noqa: ANN202 - Spea
 
 def _answerer(services: Services, model: str):  # noqa: ANN202 - Answer
     from digihuman.text.base import ChatMessage, ChatRequest
+    from digihuman.text.router import refusal
 
     chat = services.engines.require_chat()
     if model not in chat.models():
-        raise InvalidInput(f"unknown chat_model {model!r}; this server offers: {', '.join(chat.models())} "
-                           "(GET /v1/models).")
+        raise refusal(chat, model, "chat_model")
 
     def answer(turns: list[tuple[str, str]]):  # noqa: ANN202
         return chat.stream(ChatRequest(model, tuple(ChatMessage(role, text) for role, text in turns)))
