@@ -72,3 +72,17 @@ def test_colour_outliers_reject_far_lips_only_and_at_most_a_tenth() -> None:
     assert set(np.flatnonzero(out)) == {5, 77}
     lab[:40] = [85, 2, 5]  # a fifth of the frames differ: only the furthest tenth goes
     assert colour_outliers(lab, usable).sum() <= 20
+
+
+def test_kernel_mapping_keeps_the_linear_trend_far_from_its_training_sounds() -> None:
+    """Silence or a voice unlike the person's lies far from every training row: the kernels fall
+    silent there, and the linear part still opens the mouth for loud and closes it for quiet."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(500, 10)).astype(np.float32)
+    y = np.zeros((500, 5), np.float32)
+    y[:, 0] = x[:, 4]  # opening follows the level
+    mapping = fit_kernel_mapping(SpeechFeatures(x, 25.0), y, np.ones(500, bool))
+    far = np.zeros((20, 10), np.float32)
+    far[:, 4] = np.linspace(-6, 6, 20)  # quieter and louder than anything in training
+    pred = mapping.predict(SpeechFeatures(far, 25.0))[:, 0]
+    assert pred[0] < -3 and pred[-1] > 3  # a Gaussian kernel alone would answer ~0 (the mean mouth)

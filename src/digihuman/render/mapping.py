@@ -13,7 +13,7 @@ turns any new speech into the shapes *this* person makes, in *their* range.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,7 @@ MAX_ANCHORS = 2500  # training rows a kernel model keeps (~80 s at 30 fps)
 # The two views of the sound a kernel model averages, as (first, last) frame spans, each span's
 # features averaged, and the kernel width of each: every frame of ±3 (the fine timing of a closure)
 # and five pooled spans over ±6 (the syllable round it: coarticulation). Lip-sync bench, held-out
-# opening r on the long clips: 0.58 the first alone, 0.60 the two averaged (0.59 one kernel on both).
+# asked-for opening r on the long clips: 0.581 the first alone, 0.590 the two averaged.
 KERNEL_VIEWS = ((tuple((k, k) for k in range(-CONTEXT, CONTEXT + 1)), 0.25),
                 (((-6, -3), (-2, -1), (0, 0), (1, 2), (3, 6)), 0.5))
 
@@ -185,9 +185,10 @@ class KernelPart:
 @dataclass(frozen=True)
 class MouthMapping:
     """A regression from speech features (with context) to standardised mouth descriptors: linear
-    (ridge) in models trained before, the average of kernel ridge views (``kernels``) in new ones."""
+    (ridge) in models trained before; in new ones, the same plus the average of kernel ridge views
+    (``kernels``) fitted to what the linear part leaves."""
 
-    weights: np.ndarray  # (F * (2 CONTEXT + 1) + 1, 5): last row is the bias (kernel models: the bias only)
+    weights: np.ndarray  # (F * (2 CONTEXT + 1) + 1, 5): last row is the bias
     x_mean: np.ndarray
     x_std: np.ndarray
     fitted_r: np.ndarray  # (5,) Pearson r per descriptor (kernel models: held out), for the training report
@@ -201,11 +202,10 @@ class MouthMapping:
         """(T, 5) standardised descriptors."""
         values = features.values[:, self.first_column:]
         bias = self.weights[-1]
-        if self.kernels:
-            pred = sum(part.predict(values) for part in self.kernels) / len(self.kernels) + bias
-        else:
-            x = (with_context(values, offsets=self.offsets) - self.x_mean) / self.x_std
-            pred = x @ self.weights[:-1] + bias
+        x = (with_context(values, offsets=self.offsets) - self.x_mean) / self.x_std
+        pred = x @ self.weights[:-1] + bias
+        if self.kernels:  # what the linear part misses, learned near the sounds the person was filmed making
+            pred = pred + sum(part.predict(values) for part in self.kernels) / len(self.kernels)
         return pred if self.gain is None else (pred - bias) * self.gain + bias
 
     def save(self, path: Path) -> None:
@@ -266,43 +266,53 @@ def fit_kernel_mapping(features: SpeechFeatures, targets: np.ndarray, usable: np
                        bands: int = 0, first_column: int = SOUND_COLUMNS,
                        views: tuple = KERNEL_VIEWS, ridge: float = KERNEL_RIDGE,
                        max_anchors: int = MAX_ANCHORS) -> MouthMapping:
-    """Kernel ridge regression (Gaussian kernel) from the sound's features to the standardised
-    descriptors ``targets`` (T, 5), fitted on the rows where ``usable``: one model per view of the
-    sound (``views``: frame spans and kernel width), their predictions averaged.
+    """A linear ridge map from the sound's features over ±3 frames to the standardised descriptors
+    ``targets`` (T, 5), plus kernel ridge regressions (Gaussian kernel) of what it leaves, one per view
+    of the sound (``views``: frame spans and kernel width), averaged; fitted on the rows where ``usable``.
 
-    Why not linear: how far a mouth opens is not a weighted sum of band energies — a loud fricative
+    Why kernels: how far a mouth opens is not a weighted sum of band energies — a loud fricative
     and a loud vowel differ in shape, not level — and a person's video holds only a few hundred
-    seconds, too little for many hand-made cross-terms. The kernel compares whole stretches of sound
-    with the stretches the person was filmed saying (lip-sync bench, held-out opening r on the long
-    clips: 0.555 linear, 0.58 one kernel view, 0.60 two). Features start at ``first_column``: the
-    timeline's mouth targets are left out (no better than the sound itself, bench: 0.548 with,
-    0.555 without). At most ``max_anchors`` training rows are kept (evenly spread), which bounds the
-    fit's memory (anchors²) and each rendered frame's cost (anchors × features).
+    seconds, too little for many hand-made cross-terms. The kernels compare whole stretches of sound
+    with the stretches the person was filmed saying (bench/lipsync_ablation.py, held-out asked-for
+    opening r on the long clips: 0.555 linear, 0.590 with the kernels). Why the linear part stays:
+    far from all of them (silence, a voice unlike the person's) kernels answer the average mouth
+    (Mandarin on the bench avatars: spread 0.86x the person's range, loudness r 0.30 without it;
+    1.07x and 0.38 with). Features start at ``first_column``: the timeline's mouth targets are left
+    out (no better than the sound itself, bench: 0.548 with, 0.555 without). At most ``max_anchors``
+    training rows are kept (evenly spread), which bounds the fit's memory (anchors²) and each
+    rendered frame's cost (anchors × features).
     """
     values = features.values[:, first_column:]
     rows = np.flatnonzero(usable)
     if len(rows) > max_anchors:
         rows = rows[np.linspace(0, len(rows) - 1, max_anchors).round().astype(int)]
+    # The linear part first: far from every sound the person was filmed making (digital silence, a
+    # voice unlike theirs) a Gaussian kernel answers nothing, and the linear map still closes the
+    # mouth for quiet and opens it for loud; the kernels learn only what it leaves.
+    chosen = np.zeros(len(values), bool)
+    chosen[rows] = True
+    linear = replace(fit_mapping(SpeechFeatures(values, features.fps), targets, chosen, bands=bands), gain=None)
     y = targets[rows].astype(np.float64)
-    bias = y.mean(axis=0)
-    parts, loo = [], np.zeros_like(y)
+    base = linear.predict(SpeechFeatures(values, features.fps))[rows].astype(np.float64)
+    residual = y - base
+    parts, loo = [], base.copy()
     for spans, gamma in views:
         x = windowed(values, spans)[rows]
         x_mean, x_std = x.mean(axis=0), x.std(axis=0) + 1e-3
         xs = ((x - x_mean) / x_std).astype(np.float32)
         inverse = np.linalg.inv(_rbf(xs, xs, gamma).astype(np.float64) + ridge * np.eye(len(xs)))
-        alpha = inverse @ (y - bias)
+        alpha = inverse @ residual
         # Leave-one-out predictions come free with the inverse (a kernel ridge identity): the in-sample
         # fit of a kernel model is nearly perfect, the held-out one is what a new sentence gets, so both
         # the reported r and the spread given back are measured on it.
-        loo += (y - alpha / np.maximum(np.diag(inverse), 1e-12)[:, None]) / len(views)
+        loo += (residual - alpha / np.maximum(np.diag(inverse), 1e-12)[:, None]) / len(views)
         parts.append(KernelPart(tuple(spans), x_mean.astype(np.float32), x_std.astype(np.float32), xs,
                                 alpha.astype(np.float32), float(gamma)))
     r = np.array([_pearson(loo[:, j], y[:, j]) for j in range(y.shape[1])], np.float32)
+    bias = linear.weights[-1].astype(np.float64)
     spread = y.std(axis=0) / np.maximum((loo - bias).std(axis=0), 1e-3)
     gain = np.clip(1.0 + STRETCH * (spread - 1.0), 1.0, MAX_GAIN).astype(np.float32)
-    empty = np.zeros(0, np.float32)
-    return MouthMapping(bias[None, :].astype(np.float32), empty, empty, r, gain, bands, (0,), first_column,
+    return MouthMapping(linear.weights, linear.x_mean, linear.x_std, r, gain, bands, linear.offsets, first_column,
                         tuple(parts))
 
 
