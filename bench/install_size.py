@@ -102,7 +102,8 @@ def measure(files: list[Path], scratch: Path, args: argparse.Namespace) -> dict:
     names = {name.lower() for name, _, _ in packages}
     result: dict = {
         "requirements": [str(f.relative_to(ROOT)) if f.is_relative_to(ROOT) else str(f) for f in files],
-        "python": subprocess.run([str(venv / "bin" / "python"), "-V"], capture_output=True, text=True).stdout.strip(),
+        "python": subprocess.run([str(venv / "bin" / "python"), "-V"], check=True, capture_output=True,
+                                 text=True).stdout.strip(),
         "venv_bytes": total, "budget_bytes": BUDGET_BYTES, "within_budget": total <= BUDGET_BYTES,
         "install_s": round(install_s, 1), "packages": len(packages),
         "forbidden_found": sorted(n for n in FORBIDDEN if n in names),

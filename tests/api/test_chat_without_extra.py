@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -65,9 +66,9 @@ def test_zero_config_answers_how_to_install_the_extra(make_client, without_chat_
 class _Endpoint(BaseHTTPRequestHandler):
     """An OpenAI-compatible endpoint that answers with the last user message, shouted."""
 
-    seen: list[str] = []
+    seen: ClassVar[list[str]] = []  # model names asked for, in order
 
-    def do_POST(self) -> None:  # noqa: N802 - the handler's name
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.seen.append(body["model"])
         text = [m["content"] for m in body["messages"] if m["role"] == "user"][-1].upper()
