@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -73,22 +73,28 @@ class ClipReader:
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
         self._fps = float(self._stream.average_rate or self._stream.guessed_rate or 25)
-        self._iter: Iterator[tuple[int, np.ndarray]] | None = None
+        self._iter: Iterator[tuple[int, Any]] | None = None
         self._next = -1  # index the running decoder yields next
 
     def _index(self, frame) -> int:  # noqa: ANN001 - av.VideoFrame
         return int(round(float(frame.pts * frame.time_base) * self._fps))
 
-    def _decode_from(self, index: int) -> Iterator[tuple[int, np.ndarray]]:
-        """Decode from the keyframe at or before ``index``."""
+    def _decode_from(self, index: int) -> Iterator[tuple[int, Any]]:
+        """Decode from the keyframe at or before ``index``: (index, av.VideoFrame), still in YUV."""
         key = index - index % GOP
         pts = int(key / self._fps / self._stream.time_base)
         self._container.seek(pts, stream=self._stream, backward=True, any_frame=False)
         for frame in self._container.decode(self._stream):
-            yield self._index(frame), frame.to_ndarray(format="rgb24")
+            yield self._index(frame), frame
 
     def forward(self, start: int, stop: int) -> Iterator[np.ndarray]:
         """Frames start..stop-1 in order, decoded once each (no seek when continuing a run)."""
+        for frame in self._decoded(start, stop):
+            yield frame.to_ndarray(format="rgb24")
+
+    def _decoded(self, start: int, stop: int) -> Iterator[Any]:
+        """The decoded frames start..stop-1 (av.VideoFrame), converted to RGB by the caller: frames
+        skipped after a seek never are, and a backward chunk is held at half the size of RGB."""
         if self._iter is None or self._next != start:
             # Seek once per run; the frames between the keyframe and ``start`` are decoded and skipped.
             self._iter = self._decode_from(start)
@@ -98,21 +104,22 @@ class ClipReader:
             if got is None:  # past the end: stop cleanly
                 self._iter = None
                 return
-            index, rgb = got
+            index, frame = got
             self._next = index + 1
             if index < i:
                 continue
-            yield rgb
+            yield frame
             i = index + 1
 
     def backward(self, start: int, stop: int) -> Iterator[np.ndarray]:
-        """Frames start, start-1, ..., stop+1 (start > stop), one GOP in memory at a time."""
+        """Frames start, start-1, ..., stop+1 (start > stop), one GOP in memory at a time (in YUV)."""
         i = start
         while i > stop:
             lo = max(stop + 1, i - i % GOP)
-            chunk = list(self.forward(lo, i + 1))
+            chunk = list(self._decoded(lo, i + 1))
             self._iter = None  # the next chunk lies before this one: seek again
-            yield from reversed(chunk)
+            while chunk:
+                yield chunk.pop().to_ndarray(format="rgb24")
             i = lo - 1
 
     def close(self) -> None:
