@@ -6,10 +6,11 @@ from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 
 from digihuman.media.probe import probe
-from digihuman.render.output import (PreviewCollector, RenderWriter, VideoSpec, VideoWriter, to_yuv, watermark,
-                                     watermark_yuv, write_cover)
+from digihuman.render.output import (PreviewCollector, RenderWriter, VideoSpec, VideoWriter, to_yuv,
+                                     watermark, watermark_yuv, write_cover)
 from tests.mediagen import make_wav
 
 
@@ -93,6 +94,26 @@ def test_render_writer_abandons_on_error(tmp_path: Path) -> None:
             raise KeyError("stop")
     except KeyError:
         pass
+    assert not writer.preview.exists()
+
+
+def test_an_encoder_failure_is_raised_and_every_encoder_thread_stops(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    write_yuv = VideoWriter.write_yuv
+
+    def failing(self: VideoWriter, yuv: np.ndarray) -> None:
+        if self.path.name == "video_wm.mp4" and self.frames == 3:
+            raise OSError("No space left on device")
+        write_yuv(self, yuv)
+
+    monkeypatch.setattr(VideoWriter, "write_yuv", failing)
+    with pytest.raises(OSError, match="No space"):
+        with RenderWriter(tmp_path, VideoSpec(64, 64, 25), None, "digihuman") as writer:
+            for img in frames(20, 64, 64):
+                writer.write(img)
+    assert not [t for t in threading.enumerate() if t.name.startswith("encode ")]
     assert not writer.preview.exists()
 
 

@@ -344,20 +344,16 @@ class RenderWriter:
             self._previews.add(rgb)
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        try:
-            with stage("encoding"):
-                for thread in self._threads:
-                    if kind is None:
-                        thread.finish()
-                    else:  # the render failed: stop the threads, the videos are abandoned
-                        try:
-                            thread.finish()
-                        except BaseException:  # noqa: BLE001 - the render's own error is the one to report
-                            pass
-        except BaseException as e:
-            self._writers.__exit__(type(e), e, e.__traceback__)
-            raise
+        failed: BaseException | None = None
         with stage("encoding"):
+            for thread in self._threads:  # every thread is stopped, whatever the others met
+                try:
+                    thread.finish()
+                except BaseException as e:  # noqa: BLE001 - the render's own error comes first
+                    failed = failed or e
+            if kind is None and failed is not None:  # an encoder failed: the videos are abandoned
+                self._writers.__exit__(type(failed), failed, failed.__traceback__)
+                raise failed
             self._writers.__exit__(kind, exc, tb)
         if kind is None:
             with stage("preview"):
