@@ -168,7 +168,7 @@ class WhisperRecognizer:
             )
             for segment in segments:  # a generator: decoding happens here
                 segment = _shifted(segment, a / SAMPLE_RATE)
-                if not _is_echo(segment, kept):
+                if not _is_echo(segment, kept, prompt):
                     kept.append(segment)
         return kept
 
@@ -283,19 +283,19 @@ def _segment(segment, duration: float) -> Segment:  # type: ignore[no-untyped-de
     )
 
 
-def _is_echo(segment, kept: list) -> bool:  # type: ignore[no-untyped-def]
-    """Whether ``segment`` is whisper repeating itself in a sliver of audio, not speech.
+def _is_echo(segment, kept: list, prompt: str | None = None) -> bool:  # type: ignore[no-untyped-def]
+    """Whether ``segment`` is whisper repeating itself (or its prompt) in a sliver of audio.
 
-    A Chinese prompt makes whisper re-read its last sentence into the few tenths of a second left
-    after it (seen on r03: the sentence twice, the second time with words of zero length and
-    probabilities near 0). Whisper's own anomaly score (as in its hallucination_silence_threshold)
+    A Chinese prompt makes whisper re-read its last sentence, or the prompt itself, into the few
+    tenths of a second left after it (seen on r03: the sentence or the prompt after it, with words
+    of zero length and probabilities near 0). Whisper's own anomaly score (as in its hallucination_silence_threshold)
     finds these; a segment counts as an echo only when it is anomalous *and* its text was already
     said, so that quick, unsure, real speech is never dropped.
     """
     words = [w for w in (segment.words or []) if _strip_punctuation(w.word.strip())]
-    if not words or not kept:
+    if not words or not (kept or prompt):
         return False
-    said = _letters("".join(s.text for s in kept))
+    said = _letters((prompt or "") + "".join(s.text for s in kept))
     text = _letters(segment.text)
     if not text or text not in said:
         return False
