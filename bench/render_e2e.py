@@ -108,13 +108,10 @@ def _upload(client: Any, path: Path) -> str:
     return response.json()["data"]["url"]
 
 
-def timed_request(server: Server, client: Any, avatar_url: str, audio_url: str) -> dict[str, Any]:
-    """One /avatar/generation from submit to success: wall seconds, the task's stages, worker peak RSS."""
-    pids = server.workers()
-    _reset_hwm(pids)
+def generate(client: Any, body: dict[str, Any]) -> tuple[dict[str, Any], float, float]:
+    """One /avatar/generation with ``body`` from submit to success: the task, wall and submit seconds."""
     t0 = time.perf_counter()
-    response = client.post("/avatar/generation", json={"avatar_url": avatar_url, "audio_url": audio_url,
-                                                        "no_watermark": True})
+    response = client.post("/avatar/generation", json={**body, "no_watermark": True})
     submit_s = time.perf_counter() - t0
     response.raise_for_status()
     task_id = response.json()["data"]["id"]
@@ -126,6 +123,14 @@ def timed_request(server: Server, client: Any, avatar_url: str, audio_url: str) 
     wall = time.perf_counter() - t0
     if task["status"] != "succeeded":
         raise RuntimeError(f"task {task_id} {task['status']}: {task['error']}")
+    return task, wall, submit_s
+
+
+def timed_request(server: Server, client: Any, avatar_url: str, audio_url: str) -> dict[str, Any]:
+    """One /avatar/generation from submit to success: wall seconds, the task's stages, worker peak RSS."""
+    pids = server.workers()
+    _reset_hwm(pids)
+    task, wall, submit_s = generate(client, {"avatar_url": avatar_url, "audio_url": audio_url})
     outputs = task["outputs"]
     return {"e2e_s": round(wall, 2), "submit_s": round(submit_s, 3), "video_s": outputs["duration_s"],
             "rtf_e2e": round(wall / outputs["duration_s"], 3), "trained": outputs.get("avatar_trained"),

@@ -43,23 +43,10 @@ STAGES = ("speech synthesis", "recognition", "alignment", "speech analysis", "se
 
 
 def request(server: Any, client: Any, body: dict[str, Any]) -> dict[str, Any]:
-    """One /avatar/generation with ``body`` from submit to success (see render_e2e.timed_request)."""
-    import time
+    """One /avatar/generation with ``body`` from submit to success."""
+    from bench.render_e2e import generate
 
-    from bench.render_e2e import POLL_S
-
-    t0 = time.perf_counter()
-    response = client.post("/avatar/generation", json={**body, "no_watermark": True})
-    response.raise_for_status()
-    task_id = response.json()["data"]["id"]
-    while True:
-        task = client.get(f"/v1/tasks/{task_id}").json()["data"]
-        if task["status"] in ("succeeded", "failed", "cancelled"):
-            break
-        time.sleep(POLL_S)
-    wall = time.perf_counter() - t0
-    if task["status"] != "succeeded":
-        raise RuntimeError(f"task {task_id} {task['status']}: {task['error']}")
+    task, wall, _ = generate(client, body)
     outputs = task["outputs"]
     return {"e2e_s": round(wall, 2), "video_s": outputs["duration_s"], "timings": outputs["timings"]}
 
