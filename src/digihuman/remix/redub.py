@@ -35,7 +35,9 @@ def preset(style: str) -> str:
 def rewrite(chat: ChatModel | None, script: str, style: str) -> str:
     """``script`` rewritten by the chat engine's preset for ``style``."""
     if chat is None:
-        raise EngineUnavailable("script rewriting (chat)", "configure DIGIHUMAN_CHAT__* or send rewrite: false")
+        from digihuman.text.gguf_models import CHAT_EXTRA_HINT
+
+        raise EngineUnavailable("script rewriting (chat)", f"{CHAT_EXTRA_HINT}, or send rewrite: false")
     model = preset(style)  # an unknown preset is refused by the chat engine, naming the model
     text = chat.complete(ChatRequest(model=model, messages=(ChatMessage("user", script),))).text.strip()
     if not text:
