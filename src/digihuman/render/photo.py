@@ -22,7 +22,7 @@ from digihuman.face.tracking import analyse
 from digihuman.progress import Progress
 from digihuman.render.base import PHOTO_MAX_SIDE, RenderOptions, RenderResult, output_size
 from digihuman.render.idle import IdleMotion, IdlePlan, IdlePose
-from digihuman.render.mouth_interior import MouthPalette, paint_mouth
+from digihuman.render.mouth_interior import MouthPalette, OwnTeeth, paint_mouth
 from digihuman.render.output import RenderWriter, VideoSpec, write_cover
 from digihuman.render.photo_warp import FaceRig, MeshWarp, MouthPose
 from digihuman.timeline import MouthTrack, Timeline
@@ -45,6 +45,9 @@ class PortraitAnimator:
         opened = self.rig.pose(MouthPose(jaw=0.6))
         self.warp = MeshWarp(self.rig, (width, height), triangulate_with=opened)
         self.palette = MouthPalette.of(rgb, face.landmarks)
+        self.own_teeth = OwnTeeth.of(rgb, face.landmarks, self.rig.scale)
+        if self.own_teeth is not None:  # the painted teeth beside the photo's own are their colour
+            self.palette = replace(self.palette, teeth=(self.own_teeth.colour / 0.9).astype(np.float32))
         self._frame = rgb.copy()
 
     @classmethod
@@ -81,7 +84,7 @@ class PortraitAnimator:
         crop = self.warp.warp(self.rgb, target)
         x0, y0, x1, y1 = self.warp.box
         paint_mouth(crop, (x0, y0), target, mouth, self.palette, self.face.pose.to_canonical,
-                    self.rig.scale)
+                    self.rig.scale, self.own_teeth)
         self._frame[y0:y1, x0:x1] = crop
         return self._frame
 

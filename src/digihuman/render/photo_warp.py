@@ -95,6 +95,17 @@ class FaceRig:
         du = (u - self.mouth_centre[0]) / (1.35 * self.half_width)
         dv = (v - self.mouth_centre[1]) / (0.95 * self.half_width)
         self.mouth_weight = 1.0 - _smoothstep((np.hypot(du, dv) - 0.75) / 0.85)
+        # how far each point swings down with the jaw: its distance in front of the hinge, except
+        # that around the mouth nothing lags behind the lower lip. The skin under the lip sits
+        # further back (the fold above the chin); swung less, it would be squeezed into a dark
+        # crease under a wide-open mouth instead of stretching as skin does.
+        lever = JAW_PIVOT[1] - self.canon[:, 2]
+        self.jaw_lever = lever + self.mouth_weight * np.clip(self.lip_lever - lever, 0, None)
+        # a pouting lower lip pushes the skin under it down; that push fades out evenly down to
+        # the chin's tip (fading over the mouth's own short reach would bunch the chin up)
+        to_chin = np.clip((v[152] - v) / max(v[152] - v[17], 1e-6), 0, 1)
+        beside = 1.0 - _smoothstep((np.abs(du) - 0.75) / 0.85)
+        self.pout_weight = np.where(v > v[17], beside * to_chin, self.mouth_weight)
         box = face.box
         self.face_size = box.size
         self.anchors = self._anchor_ring(box, width, height)
@@ -178,9 +189,9 @@ class FaceRig:
         target_open = OPEN_MAX * float(np.clip(mouth.jaw, 0, 1))
         angle = (target_open - self.rest_opening) / max(self.lip_lever, 0.3)
         a = self.jaw_weight * angle
-        y, z = c[:, 1] - JAW_PIVOT[0], c[:, 2] - JAW_PIVOT[1]
+        y = c[:, 1] - JAW_PIVOT[0]
         d = np.zeros_like(c)
-        d[:, 1] = y * (np.cos(a) - 1) - z * np.sin(a)
+        d[:, 1] = y * (np.cos(a) - 1) + self.jaw_lever * np.sin(a)
         # (the chin also moves back, but on a turned head that reads as a sideways slide of the
         # jaw over the background: the depth change is left out)
         # the upper lip lifts a little as the mouth opens, most at its inner edge
@@ -190,9 +201,11 @@ class FaceRig:
         rel_v = c[:, 1] + d[:, 1] - self.mouth_centre[1]
         sx = WIDTH_GAIN * (mouth.width - 0.5) - ROUND_NARROW * mouth.round
         sy = ROUND_POUT * mouth.round - 0.3 * WIDTH_GAIN * (mouth.width - 0.5)
-        lips = self.mouth_weight * np.where(self.is_lip, 1.0, 0.6)
         d[:, 0] += sx * rel_u * self.mouth_weight
-        d[:, 1] += sy * rel_v * lips
+        # beyond the lips' outer edge the skin moves as far as that edge does, fading with distance:
+        # scaled as well, it would lag behind the pouting lip and fold into a dark crease under it
+        reach = np.clip(rel_v, rel_v[0], rel_v[17])  # upper and lower lip's outer middle points
+        d[:, 1] += sy * reach * self.pout_weight
         points = self.rest + d @ self._to_pixels.T
         if blink > 0:
             points = self._blink(points, blink)
