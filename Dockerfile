@@ -6,6 +6,7 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
+    UV_NO_CACHE=1 \
     PATH=/app/.venv/bin:$PATH \
     DIGIHUMAN_DATA_DIR=/data \
     DIGIHUMAN_MODELS_DIR=/app/models

@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+UV_VERSION=0.13.8  # the installer, pinned like everything it installs
+
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 apt_install() {
@@ -39,8 +41,11 @@ setup() {
   if [ ! -f "$stamp" ]; then
     local files=() reqs
     for reqs in "$@"; do files+=(-r "$reqs"); done
-    .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps --only-binary=:all: "${files[@]}"
-    .venv/bin/python -m pip install --disable-pip-version-check -q --no-deps -e .
+    # uv installs the same pinned wheels as pip, with parallel downloads: about 15 s instead of 2 min.
+    .venv/bin/python -m pip install --disable-pip-version-check -q "uv==$UV_VERSION"
+    local uv=(.venv/bin/uv pip install --python .venv/bin/python -q --no-deps)
+    "${uv[@]}" --only-binary :all: "${files[@]}"
+    "${uv[@]}" -e .
     touch "$stamp"
   fi
 }

@@ -6,9 +6,9 @@ Run from the repository root (the standard library is enough; no venv needed):
     python3 bench/install_size.py --chat             # the runtime set plus the chat extra
     python3 bench/install_size.py --requirements requirements-dev.txt --no-serve
 
-A virtual environment is built in a temporary folder from the given pinned files with run.sh's pip
-flags (--no-deps, wheels only), and measured as `du -sb` measures it (the budget is 2.0 GB, decimal);
-the biggest packages are listed, and the set is checked to hold no TensorFlow, PyTorch or JAX. Then
+A virtual environment is built in a temporary folder from the given pinned files as run.sh builds it
+(its pinned uv, --no-deps, wheels only; no download cache), and measured as `du -sb` measures it (the
+budget is 2.0 GB, decimal; uv writes no .pyc files ahead, pip would add about 80 MB); the biggest packages are listed, and the set is checked to hold no TensorFlow, PyTorch or JAX. Then
 (unless --no-serve) a scratch copy of the project is laid around that venv, `./run.sh install` finishes
 it (the project itself and run.sh's stamp), and `./run.sh serve` is timed from its start to /health
 answering 200, on a free port with an empty data dir and models dir.
@@ -93,7 +93,9 @@ def measure(files: list[Path], scratch: Path, args: argparse.Namespace) -> dict:
     subprocess.run([args.python, "-m", "venv", str(venv)], check=True)
     reqs = [arg for f in files for arg in ("-r", str(f))]
     subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-                    "--no-deps", "--only-binary=:all:", *reqs], check=True)
+                    f"uv=={uv_version()}"], check=True)
+    subprocess.run([str(venv / "bin" / "uv"), "pip", "install", "--python", str(venv / "bin" / "python"), "-q",
+                    "--no-cache", "--no-deps", "--only-binary", ":all:", *reqs], check=True)
     install_s = time.monotonic() - started
     total = du(venv)
     packages = json.loads(subprocess.run([str(venv / "bin" / "python"), "-c", SIZES], check=True,
@@ -114,6 +116,12 @@ def measure(files: list[Path], scratch: Path, args: argparse.Namespace) -> dict:
         chat = ["--with-chat"] if "requirements-chat.txt" in {f.name for f in files} else []
         result["serve"] = time_serve(app, chat, scratch)
     return result
+
+
+def uv_version() -> str:
+    """The installer version run.sh pins (its UV_VERSION line)."""
+    line = next(li for li in (ROOT / "run.sh").read_text().splitlines() if li.startswith("UV_VERSION="))
+    return line.split("=", 1)[1].split()[0]
 
 
 def du(path: Path) -> int:
@@ -173,7 +181,7 @@ def report(result: dict, top: int) -> None:
     total = result["venv_bytes"]
     print(f"{'fresh venv (du -sb)':<55} {total / 1e6:8.1f}  = {total:,} B, "
           f"{'within' if result['within_budget'] else 'OVER'} the {BUDGET_BYTES / 1e9:.1f} GB budget")
-    print(f"pip install: {result['install_s']} s; TensorFlow/PyTorch/JAX: {', '.join(result['forbidden_found']) or 'none'}")
+    print(f"install: {result['install_s']} s; TensorFlow/PyTorch/JAX: {', '.join(result['forbidden_found']) or 'none'}")
     serve = result.get("serve")
     if serve:
         shown = f"{serve['health_s']} s" if serve["health_s"] is not None else "no answer: " + " | ".join(serve["log_tail"])
