@@ -8,8 +8,9 @@ the same poses. Filmed mouths come from talking videos (v09, v01, lv03) at match
 the same way (inner-lip gap in canonical face units).
 
 Writes under bench/results/mouth/: ``sheet_<portrait>.png`` (rows: base, now, filmed; columns: the
-openings, crops at 2x), ``now_1x_<portrait>.png`` (the crops at 1:1), and ``photo_mouth.json`` with
-the per-frame render time of both variants, measured interleaved on every frame of the track.
+three widest openings, then two at the filmed speakers' widest; every mouth scaled to one width),
+``now_1x_<portrait>.png`` (the crops at 1:1), and ``photo_mouth.json`` with the per-frame render
+time of both variants, measured interleaved on every frame of the track.
 
     .venv/bin/python bench/photo_mouth.py [--base REV] [--portraits p01,p07,p03,old]
 """
@@ -181,6 +182,7 @@ def main() -> None:
     from digihuman.face import read_image, track_image
     from digihuman.render import mouth_interior, photo_warp
     from digihuman.render.photo import mouth_poses
+    from digihuman.render.photo_warp import OPEN_MAX
     from digihuman.speech.align import mouth_track
     from digihuman.speech.align.timeline import default_builder
     from digihuman.speech.utterance import Speech
@@ -197,15 +199,15 @@ def main() -> None:
     timeline = default_builder().for_speech(speech)
     poses = mouth_poses(mouth_track(timeline, 25.0), timeline)
     jaws = np.array([p.jaw for p in poses])
-    # the widest openings, at least 0.3 s apart, and one middling one
+    # the widest openings, at least 0.3 s apart, and two at the filmed speakers' wide openings
+    # (inner-lip gap ~0.13 and ~0.17: their 99th percentiles), where the filmed row matches best
     picks: list[int] = []
     for i in np.argsort(-jaws):
         if all(abs(int(i) - j) > 7 for j in picks):
             picks.append(int(i))
-        if len(picks) == args.columns - 1:
+        if len(picks) == args.columns - 2:
             break
-    mid = int(np.argmin(np.abs(jaws - np.median(jaws[jaws > 0.1]))))
-    picks = sorted(picks) + [mid]
+    picks = sorted(picks) + [int(np.argmin(np.abs(jaws - o / OPEN_MAX))) for o in (0.17, 0.13)]
     report: dict = {"speech": SPEECH, "frames": len(poses), "base": args.base, "portraits": {}}
     for name in args.portraits.split(","):
         path = elderly_photo() if name == "old" else MEDIA / PHOTOS[name]

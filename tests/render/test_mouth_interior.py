@@ -93,6 +93,9 @@ def test_colours_and_light_follow_the_photo(portrait: PortraitAnimator) -> None:
     palette = MouthPalette.of(rgb, landmarks)
     darker = MouthPalette.of((rgb * 0.6).astype(np.uint8), landmarks)
     assert darker.teeth @ LUMA < 0.8 * (palette.teeth @ LUMA)
+    # under a warm lamp the teeth are warmer too
+    warm = MouthPalette.of(np.clip(rgb * [1.0, 0.93, 0.75], 0, 255).astype(np.uint8), landmarks)
+    assert warm.teeth[0] - warm.teeth[2] > palette.teeth[0] - palette.teeth[2] + 5
     # tongue and gum share the lips' hue: red over green and blue
     for colour in (palette.tongue, palette.gum):
         assert colour[0] > colour[1] + 20 and colour[0] > colour[2] + 20
