@@ -90,7 +90,8 @@ case "${1:-}" in
     # The test setup starts its own Redis and PostgreSQL; here they must exist, never be skipped.
     export DIGIHUMAN_REQUIRE_SERVICES=1
     set +e
-    .venv/bin/python -m pytest "$@"
+    # One test process per core; a file's tests stay in one process, so its fixtures are set up once.
+    .venv/bin/python -m pytest -n auto --dist loadfile "$@"
     rc=$?
     set -e
     if [ "$rc" = 5 ]; then echo "pytest collected no tests: that is a failure" >&2; exit 1; fi
