@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from digihuman.face.landmarks import LIPS_OUTER
 from digihuman.live.fmp4 import FragmentedMp4
 from digihuman.live.frames import FramePainter, window_frames
-from digihuman.live.session import LiveOptions, LiveSession
+from digihuman.live.session import WARM_UP_TEXT, LiveOptions, LiveSession
 from digihuman.live.speech import quick_start, sentences
 from digihuman.live.stream import MediaChunk, SessionEnded
 from digihuman.render.avatar import AvatarModel
@@ -160,16 +161,98 @@ def test_sentences_are_spoken_as_soon_as_they_are_complete() -> None:
 
 
 def test_a_long_first_sentence_is_spoken_from_its_first_clause_on() -> None:
-    text = "Hello, and welcome to the live avatar of our company. Bye."
+    text = "Hello there my friend, and welcome to the live avatar of our company. Bye."
     assert list(quick_start(sentences([text]))) == [
-        "Hello,", "and welcome to the live avatar of our company.", "Bye."]
+        "Hello there my friend,", "and welcome to the live avatar of our company.", "Bye."]
     assert list(quick_start(["Short, first.", "Later, long sentences stay whole whatever their length."])) == [
         "Short, first.", "Later, long sentences stay whole whatever their length."]
+    # a first piece too short to cover the synthesis of the rest is not cut off
+    hello = "Hello, and welcome to the live avatar."
+    assert list(quick_start([hello])) == [hello]
     assert list(quick_start(["你好，欢迎来到我们公司的实时数字人直播间，今天我们来介绍新产品。"])) == [
         "你好，欢迎来到我们公司的实时数字人直播间，", "今天我们来介绍新产品。"]
+
+
+def test_a_long_first_sentence_without_a_clause_mark_is_cut_between_words() -> None:
+    text = "Every sentence is spoken as soon as it is ready and nothing waits for the end of the whole answer."
+    first, rest = quick_start([text])
+    assert text.startswith(first) and 12 <= len(first) <= 32 and f"{first} {rest}" == text
+    # before a preposition or conjunction where there is one
+    assert list(quick_start(["Let me tell you a little about today's weather."])) == [
+        "Let me tell you a little", "about today's weather."]
+
+
+def test_a_streamed_answer_is_spoken_from_its_first_clause_before_the_sentence_ends() -> None:
+    pulled = []
+
+    def answer():  # noqa: ANN202 - a streaming chat answer
+        for word in "Sure thing my friend, I can tell you all about the weather today. It is sunny.".split():
+            pulled.append(word)
+            yield word + " "
+
+    seen = [(piece, len(pulled)) for piece in quick_start(sentences(answer()))]
+    assert [piece for piece, _ in seen] == [
+        "Sure thing my friend,", "I can tell you all about the weather today.", "It is sunny."]
+    assert seen[0][1] < pulled.index("today.")  # handed on while the model was still writing the sentence
 
 
 def test_the_footage_plays_back_and_forth_without_end() -> None:
     assert list(window_frames(4, 0, 10)) == [0, 1, 2, 3, 2, 1, 0, 1, 2, 3]
     assert list(window_frames(4, 1000, 3)) == list(window_frames(4, 1000 % 6, 3))
     assert list(window_frames(1, 5, 3)) == [0, 0, 0]
+
+
+def test_a_reader_too_far_behind_loses_the_oldest_chunks_but_not_their_events() -> None:
+    from digihuman.live.stream import Broadcast
+
+    def chunk(i: int) -> MediaChunk:  # 200 ms, the i-th
+        return MediaChunk(i * 0.2, (np.zeros((4, 4, 3), np.uint8),) * 5, np.zeros(3200, np.int16), 16000,
+                          ({"type": "speaking", "text": str(i)},))
+
+    async def run() -> tuple[list[MediaChunk], int, list[MediaChunk]]:
+        hub = Broadcast()
+        tight, roomy = hub.subscribe(max_queued_s=1.0), hub.subscribe()
+        for i in range(12):
+            hub.publish(chunk(i))
+        await asyncio.sleep(0.05)  # deliveries are scheduled on this loop
+        hub.end()
+        got = []
+        with pytest.raises(SessionEnded):
+            while True:
+                got.append(await tight.get())
+        return got, tight.dropped, [await roomy.get() for _ in range(12)]
+
+    got, dropped, all_of_them = asyncio.run(run())
+    assert [c.start_s for c in got] == pytest.approx([1.4, 1.6, 1.8, 2.0, 2.2]) and dropped == 7
+    assert [e["text"] for c in got for e in c.events] == [str(i) for i in range(12)]  # every event still told
+    assert len(all_of_them) == 12  # the default keeps seconds of media
+
+
+@pytest.mark.media
+def test_the_session_warms_up_before_its_first_request(avatar_folder: Path) -> None:
+    tts = PhonedTTS()
+    spoken: list[str] = []
+    prepared = threading.Event()
+
+    def speak(text: str):  # noqa: ANN202 - Iterable[AudioChunk]
+        spoken.append(text)
+        return tts.synthesize(text, "fake-en", SpeechOptions())
+
+    session = LiveSession("w" * 32, "token", "owner", AvatarModel.load(avatar_folder), LiveOptions(size=SIZE),
+                          speak, None, prepared.set)
+
+    async def run() -> list[MediaChunk]:
+        assert await asyncio.to_thread(prepared.wait, 30)
+        subscription = session.subscribe()
+        chunks = [await subscription.get() for _ in range(3)]
+        session.say("Hello there.")
+        return chunks + await read_until(subscription, "idle")
+
+    try:
+        chunks = asyncio.run(run())
+    finally:
+        session.close()
+    assert spoken == [WARM_UP_TEXT, "Hello there."]
+    # the warm-up word is never heard or announced
+    assert [e["text"] for c in chunks for e in c.events if e["type"] == "speaking"] == ["Hello there."]
+    assert all(np.abs(c.audio).max() == 0 for c in chunks[:3])

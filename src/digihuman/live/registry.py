@@ -16,7 +16,7 @@ from typing import Any
 
 from digihuman.config import LiveSettings
 from digihuman.errors import NotFound, ServerBusy, TooManyTasks, Unauthorized
-from digihuman.live.session import Answer, LiveOptions, LiveSession, Speak
+from digihuman.live.session import Answer, LiveOptions, LiveSession, Prepare, Speak
 from digihuman.render.avatar import AvatarModel
 
 REAP_EVERY_S = 5.0
@@ -36,7 +36,7 @@ class LiveRegistry:
         self._blas: Any = None
 
     def create(self, owner: str, model: AvatarModel, options: LiveOptions, speak: Speak,
-               answer: Answer | None = None) -> tuple[LiveSession, float]:
+               answer: Answer | None = None, prepare: Prepare | None = None) -> tuple[LiveSession, float]:
         """A new running session and its expiry (epoch seconds); 429 over the key's limit, 503 over
         the server's."""
         with self._lock:
@@ -49,7 +49,8 @@ class LiveRegistry:
             if len(self._sessions) >= self.settings.max_sessions:
                 raise ServerBusy(f"the server runs its limit of {self.settings.max_sessions} live sessions; "
                                  "try again when one has ended.")
-            session = LiveSession(uuid.uuid4().hex, secrets.token_urlsafe(24), owner, model, options, speak, answer)
+            session = LiveSession(uuid.uuid4().hex, secrets.token_urlsafe(24), owner, model, options, speak,
+                                  answer, prepare)
             self._sessions[session.id] = session
             expires = time.time() + self.settings.token_ttl_s
             self._expiry[session.id] = expires

@@ -6,7 +6,9 @@ each frame's planned mouth on the footage, and idles (footage with the rest mout
 queued. It renders only while someone subscribes; with nobody watching it waits, and the stream
 each new subscriber sees starts at that moment. The *speech worker* turns requests (say, chat, streamed
 audio) into :class:`~digihuman.live.speech.Utterance` s, one sentence or block at a time, so the
-face starts moving once the first sentence is ready.
+face starts moving once the first sentence (or its first clause) is ready. Before its first request it
+warms up: it speaks and plans a word (the voice's model loads, the planner's modules import) and runs
+the session's ``prepare`` (the chat model's server starts), so the first request is as quick as the rest.
 
 An interrupt bumps the session's *generation*: queued speech is dropped at once, the worker drops
 whatever it was making, and the next chunk (≤ 200 ms later) is silent.
@@ -27,7 +29,7 @@ import numpy as np
 
 from digihuman.errors import Conflict, DigihumanError, InvalidInput
 from digihuman.live.speech import CONTEXT_S, RATE, MouthPlanner, Utterance, quick_start, sentences
-from digihuman.live.stream import Broadcast, MediaChunk, Subscription
+from digihuman.live.stream import MAX_QUEUED_S, Broadcast, MediaChunk, Subscription
 from digihuman.render.avatar import AvatarModel
 from digihuman.speech.tts.base import AudioChunk
 
@@ -35,10 +37,14 @@ log = logging.getLogger(__name__)
 
 Speak = Callable[[str], Iterable[AudioChunk]]  # a sentence -> its synthesised speech
 Answer = Callable[[list[tuple[str, str]]], Iterable[str]]  # (role, text) turns -> the answer, in pieces
+Prepare = Callable[[], None]  # loads what the session's requests will need (run once, before the first)
 
 FIRST_BLOCK_S = 1.0  # streamed audio: the first block is longer, a buffer against the client's jitter
 BLOCK_S = 0.5  # streamed audio: then it is planned and played in blocks this long
-MAX_LATE_S = 1.0  # a producer this far behind the clock skips ahead (a stall) instead of racing
+# A producer this far behind the clock skips ahead (a stall) instead of racing: also the most a starved
+# producer adds to the time before speech is heard.
+MAX_LATE_S = 0.5
+WARM_UP_TEXT = "Hello."
 HISTORY_TURNS = 10  # chat turns remembered (user + assistant each)
 
 
@@ -56,14 +62,14 @@ class LiveSession:
     """A running live avatar; see the module docstring of :mod:`digihuman.live.stream` for its use."""
 
     def __init__(self, session_id: str, token: str, owner: str, model: AvatarModel, options: LiveOptions,
-                 speak: Speak, answer: Answer | None = None) -> None:
+                 speak: Speak, answer: Answer | None = None, prepare: Prepare | None = None) -> None:
         self.id, self.token, self.owner, self.options = session_id, token, owner, options
         self.model = model
         self.fps = float(options.fps)
         self.size = options.size
         self.sample_rate = RATE
         self.chunk_frames = max(1, int(options.chunk_s * self.fps + 1e-6))
-        self._speak, self._answer = speak, answer
+        self._speak, self._answer, self._prepare = speak, answer, prepare
         self._planner = MouthPlanner(model)
         self._broadcast = Broadcast()
         self._lock = threading.Lock()
@@ -88,9 +94,10 @@ class LiveSession:
         self._worker.start()
 
     # --- what clients ask ---------------------------------------------------------------------
-    def subscribe(self) -> Subscription:
-        """Chunks from the next one on; call from the event loop that will read them."""
-        subscription = self._broadcast.subscribe()
+    def subscribe(self, max_queued_s: float = MAX_QUEUED_S) -> Subscription:
+        """Chunks from the next one on; call from the event loop that will read them. A reader more
+        than ``max_queued_s`` behind loses the oldest (not their events)."""
+        subscription = self._broadcast.subscribe(max_queued_s)
         self.last_watched = time.monotonic()
         self._wake.set()
         return subscription
@@ -185,7 +192,19 @@ class LiveSession:
     def _current(self, generation: int) -> bool:
         return generation == self._generation and not self.closed
 
+    def _warm_up(self) -> None:
+        """Load the voice and the planner (and whatever ``prepare`` loads) before the first request."""
+        try:
+            chunks = list(self._speak(WARM_UP_TEXT))
+            if chunks:
+                self._planner.sentence(chunks, WARM_UP_TEXT, 0, -1)
+            if self._prepare is not None:
+                self._prepare()
+        except Exception:  # noqa: BLE001 - a request that needs the broken part reports it to the client
+            log.warning("live session %s: warming up failed", self.id, exc_info=True)
+
     def _work(self) -> None:
+        self._warm_up()
         while True:
             generation, kind, payload = self._jobs.get()
             if kind == "stop":
@@ -265,6 +284,8 @@ class LiveSession:
 
         painter = FramePainter(self.model, self.size)
         try:
+            # the first frame imports, opens the decoder and fills the caches: not on the stream's clock
+            painter.paint(0, int(self.model.arrays["rest"]))
             while not self.closed:
                 if self._broadcast.count() == 0:
                     self._wake.clear()

@@ -93,44 +93,81 @@ LONG_PIECE = 120
 
 
 def sentences(pieces: Iterable[str]) -> Iterator[str]:
-    """Whole sentences of a text that arrives in pieces (a chat answer), each as soon as it is complete."""
+    """Whole sentences of a text that arrives in pieces (a chat answer), each as soon as it is complete;
+    the first one is cut as :func:`first_cut` says as soon as its cut is written."""
     from digihuman.speech.frontend import split_sentences
 
     buffer = ""
+    first = True
     for piece in pieces:
         buffer += piece
         parts = split_sentences(buffer)
+        if first and len(parts) == 1 and (cut := first_cut(parts[0])) is not None:
+            # the first sentence is still being written: its first words need not wait for its end
+            yield parts[0][:cut].strip()
+            buffer = buffer[buffer.index(parts[0]) + cut:].lstrip()
+            first = False
+            continue
         # the last part may still grow; everything before it is finished
         if len(parts) > 1:
             yield from parts[:-1]
             buffer = buffer[buffer.rindex(parts[-1]):]  # as written: a trailing space still parts words
+            first = False
         if len(buffer) > LONG_PIECE:
             cut = [m.end() for m in _CLAUSE.finditer(buffer)]
             if cut:
                 yield buffer[: cut[-1]].strip()
                 buffer = buffer[cut[-1]:].lstrip()
+                first = False
     if buffer.strip():
         yield buffer.strip()
 
 
-# The first words wait for the whole first piece to be synthesised: a long first sentence is spoken
-# from its first clause mark on in two pieces, so the face starts moving sooner.
+# Nothing is heard until the whole first piece is synthesised (about 0.2 s per second of speech on two
+# shared cores, longer under load), so the first piece of every request is kept short: a first sentence
+# longer than FIRST_PIECE is spoken from its first clause mark on, in two pieces, and one longer than
+# LONG_FIRST without a clause mark from a word boundary before FIRST_WORDS (before a conjunction or
+# preposition where there is one: the phrase reads on naturally). The first piece is never shorter than
+# MIN_FIRST: the second is synthesised while it plays, and must be ready when it ends.
 _FIRST_CLAUSE = re.compile(r"[,，;；:：、]\s?")
-FIRST_PIECE = 40
+_PHRASE_START = re.compile(r"\s+(?=(?:about|after|and|as|at|because|before|but|for|from|if|in|into|of|on|or|since|"
+                           r"so|than|that|to|until|when|where|which|while|who|with)\b)", re.IGNORECASE)
+FIRST_PIECE = 24  # weighted characters (a Han character counts three: it takes about as long to say)
+LONG_FIRST = 40
+FIRST_WORDS = 32
+MIN_FIRST = 12
 
 
-def quick_start(parts: Iterable[str]) -> Iterator[str]:
-    """``parts`` with the first one cut at its first clause mark when it is long."""
+def first_cut(text: str) -> int | None:
+    """Where the first piece of speech ends when ``text`` is the first sentence (None: say it whole)."""
     from digihuman.speech.frontend.segment import HAN
 
     han = re.compile(f"[{HAN}]")
+    weights = np.cumsum([3 if han.match(c) else 1 for c in text]) if text else np.zeros(0, int)
+    if not len(weights) or weights[-1] <= FIRST_PIECE:
+        return None
+
+    def fits(end: int) -> bool:  # text[:end] is a first piece long enough, with something after it
+        return weights[end - 1] >= MIN_FIRST and len(text) - end >= 4
+
+    mark = next((m for m in _FIRST_CLAUSE.finditer(text) if m.start() > 0 and fits(m.start())), None)
+    if mark is not None:
+        return mark.end()
+    if weights[-1] > LONG_FIRST:
+        for boundary in (_PHRASE_START, re.compile(r"\s")):
+            spaces = [m.start() for m in boundary.finditer(text) if m.start() > 0 and fits(m.start())
+                      and weights[m.start() - 1] <= FIRST_WORDS]
+            if spaces:
+                return spaces[-1]
+    return None
+
+
+def quick_start(parts: Iterable[str]) -> Iterator[str]:
+    """``parts`` with the first one cut where :func:`first_cut` says."""
     first = True
     for part in parts:
-        # a Han character takes about as long to say as three Latin letters
-        if first and len(part) + 2 * len(han.findall(part)) > FIRST_PIECE:
-            mark = next((m for m in _FIRST_CLAUSE.finditer(part) if 4 <= m.start() < len(part) - 4), None)
-            if mark is not None:
-                yield part[: mark.end()].strip()
-                part = part[mark.end():].strip()
+        if first and (cut := first_cut(part)) is not None:
+            yield part[:cut].strip()
+            part = part[cut:].strip()
         first = False
         yield part

@@ -8,7 +8,7 @@ in real time, one :class:`MediaChunk` (≤ 200 ms) at a time, and publishes each
 The names a transport uses, exactly::
 
     from digihuman.live.registry import get_session      # get_session(app, session_id, token) -> LiveSession
-    session.subscribe() -> Subscription                   # call from the event loop that will read it
+    session.subscribe(max_queued_s=10.0) -> Subscription  # call from the event loop that will read it
     await subscription.get() -> MediaChunk                # raises SessionEnded once the session is over
     subscription.close()                                  # stop receiving (idempotent)
     session.say(text)  session.chat(text)  session.interrupt()  session.close()
@@ -32,14 +32,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-# A subscriber that falls this far behind loses its oldest chunks rather than holding the session's
-# memory hostage (10 s at 200 ms a chunk): a live picture that is late is worth less than a current one.
-MAX_QUEUED = 50
+# A subscriber that falls more than this far behind (seconds of media waiting for it) loses its oldest
+# chunks rather than holding the session's memory hostage: a live picture that is late is worth less
+# than a current one. Their events still reach it. A transport that plays what it gets at once (the
+# WebSocket) asks for less: whatever waits here is added to the time before its client hears an answer.
+MAX_QUEUED_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -64,12 +66,15 @@ class SessionEnded(Exception):
 class Subscription:
     """Chunks of one session for one reader, queued in the reader's event loop."""
 
-    def __init__(self, hub: Broadcast, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, hub: Broadcast, loop: asyncio.AbstractEventLoop,
+                 max_queued_s: float = MAX_QUEUED_S) -> None:
         self._hub, self._loop = hub, loop
-        self._queue: collections.deque[MediaChunk] = collections.deque(maxlen=MAX_QUEUED)
+        self.max_queued_s = max_queued_s
+        self._queue: collections.deque[MediaChunk] = collections.deque()
+        self._queued_s = 0.0
         self._ready = asyncio.Event()
         self._ended = False
-        self.dropped = 0  # chunks lost because this reader fell MAX_QUEUED behind
+        self.dropped = 0  # chunks lost because this reader fell more than max_queued_s behind
 
     async def get(self) -> MediaChunk:
         """The next chunk, waiting for it; :class:`SessionEnded` when the session has ended."""
@@ -78,7 +83,9 @@ class Subscription:
                 raise SessionEnded("the live session has ended.")
             self._ready.clear()
             await self._ready.wait()
-        return self._queue.popleft()
+        chunk = self._queue.popleft()
+        self._queued_s -= chunk.duration_s
+        return chunk
 
     def close(self) -> None:
         """Stop receiving; a waiting :meth:`get` ends with :class:`SessionEnded`."""
@@ -96,9 +103,14 @@ class Subscription:
         if chunk is None:
             self._ended = True
         else:
-            if len(self._queue) == self._queue.maxlen:
-                self.dropped += 1
             self._queue.append(chunk)
+            self._queued_s += chunk.duration_s
+            while self._queued_s > self.max_queued_s + 1e-6 and len(self._queue) > 1:
+                old = self._queue.popleft()
+                self._queued_s -= old.duration_s
+                self.dropped += 1
+                if old.events:  # the next chunk tells of them: "speaking" and "idle" must not be lost
+                    self._queue[0] = replace(self._queue[0], events=old.events + self._queue[0].events)
         self._ready.set()
 
 
@@ -110,9 +122,10 @@ class Broadcast:
         self._subscribers: list[Subscription] = []
         self._ended = False
 
-    def subscribe(self) -> Subscription:
-        """A new subscription, fed in the running event loop from the next chunk on."""
-        subscription = Subscription(self, asyncio.get_running_loop())
+    def subscribe(self, max_queued_s: float = MAX_QUEUED_S) -> Subscription:
+        """A new subscription, fed in the running event loop from the next chunk on, that keeps at most
+        ``max_queued_s`` seconds of media waiting."""
+        subscription = Subscription(self, asyncio.get_running_loop(), max_queued_s)
         with self._lock:
             if not self._ended:
                 self._subscribers.append(subscription)

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["live avatar"])
 
 MIN_SIZE, MIN_FPS = 128, 5.0
+# The socket's client plays what it receives at once: chunks waiting longer than this for a slow client
+# (or a starved encoder) are skipped, so what it sees and hears stays within a second of now.
+SOCKET_QUEUE_S = 1.0
 # WebSocket close codes (4000-4999 are the application's): the HTTP status the error would have had
 CLOSE_UNAUTHORIZED, CLOSE_NOT_FOUND = 4401, 4404
 
@@ -71,8 +74,9 @@ def create_live(body: LiveRequest, request: Request, owner: Owner, services: Ser
     answer = _answerer(services, body.chat_model) if body.chat_model else None
     options = LiveOptions(fps=float(fps), size=output_size(*model.size, int(size), int(size)),
                           system_prompt=body.system_prompt or "")
+    prepare = _chat_warmer(services, body.chat_model, options.system_prompt) if body.chat_model else None
     session, expires = registry_of(request.app).create(owner, model, options, _speaker(services, voice, owner),
-                                                       answer)
+                                                       answer, prepare)
     base = services.settings.public_url.rstrip("/")
     ws_base = "wss" + base[5:] if base.startswith("https") else "ws" + base[4:]
     path = f"/v1/live/{session.id}"
@@ -137,7 +141,7 @@ async def live_socket(websocket: WebSocket, session_id: str) -> None:
 async def _send_stream(websocket: WebSocket, session: LiveSession, sending: asyncio.Lock) -> None:
     from digihuman.live.fmp4 import FragmentedMp4
 
-    subscription = session.subscribe()
+    subscription = session.subscribe(SOCKET_QUEUE_S)
     muxer = FragmentedMp4(session.size[0], session.size[1], session.fps, session.sample_rate)
     try:
         async with sending:
@@ -238,3 +242,17 @@ def _answerer(services: Services, model: str):  # noqa: ANN202 - Answer
         return chat.stream(ChatRequest(model, tuple(ChatMessage(role, text) for role, text in turns)))
 
     return answer
+
+
+def _chat_warmer(services: Services, model: str, system_prompt: str):  # noqa: ANN202 - Prepare
+    """Starts the chat model's server (a local model's takes a second or more) and has it read the
+    system prompt once, which it keeps for the session's turns: the first answer starts as soon as the
+    later ones."""
+    from digihuman.text.base import ChatMessage, ChatRequest
+
+    def prepare() -> None:
+        turns = (ChatMessage("system", system_prompt),) if system_prompt else ()
+        turns += (ChatMessage("user", "Hello"),)
+        services.engines.require_chat().complete(ChatRequest(model, turns, max_tokens=1))
+
+    return prepare
