@@ -20,7 +20,8 @@ def test_metrics(client, run_queued, media):
     assert 'route="/avatar/generation",status="200"' in text
     assert 'route="/v1/tasks/{task_id}",status="404"' in text
     assert 'digihuman_tasks{kind="avatar.generate",status="queued"} 1.0' in text
-    assert "digihuman_queue_depth" in text
+    assert 'digihuman_queue_depth{group="render"} 1.0' in text  # the queued render waits on its group's queue
+    assert 'digihuman_queue_depth{group="speech"} 0.0' in text
     assert "digihuman_http_request_seconds_bucket" in text
     run_queued()
     after = client.get("/metrics").text

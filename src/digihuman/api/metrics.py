@@ -37,9 +37,12 @@ class TaskCollector:
                 durations.add_metric([kind, status], count_value=count, sum_value=seconds)
         yield counts
         yield durations
-        depth = GaugeMetricFamily("digihuman_queue_depth", "Messages waiting in the task queue.")
+        # Per group, so an operator sees which kind of worker to add (render, speech, voice, remix).
+        depth = GaugeMetricFamily("digihuman_queue_depth", "Messages waiting in the task queue, by worker group.",
+                                  labels=["group"])
         try:
-            depth.add_metric([], self.services.queue.depth())
+            for group, waiting in self.services.queue.depths().items():
+                depth.add_metric([group], waiting)
         except Exception:  # an unreachable queue shows as a missing sample, not a failed scrape
             log.warning("queue depth unavailable", exc_info=True)
         yield depth
