@@ -351,9 +351,10 @@ def paint_mouth(crop: np.ndarray, offset: tuple[int, int], target: np.ndarray, m
     edge_mix = (0.22 * np.clip((down - 0.86) / 0.14, 0, 1))[..., None]
     enamel = enamel * (1 - edge_mix + edge_mix * np.array([0.55, 0.58, 0.64]))
     # the gum's edge: scalloped over each tooth, only where the lip has lifted clear of the crown
-    gum_line = bite + row.notch - TEETH_HEIGHT * row.length + 0.02 * (1 - np.sin(np.pi * row.across))
-    gum = np.clip((gum_line - v) / f + 0.5, 0, 1) * (row.length > 0)
-    if gum.any():
+    shortest = min(t[1] for t in UPPER_TEETH)
+    if float(np.max(bite - vu)) > TEETH_HEIGHT * shortest - 0.04 - f:  # papilla and corner notch
+        gum_line = bite + row.notch - TEETH_HEIGHT * row.length + 0.02 * (1 - np.sin(np.pi * row.across))
+        gum = np.clip((gum_line - v) / f + 0.5, 0, 1) * (row.length > 0)
         gum_colour = palette.gum if palette.gum is not None else palette.tongue
         enamel = _over(enamel, gum_colour * (shadow * (0.3 + 0.7 * turn))[..., None], gum)
     if own_teeth is not None:
