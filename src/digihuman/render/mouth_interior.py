@@ -89,13 +89,13 @@ class MouthPalette:
         # teeth are brighter than the skin around them, in the same light; a little ivory, never
         # paper white (which is what makes a painted mouth look like a cartoon)
         teeth_level = float(np.clip(max(1.15 * float(skin @ LUMA), 1.5 * float(lips @ LUMA)), 110, 236))
-        cavity = lips * 0.36 * np.array([1.0, 0.66, 0.68])
+        cavity = lips * 0.44 * np.array([1.0, 0.6, 0.62])
         # in the photo's light: a quarter of the skin's own tint (a warm lamp makes teeth warm too)
         tint = skin / max(float(skin @ LUMA), 1.0)
         teeth = teeth_level * (0.75 * np.array([1.0, 0.96, 0.89]) + 0.25 * tint)
         # tongue and gum: the lips' own hue, the tongue a little paler and pinker, the gum redder
         tongue = lips * np.array([0.92, 0.66, 0.68])
-        tongue = 0.8 * tongue + 0.2 * float(tongue @ LUMA)  # a little paler than the lips: its coating
+        tongue = 0.8 * tongue + 0.2 * float(lips @ LUMA)  # paler than the lips: its coating
         gum = lips * np.array([0.95, 0.6, 0.62])
         if grey:
             cavity, teeth, tongue, gum = (np.full(3, float(c @ LUMA)) for c in (cavity, teeth, tongue, gum))
@@ -289,12 +289,12 @@ def paint_mouth(crop: np.ndarray, offset: tuple[int, int], target: np.ndarray, m
 
     # cavity: a little light just inside the lips in the middle, dark deep inside and at the corners
     depth = np.clip(to_lip / (0.5 * gap), 0, 1)
-    colour = palette.cavity * (1.1 - 0.5 * depth - 0.5 * across**1.5)[..., None]
+    colour = palette.cavity * (1.1 - 0.42 * depth - 0.5 * across**1.5)[..., None]
 
     # the tongue: a mound low in the mouth once the jaw drops, lit from the front (its top edge
     # catches the light, its back and sides fall into the dark), a faint groove down its middle
     dome = np.clip(1 - (side / 0.72) ** 2, 0, 1)
-    tongue_h = 0.45 * (vl_mid - vu_mid) * float(_ramp(mid_gap, 0.05, 0.16)) * dome**0.75
+    tongue_h = 0.5 * (vl_mid - vu_mid) * float(_ramp(mid_gap, 0.05, 0.16)) * dome**0.75
     tongue_h = np.minimum(tongue_h, 0.6 * gap)
     if tongue_h.max() > f:
         top = vl - tongue_h
@@ -302,7 +302,7 @@ def paint_mouth(crop: np.ndarray, offset: tuple[int, int], target: np.ndarray, m
         sheen = np.exp(-(((into - 0.25) / 0.2) ** 2)) * dome
         groove = np.exp(-(((u - uc) / (0.012 + 0.5 * f)) ** 2)) * (1 - into)
         # its back (the top edge seen from the front) turns away into the dark
-        light = (0.35 + 0.45 * into**0.4 + 0.25 * sheen) * (0.55 + 0.45 * dome) * (1 - 0.15 * groove)
+        light = (0.45 + 0.4 * into**0.4 + 0.25 * sheen) * (0.55 + 0.45 * dome) * (1 - 0.15 * groove)
         alpha = np.clip((v - top) / (1.6 * f) + 0.2, 0, 1) * (tongue_h > 0.5 * f)
         colour = _over(colour, palette.tongue * light[..., None], alpha)
 
