@@ -10,7 +10,9 @@ the same way (inner-lip gap in canonical face units).
 Writes under bench/results/mouth/: ``sheet_<portrait>.png`` (rows: base, now, filmed; columns: the
 three widest openings, then two at the filmed speakers' widest; every mouth scaled to one width),
 ``now_1x_<portrait>.png`` (the crops at 1:1), and ``photo_mouth.json`` with the per-frame render
-time of both variants, measured interleaved on every frame of the track (fastest of three).
+time of both variants, measured interleaved on every frame of the track (fastest of three), and
+numbers for the inside of the mouth (brightness, redness, teeth share) at the filmed-like openings
+beside the same numbers for the filmed mouths opened 0.12-0.2.
 
     .venv/bin/python bench/photo_mouth.py [--base REV] [--portraits p01,p07,p03,old]
 """
@@ -133,6 +135,44 @@ def elderly_photo() -> Path:
     raise RuntimeError("v09 frame not found")
 
 
+def interior(rgb: np.ndarray, landmarks: np.ndarray, scale: float) -> dict[str, float]:
+    """What the inside of the mouth looks like, in numbers comparable between filmed and rendered
+    mouths: median and 90th-percentile brightness, redness (R - G) and the tracker's teeth share."""
+    import cv2
+
+    from digihuman.face.landmarks import LIPS_INNER
+    from digihuman.face.mouth import teeth_visibility
+
+    mask = np.zeros(rgb.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(landmarks[list(LIPS_INNER), :2]).astype(np.int32)], 1)
+    pixels = rgb[cv2.erode(mask, np.ones((3, 3), np.uint8)) > 0].astype(np.float64)
+    luma = pixels @ np.array([0.299, 0.587, 0.114])
+    return {"luma_median": float(np.median(luma)), "luma_p90": float(np.percentile(luma, 90)),
+            "red": float((pixels[:, 0] - pixels[:, 1]).mean()),
+            "teeth": teeth_visibility(rgb, landmarks, scale)}
+
+
+def filmed_interiors(low: float = 0.12, high: float = 0.2) -> dict[str, dict[str, float]]:
+    """Per filmed clip, the median of :func:`interior` over its frames opened ``low``..``high``."""
+    from digihuman.face import read_frames
+
+    data = np.load(OUT / "_filmed.npz")
+    out = {}
+    for k, clip in enumerate(FILMED):
+        o, lm, idx = data[f"open{k}"], data[f"lm{k}"], data[f"idx{k}"]
+        wanted = {int(idx[i]): i for i in np.flatnonzero((o > low) & (o < high))}
+        stats = []
+        for frame in read_frames(MEDIA / clip):
+            if frame.index in wanted:
+                marks = lm[wanted[frame.index]]
+                scale = float(np.linalg.norm(marks[152, :2] - marks[10, :2])) / 1.85  # face height ~1.85
+                stats.append(interior(frame.rgb, marks, scale))
+        if stats:
+            medians = {key: round(float(np.median([s[key] for s in stats])), 3) for key in stats[0]}
+            out[Path(clip).name[:4].rstrip("_")] = medians | {"frames": len(stats)}
+    return out
+
+
 def filmed_mouths(openings: list[float]) -> list[np.ndarray]:
     """For each asked opening, the filmed mouth (any clip) closest to it; cached tracks."""
     from digihuman.face import read_frames, track_video
@@ -219,10 +259,13 @@ def main() -> None:
         now = Variant(rgb, face, photo_warp, mouth_interior)
         rows: dict[str, list[np.ndarray]] = {"base": [], "now": [], "now1x": []}
         openings = []
-        for i in picks:
+        insides: dict[str, list[dict[str, float]]] = {"base": [], "now": []}
+        for n, i in enumerate(picks):
             for key, variant in (("base", base), ("now", now)):
                 frame, target = variant.render(poses[i])
                 o = opening(target, variant.rig.scale)
+                if n >= len(picks) - 2:  # the openings filmed speakers reach
+                    insides[key].append(interior(frame, target, variant.rig.scale))
                 rows[key].append(label(mouth_crop(frame, target), f"{key} jaw={poses[i].jaw:.2f} o={o:.2f}"))
             openings.append(o)
             left, right = target[61], target[291]
@@ -254,8 +297,12 @@ def main() -> None:
         ms = {k: 1000 * v / len(poses) for k, v in spent.items()}
         report["portraits"][name] = {"size": list(rgb.shape[:2][::-1]), "ms_per_frame": ms,
                                      "ratio_now_to_base": ms["now"] / ms["base"],
-                                     "openings": [round(o, 3) for o in openings]}
+                                     "openings": [round(o, 3) for o in openings],
+                                     "interior": {k: {key: round(float(np.mean([s[key] for s in v])), 3)
+                                                      for key in v[0]} for k, v in insides.items()}}
         print(name, report["portraits"][name], flush=True)
+    report["filmed_interior"] = filmed_interiors()
+    print("filmed", report["filmed_interior"])
     (OUT / "photo_mouth.json").write_text(json.dumps(report, indent=2))
 
 

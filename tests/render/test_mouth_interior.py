@@ -137,3 +137,21 @@ def test_pouting_wide_open_lips_do_not_fold_into_the_chin(portrait: PortraitAnim
             before = np.linalg.norm(rest[b] - rest[a])
             after = np.linalg.norm(moved[b] - moved[a])
             assert after > least * before, (pose, a, b, before, after)
+
+
+def test_upper_teeth_stay_with_the_skull_as_the_jaw_drops(p01: PortraitAnimator) -> None:
+    def biting_edge(pose: MouthPose) -> float:
+        """The lowest enamel row straight under the upper lip's middle, pixels."""
+        frame = p01.render(pose).astype(np.float64)
+        target = p01.rig.pose(pose)
+        x, top, bottom = int(round(target[13, 0])), int(np.ceil(target[13, 1])), int(target[14, 1])
+        column = frame[top:bottom, x - 1:x + 2].mean(axis=1)
+        enamel = np.flatnonzero(_teeth_like(column))
+        assert len(enamel) > 3, np.round(column @ LUMA).tolist()
+        upper_row = enamel[: np.argmax(np.diff(enamel, append=enamel[-1] + 99) > 1) + 1]  # first run
+        return top + float(upper_row.max())
+
+    half, wide = MouthPose(jaw=0.5, teeth=0.5), MouthPose(jaw=0.95, teeth=0.5)
+    lip_rise = p01.rig.pose(half)[13, 1] - p01.rig.pose(wide)[13, 1]
+    assert lip_rise > 2  # the upper lip lifts as the mouth opens wider ...
+    assert abs(biting_edge(wide) - biting_edge(half)) <= 1.5  # ... baring more of teeth that stay put
