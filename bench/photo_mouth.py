@@ -219,7 +219,8 @@ def filmed_mouths(openings: list[float]) -> list[np.ndarray]:
 def main() -> None:
     import cv2
 
-    from digihuman.face import read_image, track_image
+    from digihuman.face import FaceMesh, read_image, track_image
+    from digihuman.face.tracking import locate_face
     from digihuman.render import mouth_interior, photo_warp
     from digihuman.render.photo import mouth_poses
     from digihuman.render.photo_warp import OPEN_MAX
@@ -248,6 +249,7 @@ def main() -> None:
         if len(picks) == args.columns - 2:
             break
     picks = sorted(picks) + [int(np.argmin(np.abs(jaws - o / OPEN_MAX))) for o in (0.17, 0.13)]
+    mesh = FaceMesh(static=True)
     report: dict = {"speech": SPEECH, "frames": len(poses), "base": args.base, "portraits": {}}
     for name in args.portraits.split(","):
         path = elderly_photo() if name == "old" else MEDIA / PHOTOS[name]
@@ -264,8 +266,11 @@ def main() -> None:
             for key, variant in (("base", base), ("now", now)):
                 frame, target = variant.render(poses[i])
                 o = opening(target, variant.rig.scale)
-                if n >= len(picks) - 2:  # the openings filmed speakers reach
-                    insides[key].append(interior(frame, target, variant.rig.scale))
+                if n >= len(picks) - 2:  # the openings filmed speakers reach; landmarks found by the
+                    # tracker, as on the filmed frames (its inner-lip line is not the exact one)
+                    seen = locate_face(frame, mesh)
+                    if seen is not None:
+                        insides[key].append(interior(frame, seen, variant.rig.scale))
                 rows[key].append(label(mouth_crop(frame, target), f"{key} jaw={poses[i].jaw:.2f} o={o:.2f}"))
             openings.append(o)
             left, right = target[61], target[291]
