@@ -32,16 +32,18 @@ def test_a_stage_counts_wall_and_cpu_seconds():
 
 def test_repeated_calls_accumulate_and_nested_stages_are_exclusive():
     timings = StageTimings()
+    started = time.perf_counter()
     with timings.stage("render"):
         for _ in range(3):
             with timings.stage("encode"):
                 time.sleep(0.02)
         time.sleep(0.03)
+    elapsed = time.perf_counter() - started
     got = timings.as_dict()
     assert got["encode"]["calls"] == 3 and got["render"]["calls"] == 1
-    assert got["encode"]["wall_s"] == pytest.approx(0.06, abs=0.03)
-    # the outer stage keeps only its own time: no second is counted twice
-    assert got["render"]["wall_s"] == pytest.approx(0.03, abs=0.03)
+    assert got["encode"]["wall_s"] >= 0.06 - 0.002 and got["render"]["wall_s"] >= 0.03 - 0.002
+    # the outer stage keeps only its own time: no second is counted twice, however busy the machine
+    assert got["encode"]["wall_s"] + got["render"]["wall_s"] <= elapsed + 0.002
 
 
 def test_module_stage_reports_to_the_active_timer_only():

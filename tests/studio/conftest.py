@@ -19,7 +19,9 @@ from tests.support.live_server import LiveServer, live_server
 FAKE_DELAY_S = "1.5"
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an event loop running in this thread while the browser
+# lives, and tests of other packages run by the same process use asyncio.run.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     with chromium() as b:
         yield b
