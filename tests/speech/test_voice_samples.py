@@ -22,6 +22,7 @@ from digihuman.speech.voices.samples import (
     clipped_share,
     load_samples,
 )
+from digihuman.speech.voices import samples as samples_module
 from tests.mediagen import make_text, make_video
 from tests.shared_media import SHARED_MEDIA, shared
 
@@ -210,12 +211,16 @@ def test_two_speakers_are_warned_about_one_is_not(tmp_path: Path) -> None:
     assert any("more than one voice" in w for w in both.warnings), both.warnings
 
 
-def test_only_the_first_five_minutes_are_kept(tmp_path: Path) -> None:
+def test_only_the_first_five_minutes_are_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert MAX_SPEECH_S == 300.0
+    # The same rule with a 100 s limit: three real minutes of audio to decode instead of seven.
+    limit = 100.0
+    monkeypatch.setattr(samples_module, "MAX_SPEECH_S", limit)
     path = shared("audio/a05_*")  # 60 s, about 53 s of speech
     one = load_samples([path], None, enhance=False).speech_seconds
-    crossing = int(MAX_SPEECH_S // one) + 1
+    crossing = int(limit // one) + 1
     result = load_samples([path] * (crossing + 1), [f"take {i}" for i in range(crossing + 1)], enhance=False)
-    assert result.speech_seconds == MAX_SPEECH_S
+    assert result.speech_seconds == limit
     assert len(result.samples) == crossing  # the one crossing five minutes is cut; the next is left out
     assert result.samples[-1].text is None and result.samples[0].text == "take 0"
     assert len(result.samples[-1].audio) < len(result.samples[0].audio)
