@@ -256,3 +256,22 @@ def test_the_session_warms_up_before_its_first_request(avatar_folder: Path) -> N
     # the warm-up word is never heard or announced
     assert [e["text"] for c in chunks for e in c.events if e["type"] == "speaking"] == ["Hello there."]
     assert all(np.abs(c.audio).max() == 0 for c in chunks[:3])
+
+
+def test_a_chunk_fed_to_the_muxer_comes_out_at_once_but_for_its_last_two_frames() -> None:
+    import av
+
+    from digihuman.live.fmp4 import video_samples
+
+    muxer = FragmentedMp4(64, 64, 25.0, 16000)
+    blob, out = muxer.init, []
+    for i in range(6):
+        frames = tuple(np.full((64, 64, 3), 40 * i + k, np.uint8) for k in range(5))
+        data = muxer.feed(MediaChunk(i * 0.2, frames, np.zeros(3200, np.int16), 16000))
+        out.append(video_samples(data))
+        blob += data
+    # not held until the sound of the next chunk has come (it lags the picture by the AAC delay)
+    assert np.cumsum(out).tolist() == [5 * (i + 1) - 2 for i in range(6)]
+    blob += muxer.close()
+    with av.open(io.BytesIO(blob)) as c:
+        assert len([f for f in c.decode(video=0)]) == 30

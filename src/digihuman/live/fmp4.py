@@ -1,9 +1,13 @@
 """The fragmented MP4 a live WebSocket carries: H.264 + AAC, an init segment, then ≤ 200 ms fragments.
 
-The MP4 muxer writes a fragment when the next video keyframe arrives (``frag_keyframe``). With the
-keyframe at a chunk's *first* frame a fragment would leave the muxer only when the next chunk is made,
-200 ms late; so the keyframe is forced onto each chunk's *last* frame instead: feeding a chunk
-flushes everything before that frame, and only one frame waits for the next chunk.
+The MP4 muxer writes a fragment when the next video keyframe reaches it (``frag_keyframe``), and its
+interleaving queue holds the latest packet it was given until a later one comes. By default it also
+holds every packet later than the other track's last one: a chunk's frames waited for the next chunk's
+sound (AAC comes out 64 ms or more behind), and with the keyframe forced on each chunk's last frame
+every frame reached the client one chunk and a frame late (240 ms). So the queue holds only the latest
+packet (``max_interleave_delta`` 1 µs) and the keyframe is forced on each chunk's *second-to-last*
+frame: the chunk's last frame comes after it, so the keyframe passes the queue, and feeding a chunk
+flushes everything before it; only the chunk's last two frames wait for the next chunk (80 ms).
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ class FragmentedMp4:
         import av
 
         self._sink = _Sink()
-        self._container = av.open(self._sink, "w", format="mp4", options={"movflags": MOVFLAGS})
+        self._container = av.open(self._sink, "w", format="mp4",
+                                  options={"movflags": MOVFLAGS, "max_interleave_delta": "1"})
         self._rate = Fraction(fps).limit_denominator(1001)
         video = self._container.add_stream("libx264", rate=self._rate)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
@@ -65,11 +70,11 @@ class FragmentedMp4:
         import av
 
         mux = self._container.mux
-        last = len(chunk.frames) - 1
+        key = max(0, len(chunk.frames) - 2)
         for i, rgb in enumerate(chunk.frames):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
             frame.pts, frame.time_base = self._frames, 1 / self._rate
-            if i == last:
+            if i == key:
                 frame.pict_type = av.video.frame.PictureType.I
             self._frames += 1
             for packet in self._video.encode(frame):
