@@ -244,6 +244,26 @@ def test_viseme_maps_are_complete() -> None:
         assert viseme_of(final) in VISEMES
 
 
+def test_shipped_table_is_articulatory_with_a_model_learned_from_its_own_voices() -> None:
+    # The shipped table may hold nothing fitted to recorded or filmed media: the per-phone shapes are
+    # the hand table's, and the openness model comes from the product's voices (learn_phone_targets.py).
+    from importlib import resources
+
+    from digihuman.speech.align.acoustic import CONTEXT, N_MELS
+    from digihuman.speech.align.visemes import hand_targets
+
+    data = json.loads(resources.files("digihuman.speech.align").joinpath("phone_targets.json").read_text())
+    assert data["meta"]["made_by"].endswith("--source tts")
+    shipped, hand = default_targets(), hand_targets()
+    for phone in ARPABET_TO_VISEME:
+        assert shipped.target(phone) == pytest.approx(hand.target(phone)), phone
+    assert shipped.target("AH0") == pytest.approx(hand.target("IH"))
+    assert shipped.target("AY+") == pytest.approx(hand.target("IY"))
+    assert shipped.target("AW+") == pytest.approx(hand.target("UW"))
+    assert shipped.openness_gain == 0.0 and shipped.pause_gain == 0.0
+    assert len(shipped.openness_model().weights) == (5 + N_MELS) * len(CONTEXT)
+
+
 def test_builder_reuses_its_decoder(english: Timeline) -> None:
     builder = default_builder()
     assert isinstance(builder, TimelineBuilder) and builder.aligner._decoder is not None

@@ -2,10 +2,12 @@
 
 Openness is a linear model of frame features — level relative to the speaker's own range,
 voicing, spectral centroid, low-band (first formant) and high-band (hiss) shares, and the shape
-of a 20-band log-mel spectrum — taken at five instants around each frame (±80 ms), learned
-from filmed talking faces by ``bench/learn_phone_targets.py`` and shipped in
-``phone_targets.json``. It needs no words, so it serves any language, and it also tells the
-phone-based methods how open each phone actually sounded (``Phone.openness``).
+of a 20-band log-mel spectrum — taken at five instants around each frame (±80 ms), shipped in
+``phone_targets.json``. ``bench/learn_phone_targets.py`` fits it on speech the product's own
+voices make: from the sound alone, it learns the coarticulated jaw track (``track.mouth_track``)
+of the phones the voice spoke, so nothing recorded or filmed goes into it. It needs no words, so
+it serves any language, and it also tells the phone-based methods how open each phone actually
+sounded (``Phone.openness``).
 
 The rough shapes come from rules on the same features: hiss is SS, a quiet voiced murmur is nn,
 and vowels split by openness and by where their energy sits (front ih/E, back oh/ou, open aa).

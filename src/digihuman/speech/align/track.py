@@ -5,8 +5,9 @@ span, with a dominance that decays exponentially outside it (Cohen & Massaro's m
 instant the mouth is the dominance-weighted mean of the gestures around it, so neighbours shape
 each other: a short consonant between two open vowels opens a little, HH/K/G/NG have so little
 dominance that they take the shape of the vowel beside them, and lip consonants (P B M F V) win
-over their neighbours. Because the output is linear in the targets, the same weights serve to
-learn the targets from filmed faces (``bench/learn_phone_targets.py``).
+over their neighbours. The shipped acoustic openness model is fitted to this track, made from
+the phones the product's own voices speak (``bench/learn_phone_targets.py``); because the output
+is linear in the targets, the same weights also serve to fit targets to measured mouths.
 
 Pauses are gestures too: the mouth rests (closed, relaxed: the ``SIL`` target) unless a breath
 is heard, which parts the lips as far as it sounds open, and it leaves the rest ``BREATH_S``

@@ -3,15 +3,13 @@
 Visemes are the 15 of Meta's OVR LipSync, so that any renderer rigged for that set (and most
 blend-shape rigs are) takes our output as is. Each has four continuous targets in [0, 1]:
 jaw opening, lip width (0 pursed, 0.5 rest, 1 spread), lip rounding, upper-teeth visibility.
-The targets below are hand-set defaults. For phones, the jaw and width a renderer gets come
-from ``phone_targets.json``, learned from filmed talking faces (the inner-lip gap and mouth
-width MediaPipe measures) by ``bench/learn_phone_targets.py``. What it learned, on a 0 (lips
-together) .. 1 (widest) scale: B M F P V are the most closed (<= 0.06); silence is a relaxed
-rest at 0.10 (capped there: closed, but not the most closed state); rounded R W ER UH UW sit at
-0.2-0.4; HH K G at 0.86-0.89 and, with little dominance, follow the neighbouring vowel anyway;
-schwa AH0 (0.85) opens less than stressed AH1 (0.91), though far from closed on these clips
-(stress comes from a rule: the shipped dictionary has none); and S Z SH part the lips at ~0.8 —
-the jaw barely moves for them but the lip gap, which is what a renderer draws, does.
+The targets below are articulatory, set by hand from phonetics (not fitted to any recording),
+and they are what a renderer gets for phones: ``phone_targets.json`` ships them with two keys the
+viseme map cannot express — the unstressed schwa AH0 takes the nearly closed ih shape, and a
+diphthong's glide (AY+ AW+ OY+) the shape of the vowel it ends on — and with the acoustic
+openness model. ``bench/learn_phone_targets.py`` makes that file from the product's own voices
+only (no filmed or recorded media); a per-person model learned from a user's own video is made
+elsewhere (``render.mapping``).
 
     symbol  sounds (ARPAbet / pinyin)         jaw   width round teeth  shape
     sil     silence, pauses                    0.05  0.50  0.00  0.00   lips closed, relaxed
@@ -175,11 +173,12 @@ def viseme_of(symbol: str) -> str:
 
 @dataclass(frozen=True)
 class PhoneTargets:
-    """Mouth targets per phone key (ARPAbet, ``AH0``/``AH1`` apart), learned from filmed faces.
+    """Mouth targets per phone key (ARPAbet, ``AH0``/``AH1`` apart): the shipped table or the hand one.
 
     ``jaw``/``width``/``round``/``teeth`` map a key to a value in [0, 1]; ``openness_gain`` adds
-    that much jaw per unit of a phone's acoustic openness above 0.5; ``acoustic`` is the learned
-    openness model (``acoustic.OpennessModel`` as a dict), absent in the hand table.
+    that much jaw per unit of a phone's acoustic openness above 0.5 (0 in the shipped table);
+    ``acoustic`` is the learned openness model (``acoustic.OpennessModel`` as a dict), absent in
+    the hand table.
     """
 
     jaw: dict[str, float]
@@ -227,7 +226,7 @@ class PhoneTargets:
 
 
 def hand_targets() -> PhoneTargets:
-    """Targets straight from the viseme table above: the prior the learned table starts from."""
+    """Targets straight from the viseme table above: what the shipped table is made from."""
     cols: dict[str, dict[str, float]] = {c: {} for c in ("jaw", "width", "round", "teeth")}
     for phone, vis in ARPABET_TO_VISEME.items():
         for c in cols:
@@ -237,7 +236,7 @@ def hand_targets() -> PhoneTargets:
 
 @lru_cache(maxsize=1)
 def default_targets() -> PhoneTargets:
-    """The learned table shipped with the package (``phone_targets.json``), else the hand table."""
+    """The table shipped with the package (``phone_targets.json``), else the hand table."""
     try:
         text = resources.files("digihuman.speech.align").joinpath("phone_targets.json").read_text()
     except FileNotFoundError:
