@@ -341,6 +341,8 @@ def main() -> None:
             "made_by": "bench/learn_phone_targets.py --source tts",
         }
     else:
+        if not args.dry_run:
+            sys.exit("a table learned from the filmed test clips must not ship: use --dry-run to see it")
         clips = available_clips()
         if not clips:
             sys.exit("no filmed clips found in ../shared/media")
@@ -351,8 +353,6 @@ def main() -> None:
             "lags_frames": {d.clip.name: d.lag for d in data},
             "made_by": "bench/learn_phone_targets.py --source filmed",
         }
-        if not args.dry_run:
-            sys.exit("a table learned from the filmed test clips must not ship: use --dry-run to see it")
     table = targets.to_dict()
     table["meta"] = meta
     for key, value in sorted(targets.jaw.items(), key=lambda kv: kv[1]):
