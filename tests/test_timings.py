@@ -17,6 +17,17 @@ def spin(seconds: float) -> None:
 
 
 def test_a_stage_counts_wall_and_cpu_seconds():
+    """Run in a fresh process: CPU seconds are the process's, and a test process may still have other
+    tests' threads at work."""
+    import subprocess
+    import sys
+
+    code = "import tests.test_timings as t; t.check_wall_and_cpu_seconds()"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def check_wall_and_cpu_seconds() -> None:
     timings = StageTimings()
     with timings.stage("compute"):
         spin(0.05)

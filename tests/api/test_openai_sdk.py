@@ -331,13 +331,14 @@ def real(tmp_path_factory: pytest.TempPathFactory) -> Iterator[openai.OpenAI]:
 
 def test_real_speech_round_trip(real: openai.OpenAI) -> None:
     """Piper speaks for "alloy"; whisper reads it back with word and segment times."""
-    text = "The meeting starts at ten thirty in room twelve."
+    # Long enough that one misheard word (Piper samples its prosody each time) is not a failure.
+    text = "The meeting starts at ten thirty in room twelve, and everyone should bring the quarterly report."
     audio = real.audio.speech.create(model="tts-1", voice="alloy", input=text, response_format="mp3").content
     result = real.audio.transcriptions.create(model="whisper-1", file=("speech.mp3", audio), language="en",
                                               response_format="verbose_json",
                                               timestamp_granularities=["word"])
     assert error_rate(text, result.text, "en").rate <= 0.2, result.text
-    assert result.language == "en" and 2.0 < result.duration < 6.0
+    assert result.language == "en" and 3.0 < result.duration < 9.0
     assert result.segments and all(s.tokens and s.end > s.start for s in result.segments)
     assert len(result.words) >= 7 and all(b.start >= a.end for a, b in zip(result.words, result.words[1:]))
 
