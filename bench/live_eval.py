@@ -58,6 +58,19 @@ QUESTIONS = (
 HOLD_FPS = 24.0
 
 
+def _plan_ablation() -> list[Any]:
+    from digihuman.live.blocks import BlockOptions
+
+    return [BlockOptions(context_s=0.3, lookahead_s=0.0), BlockOptions(lookahead_s=0.0),
+            BlockOptions(lookahead_s=0.1), BlockOptions(lookahead_s=0.3), BlockOptions(context_s=2.0)]
+
+
+def lookahead_in_use(asked: float | None) -> float:
+    from digihuman.config import LiveSettings
+
+    return LiveSettings().audio_lookahead_s if asked is None else asked
+
+
 class Watcher(threading.Thread):
     """One WebSocket client: when each fragment arrived and how many frames it held, and the events;
     optionally keeps the stream's bytes and sends messages (``send``) between receptions."""
@@ -308,7 +321,7 @@ def chat(client: Any, server: Server, avatar_id: str, model: str, count: int) ->
 
 
 def streamed_mouth(client: Any, avatar_id: str, model_dir: Path, audio: Path, seconds: float,
-                   work: Path) -> dict[str, Any]:
+                   work: Path, lookahead: float) -> dict[str, Any]:
     """The mouth a client saw while streaming ``audio`` over the socket vs an offline render of it."""
     import wave
 
@@ -327,6 +340,7 @@ def streamed_mouth(client: Any, avatar_id: str, model_dir: Path, audio: Path, se
     pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
     session_id, watcher = start_session(client, avatar_id, 512, keep=True)
     time.sleep(3.0)
+    seen = len(watcher.events)
     watcher.send(json.dumps({"type": "audio_start", "sample_rate": RATE}))
     step, t0 = RATE // 10, time.monotonic()
     for i, pos in enumerate(range(0, len(pcm), step)):  # as a microphone sends it: 100 ms every 100 ms
@@ -340,6 +354,7 @@ def streamed_mouth(client: Any, avatar_id: str, model_dir: Path, audio: Path, se
     watcher.stop()
     client.delete(f"/v1/live/{session_id}")
     speaking = [f for f, (_, e) in zip(watcher.event_frames, watcher.events) if e["type"] == "speaking"]
+    heard = [at - t0 for at, e in watcher.events[seen:] if e["type"] == "speaking"]
     if not speaking or watcher.data is None:
         raise RuntimeError(f"the streamed audio was never spoken; events: {watcher.events}")
     streamed = work / "streamed.mp4"
@@ -369,6 +384,7 @@ def streamed_mouth(client: Any, avatar_id: str, model_dir: Path, audio: Path, se
     return {"audio": audio.name, "seconds": round(n / 25, 1), "first_frame": first,
             "frames_before_speaking_event": speaking[0], "opening_r": round(lags[0], 3),
             "opening_r_best_lag": round(lags[best], 3), "best_lag_frames": best,
+            "audio_to_speaking_s": round(heard[0], 3) if heard else None, "lookahead_s": lookahead,
             "note": "streamed over the socket, decoded and face-tracked vs an offline render of the same audio "
                     "(acoustic timeline, one plan), also face-tracked; lag > 0: the stream is late"}
 
@@ -417,15 +433,18 @@ def onset_frame(video: Path, samples: Any) -> int:
     return int(np.argmin(np.abs(times - start_s)))
 
 
-def plan_agreement(model_dir: Path, audio: Path, seconds: float = 30.0) -> dict[str, Any]:
-    """Streamed audio is planned in blocks (1 s, then 0.5 s, each with 0.3 s of context): how close are
-    the mouths it chooses to the mouths an offline render of the same audio chooses in one plan? Both
-    use the acoustic timeline (streamed audio has no text), so only the blocking differs. Reported as
-    Pearson r of the chosen mouths' opening, frame by frame, and of their 5-frame means."""
+def plan_agreement(model_dir: Path, audio: Path, seconds: float = 30.0,
+                   options: Any = None) -> dict[str, Any]:
+    """Streamed audio is planned in blocks (:mod:`digihuman.live.blocks`, cut with ``options``, the
+    product's by default): how close are the mouths it chooses to the mouths an offline render of the
+    same audio chooses in one plan? Both use the acoustic timeline (streamed audio has no text), so only
+    the blocking differs. Each frame shows the mouth of the block its first sample plays in, as the live
+    producer picks it. Reported as Pearson r of the chosen mouths' opening, frame by frame, and of their
+    5-frame means."""
     import numpy as np
 
-    from digihuman.live.session import BLOCK_S, FIRST_BLOCK_S
-    from digihuman.live.speech import CONTEXT_S, RATE, MouthPlanner
+    from digihuman.live.blocks import BlockCutter, BlockOptions
+    from digihuman.live.speech import RATE, MouthPlanner
     from digihuman.render.avatar import AvatarModel
     from digihuman.render.video import plan_render
     from digihuman.speech.align import mouth_track
@@ -437,21 +456,23 @@ def plan_agreement(model_dir: Path, audio: Path, seconds: float = 30.0) -> dict[
     timeline = default_builder().from_samples(samples)
     offline = plan_render(model, samples, timeline, mouth_track(timeline, model.fps)).mouth
     planner, fps = MouthPlanner(model), model.fps
+    options = options or BlockOptions()
+    cutter = BlockCutter(fps, options)
+    blocks = cutter.push(samples[: len(samples) // 2]) + cutter.push(samples[len(samples) // 2:], final=True)
     live: list[int] = []
-    context, pos = np.zeros(0, np.float32), 0
-    while pos < len(samples):
-        block = samples[pos: pos + int((BLOCK_S if pos else FIRST_BLOCK_S) * RATE)]
-        utterance = planner.block(block, context, int(pos / RATE * fps), 0, announce=pos == 0)
-        for k in range(int(round(pos / RATE * fps)), int(round((pos + len(block)) / RATE * fps))):
-            live.append(utterance.mouth_at(k / fps - pos / RATE))
-        context = np.concatenate([context, block])[-int(CONTEXT_S * RATE):]
-        pos += len(block)
+    pos = 0
+    for block in blocks:
+        utterance = planner.block(block, int(pos / RATE * fps), 0)
+        end = pos + len(block.samples)
+        for k in range(int(np.ceil(pos / RATE * fps - 1e-9)), int(np.ceil(end / RATE * fps - 1e-9))):
+            live.append(utterance.mouth_at((round(k * RATE / fps) - pos) / RATE))  # as the producer asks
+        pos = end
     n = min(len(offline), len(live))
     opening = model.arrays["descriptors"][:, 0]
     a, b = opening[offline[:n]], opening[np.array(live[:n])]
     smooth = np.ones(5) / 5
-    return {"audio": audio.name, "seconds": round(n / fps, 1),
-            "opening_r": round(float(np.corrcoef(a, b)[0, 1]), 3),
+    return {"audio": audio.name, "seconds": round(n / fps, 1), "context_s": options.context_s,
+            "lookahead_s": options.lookahead_s, "opening_r": round(float(np.corrcoef(a, b)[0, 1]), 3),
             "opening_r_5frame": round(float(np.corrcoef(np.convolve(a, smooth, "valid"),
                                                          np.convolve(b, smooth, "valid"))[0, 1]), 3),
             "same_mouth_share": round(float(np.mean(offline[:n] == np.array(live[:n]))), 3)}
@@ -459,23 +480,27 @@ def plan_agreement(model_dir: Path, audio: Path, seconds: float = 30.0) -> dict[
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=10.0, help="length of the sustained run (default 10)")
+    parser.add_argument("--minutes", type=float, default=10.0, help="length of the sustained run (default 10; 0 skips it)")
     parser.add_argument("--say-every", type=float, default=12.0, help="seconds between sentences in the sustained run")
     parser.add_argument("--video", type=Path, default=None, help="avatar training video (default: shared v09)")
     parser.add_argument("--sizes", default="512,384", help="stream sizes of the concurrency runs")
-    parser.add_argument("--max-sessions", type=int, default=4, help="most sessions tried at once")
+    parser.add_argument("--max-sessions", type=int, default=4, help="most sessions tried at once (0 skips it)")
     parser.add_argument("--window", type=float, default=15.0, help="seconds measured per concurrency step")
     parser.add_argument("--chat-model", default="gemma3-270m", help="model of the chat run ('' skips it)")
     parser.add_argument("--chats", type=int, default=6, help="questions asked in the chat run")
     parser.add_argument("--mouth-seconds", type=float, default=20.0,
                         help="seconds of audio streamed for the streamed-vs-offline mouth (0 skips it)")
+    parser.add_argument("--lookahead", type=float, default=None,
+                        help="the server's live.audio_lookahead_s (default: its own default)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     import httpx
 
     video = args.video or sorted(MEDIA.glob("video/v09*.mp4"))[0]
-    os.environ["DIGIHUMAN_LIVE__MAX_SESSIONS_PER_KEY"] = str(args.max_sessions)
-    os.environ["DIGIHUMAN_LIVE__MAX_SESSIONS"] = str(args.max_sessions)
+    os.environ["DIGIHUMAN_LIVE__MAX_SESSIONS_PER_KEY"] = str(max(1, args.max_sessions))
+    os.environ["DIGIHUMAN_LIVE__MAX_SESSIONS"] = str(max(1, args.max_sessions))
+    if args.lookahead is not None:
+        os.environ["DIGIHUMAN_LIVE__AUDIO_LOOKAHEAD_S"] = str(args.lookahead)
     results: dict[str, Any] = {"video": video.name, "cores": os.cpu_count(), "load_before": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="live-eval-") as tmp, Server(Path(tmp) / "data") as server, \
             httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {KEY}"}, timeout=120) as client:
@@ -487,18 +512,24 @@ def main(argv: list[str] | None = None) -> int:
         a05 = sorted(MEDIA.glob("audio/a05*"))[0]
         results["streamed_vs_offline_plan"] = plan_agreement(model_dir, a05)
         print("streamed audio vs offline plan:", json.dumps(results["streamed_vs_offline_plan"]), flush=True)
-        results["sustained"] = sustained(client, server, avatar_id, args.minutes, args.say_every, Path(tmp))
-        print("sustained:", json.dumps({k: v for k, v in results["sustained"].items()
-                                        if k not in ("say_latencies_s", "say_to_speech_frame_s")}), flush=True)
+        results["streamed_plan_ablation"] = [plan_agreement(model_dir, a05, options=o)
+                                             for o in _plan_ablation()]
+        for row in results["streamed_plan_ablation"]:
+            print("  ablation:", json.dumps(row), flush=True)
+        if args.minutes > 0:
+            results["sustained"] = sustained(client, server, avatar_id, args.minutes, args.say_every, Path(tmp))
+            print("sustained:", json.dumps({k: v for k, v in results["sustained"].items()
+                                            if k not in ("say_latencies_s", "say_to_speech_frame_s")}), flush=True)
         if args.chat_model:
             results["chat"] = chat(client, server, avatar_id, args.chat_model, args.chats)
             print("chat:", json.dumps(results["chat"]), flush=True)
         if args.mouth_seconds > 0:
             results["streamed_vs_offline_mouth"] = streamed_mouth(client, avatar_id, model_dir, a05,
-                                                                  args.mouth_seconds, Path(tmp))
+                                                                  args.mouth_seconds, Path(tmp),
+                                                                  lookahead_in_use(args.lookahead))
             print("streamed vs offline mouth:", json.dumps(results["streamed_vs_offline_mouth"]), flush=True)
         results["concurrency"] = []
-        for size in (int(s) for s in args.sizes.split(",")):
+        for size in (int(s) for s in args.sizes.split(",") if args.max_sessions > 0):
             results["concurrency"] += concurrency(client, server, avatar_id, size, args.max_sessions, args.window)
     results["load_after"] = os.getloadavg()
     print_table(results)
@@ -509,8 +540,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def print_table(r: dict[str, Any]) -> None:
-    s = r["sustained"]
     print(f"\nLive avatar, {r['video']}, {r['cores']} cores, load {r['load_before'][0]:.1f} -> {r['load_after'][0]:.1f}")
+    if "sustained" in r:
+        print_sustained(r["sustained"])
+    print_rest(r)
+
+
+def print_sustained(s: dict[str, Any]) -> None:
     print(f"{'sustained 512 px @ 25 fps':32s} {s['fps']:6.2f} fps over {s['minutes']:g} min, "
           f"longest stall {s['longest_stall_s']:.2f} s, {s['stalls_over_0_5s']} gaps > 0.5 s")
     print(f"{'server CPU':32s} {s['server_cpu_cores']:6.2f} cores   {s['mbit_s']:.2f} Mbit/s")
@@ -518,6 +554,9 @@ def print_table(r: dict[str, Any]) -> None:
           f"({s['says']} says)")
     print(f"{'say -> first speech frame p50/p95':32s} {s.get('say_to_speech_frame_p50_s')} / "
           f"{s.get('say_to_speech_frame_p95_s')} s (received, its sound is speech)")
+
+
+def print_rest(r: dict[str, Any]) -> None:
     if "chat" in r:
         c = r["chat"]
         print(f"{'chat -> speaking p50 / p95':32s} {c['chat_to_speaking_p50_s']} / "
@@ -528,9 +567,13 @@ def print_table(r: dict[str, Any]) -> None:
         m = r["streamed_vs_offline_mouth"]
         print(f"{'streamed vs offline mouth':32s} opening r {m['opening_r']} (best lag {m['best_lag_frames']:+d}: "
               f"{m['opening_r_best_lag']}) over {m['seconds']} s of {m['audio']}")
+        print(f"{'streamed audio -> speaking':32s} {m['audio_to_speaking_s']} s (look-ahead {m['lookahead_s']} s)")
     a = r["streamed_vs_offline_plan"]
     print(f"{'streamed audio vs offline plan':32s} opening r {a['opening_r']} (5-frame {a['opening_r_5frame']}), "
           f"same mouth {a['same_mouth_share']:.0%} over {a['seconds']} s of {a['audio']}")
+    for a in r.get("streamed_plan_ablation", []):
+        print(f"{'  context / look-ahead s':32s} {a['context_s']} / {a['lookahead_s']}: opening r {a['opening_r']} "
+              f"(5-frame {a['opening_r_5frame']})")
     for size in sorted({c["size"] for c in r["concurrency"]}, reverse=True):
         held = [c["sessions"] for c in r["concurrency"] if c["size"] == size and c["holds_25fps"]]
         steps = ", ".join(f"{c['sessions']}: {c['min_fps']:.1f}" for c in r["concurrency"] if c["size"] == size)

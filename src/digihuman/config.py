@@ -114,6 +114,11 @@ class LiveSettings(BaseModel):
     max_size: int = Field(1080, description="Largest long side a session may ask for.")
     default_fps: float = Field(25.0, description="Frames per second when a session asks none.")
     max_fps: float = Field(30.0, description="Highest frame rate a session may ask for.")
+    audio_lookahead_s: float = Field(
+        0.2, ge=0.0, le=1.0,
+        description="Streamed audio: seconds of the sound after each block planned with it; the mouth follows "
+                    "the sound more closely, and the sound is heard this much later.",
+    )
     token_ttl_s: float = Field(
         86400.0, description="A session ends this long after it was created, watched or not."
     )

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from digihuman.errors import Conflict, DigihumanError, InvalidInput
-from digihuman.live.speech import CONTEXT_S, RATE, MouthPlanner, Utterance, quick_start, sentences
+from digihuman.live.blocks import LOOKAHEAD_S, AudioBlock, BlockCutter, BlockOptions
+from digihuman.live.speech import RATE, MouthPlanner, Utterance, quick_start, sentences
 from digihuman.live.stream import MAX_QUEUED_S, Broadcast, MediaChunk, Subscription
 from digihuman.render.avatar import AvatarModel
 from digihuman.speech.tts.base import AudioChunk
@@ -39,8 +40,6 @@ Speak = Callable[[str], Iterable[AudioChunk]]  # a sentence -> its synthesised s
 Answer = Callable[[list[tuple[str, str]]], Iterable[str]]  # (role, text) turns -> the answer, in pieces
 Prepare = Callable[[], None]  # loads what the session's requests will need (run once, before the first)
 
-FIRST_BLOCK_S = 1.0  # streamed audio: the first block is longer, a buffer against the client's jitter
-BLOCK_S = 0.5  # streamed audio: then it is planned and played in blocks this long
 # A producer this far behind the clock skips ahead (a stall) instead of racing: also the most a starved
 # producer adds to the time before speech is heard.
 MAX_LATE_S = 0.5
@@ -56,6 +55,9 @@ class LiveOptions:
     size: tuple[int, int] = (512, 512)  # width, height of the stream (even)
     chunk_s: float = 0.2  # media per chunk: also the longest an interrupt takes to be heard
     system_prompt: str = ""  # chat: how the avatar should answer (empty: the model's own manner)
+    # streamed audio: sound after each block planned with it (the mouth matches an offline render's
+    # better), which each block waits for (heard that much later)
+    audio_lookahead_s: float = LOOKAHEAD_S
 
 
 class LiveSession:
@@ -136,7 +138,9 @@ class LiveSession:
         if not 8000 <= int(sample_rate) <= 48000:
             raise InvalidInput(f"sample_rate {sample_rate} is out of range: send 8000-48000 Hz PCM.")
         with self._lock:
-            self._stream = _AudioStream(int(sample_rate), self._generation)
+            self._stream = _AudioStream(int(sample_rate), self._generation,
+                                        BlockCutter(self.model.fps, BlockOptions(
+                                            lookahead_s=self.options.audio_lookahead_s)))
             self._busy += 1  # the stream counts as work until it ends: no "idle" in between
 
     def audio_feed(self, pcm: bytes) -> None:
@@ -144,20 +148,20 @@ class LiveSession:
             stream = self._stream
         if stream is None:
             raise Conflict("audio arrived without audio_start: send {\"type\":\"audio_start\"} first.")
-        for block, last in stream.feed(pcm, final=False):
+        for block in stream.feed(pcm, final=False):
             with self._lock:
                 self._busy += 1
-            self._jobs.put((stream.generation, "block", (block, stream, last)))
+            self._jobs.put((stream.generation, "block", block))
 
     def audio_end(self) -> None:
         with self._lock:
             stream, self._stream = self._stream, None
         if stream is None:
             return
-        for block, last in stream.feed(b"", final=True):
+        for block in stream.feed(b"", final=True):
             with self._lock:
                 self._busy += 1
-            self._jobs.put((stream.generation, "block", (block, stream, last)))
+            self._jobs.put((stream.generation, "block", block))
         self._jobs.put((stream.generation, "end", None))
 
     def close(self) -> None:
@@ -216,7 +220,7 @@ class LiveSession:
                     elif kind == "chat":
                         self._chat(generation, payload)
                     elif kind == "block":
-                        self._block(generation, *payload)
+                        self._block(generation, payload)
             except DigihumanError as e:
                 self._error(e.message)
             except Exception as e:  # noqa: BLE001 - the session outlives one failed request
@@ -253,14 +257,10 @@ class LiveSession:
         self._say(generation, tracked())
         self._history = (self._history + [("user", text), ("assistant", " ".join(spoken))])[-2 * HISTORY_TURNS:]
 
-    def _block(self, generation: int, samples: np.ndarray, stream: _AudioStream, last: bool) -> None:
+    def _block(self, generation: int, block: AudioBlock) -> None:
         if not self._current(generation):
             return
-        utterance = self._planner.block(samples, stream.context, self._next_frame(), generation,
-                                        announce=stream.blocks == 0)
-        stream.context = np.concatenate([stream.context, samples])[-int(CONTEXT_S * RATE):]
-        stream.blocks += 1
-        self._enqueue(utterance)
+        self._enqueue(self._planner.block(block, self._next_frame(), generation))
 
     def _enqueue(self, utterance: Utterance) -> None:
         with self._lock:
@@ -364,19 +364,16 @@ class LiveSession:
 class _AudioStream:
     """A client's PCM between audio_start and audio_end, resampled and cut into blocks."""
 
-    def __init__(self, sample_rate: int, generation: int) -> None:
+    def __init__(self, sample_rate: int, generation: int, cutter: BlockCutter) -> None:
         import av
 
         self.sample_rate, self.generation = sample_rate, generation
         self._resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
-        self._pending = np.zeros(0, np.float32)
+        self._cutter = cutter
         self._odd = b""  # half a sample left over from the last message
         self._pts = 0
-        self.context = np.zeros(0, np.float32)
-        self.blocks = 0  # blocks planned so far
-        self._cut = 0  # blocks cut so far
 
-    def feed(self, pcm: bytes, final: bool) -> list[tuple[np.ndarray, bool]]:
+    def feed(self, pcm: bytes, final: bool) -> list[AudioBlock]:
         import av
 
         data = self._odd + pcm
@@ -391,21 +388,8 @@ class _AudioStream:
             frames = self._resampler.resample(frame)
         if final:
             frames += self._resampler.resample(None)
-        if frames:
-            self._pending = np.concatenate([self._pending, *[f.to_ndarray()[0] for f in frames]])
-        blocks: list[tuple[np.ndarray, bool]] = []
-        while True:
-            size = int((FIRST_BLOCK_S if self._cut == 0 else BLOCK_S) * RATE)
-            if len(self._pending) < size:
-                break
-            blocks.append((self._pending[:size], False))
-            self._pending = self._pending[size:]
-            self._cut += 1
-        if final and len(self._pending):
-            blocks.append((self._pending, True))
-            self._pending = np.zeros(0, np.float32)
-            self._cut += 1
-        return blocks
+        samples = np.concatenate([f.to_ndarray()[0] for f in frames]) if frames else np.zeros(0, np.float32)
+        return self._cutter.push(samples, final)
 
 
 def _sample(frame: int, fps: float) -> int:

@@ -5,7 +5,7 @@ Its mouths are planned exactly as an offline render plans them (:func:`digihuman
 the person's learned mapping, then unit selection), over that utterance alone — selection never looks
 further ahead than the sentence or block being planned. Streamed audio has no text: its timeline
 comes from the sound (the acoustic method of :mod:`digihuman.speech.align`), and each block is planned
-with the end of the block before it as context, so the mapping's look-back sees real sound.
+with the sound around it (:mod:`digihuman.live.blocks`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,8 +21,10 @@ from digihuman.live.frames import window_frames
 from digihuman.render.avatar import AvatarModel
 from digihuman.speech.tts.base import AudioChunk
 
+if TYPE_CHECKING:
+    from digihuman.live.blocks import AudioBlock
+
 RATE = 16000  # the analysis rate of digihuman.speech.align, and the live stream's sound
-CONTEXT_S = 0.3  # streamed audio: sound of the previous block planned along with each new one
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,9 @@ class Utterance:
 
     def mouth_at(self, seconds: float) -> int:
         """Library row shown ``seconds`` into the utterance."""
-        j = int((seconds + self.offset_s) * self.fps)
+        # a frame's own start time times fps is not always a whole number in floating point
+        # (0.04 * 29 * 25 = 28.999…): without the nudge one frame in twenty showed the one before
+        j = int((seconds + self.offset_s) * self.fps + 1e-6)
         return int(self.mouth[min(max(j, 0), len(self.mouth) - 1)])
 
 
@@ -73,17 +78,16 @@ class MouthPlanner:
         return Utterance(text, samples, self.plan(samples, timeline, first_frame), self.model.fps,
                          generation=generation)
 
-    def block(self, samples: np.ndarray, context: np.ndarray, first_frame: int, generation: int,
-              announce: bool) -> Utterance:
-        """A block of streamed audio (16 kHz float32), ``context`` being the sound just before it."""
+    def block(self, block: AudioBlock, first_frame: int, generation: int) -> Utterance:
+        """A block of streamed audio, planned with the sound around it; only the block is played.
+        A "speaking" event announces the stream's first block alone."""
         from digihuman.speech.align.timeline import default_builder
 
-        whole = np.concatenate([context, samples]).astype(np.float32)
-        offset = len(context) / RATE
+        whole = block.planned
         timeline = default_builder().from_samples(whole)
-        k0 = max(0, first_frame - int(round(offset * self.model.fps)))
-        return Utterance("", samples.astype(np.float32), self.plan(whole, timeline, k0), self.model.fps,
-                         offset_s=offset, generation=generation, announce=announce)
+        k0 = max(0, first_frame - int(round(block.offset_s * self.model.fps)))
+        return Utterance("", block.samples.astype(np.float32), self.plan(whole, timeline, k0), self.model.fps,
+                         offset_s=block.offset_s, generation=generation, announce=block.index == 0)
 
 
 # A sentence is spoken as soon as its end is seen in a streaming answer; a clause mark also ends a

@@ -73,7 +73,8 @@ def create_live(body: LiveRequest, request: Request, owner: Owner, services: Ser
     check_voice(services, voice, owner, "voice")
     answer = _answerer(services, body.chat_model) if body.chat_model else None
     options = LiveOptions(fps=float(fps), size=output_size(*model.size, int(size), int(size)),
-                          system_prompt=body.system_prompt or "")
+                          system_prompt=body.system_prompt or "",
+                          audio_lookahead_s=settings.audio_lookahead_s)
     prepare = _chat_warmer(services, body.chat_model, options.system_prompt) if body.chat_model else None
     session, expires = registry_of(request.app).create(owner, model, options, _speaker(services, voice, owner),
                                                        answer, prepare)
