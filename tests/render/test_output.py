@@ -126,3 +126,39 @@ def test_preview_and_cover(tmp_path: Path) -> None:
     assert preview.read_bytes()[:4] == b"RIFF" and b"ANIM" in preview.read_bytes()[:64]
     cover = write_cover(frames(1)[0], tmp_path / "c.jpg")
     assert probe(cover).kind == "image"
+
+
+def test_yuv_parts_cut_and_paste_like_rgb() -> None:
+    from digihuman.render.output import even_box, paste_yuv, to_rgb, yuv_part
+
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 255, (122, 162, 3), np.uint8)
+    yuv = to_yuv(img)
+    box = even_box((31, 17, 90, 61), 162, 122)
+    assert box == (30, 16, 90, 62)
+    x0, y0, x1, y1 = box
+    assert np.array_equal(yuv_part(yuv, box), to_yuv(img[y0:y1, x0:x1]))
+    marked = img.copy()
+    marked[y0:y1, x0:x1] = 255 - marked[y0:y1, x0:x1]
+    pasted = yuv.copy()
+    paste_yuv(pasted, to_yuv(marked[y0:y1, x0:x1]), box)
+    assert np.array_equal(pasted, to_yuv(marked))
+    rows, cols = np.mgrid[0:122, 0:162]
+    smooth = np.dstack([rows, cols, np.full_like(rows, 90)]).astype(np.uint8)
+    assert np.abs(to_rgb(to_yuv(smooth)).astype(int) - smooth).max() <= 3  # the inverse (4:2:0, rounding)
+
+
+def test_render_writer_takes_yuv_frames(tmp_path: Path) -> None:
+    with RenderWriter(tmp_path, VideoSpec(160, 120, 25), None, "digihuman") as writer:
+        for img in frames(40, 160, 120):
+            yuv = to_yuv(img)
+            writer.write_yuv(yuv)
+        with pytest.raises(ValueError, match="160x120"):
+            writer.write_yuv(to_yuv(frames(1, 64, 64)[0]))
+    with av.open(str(writer.video)) as a, av.open(str(writer.watermarked)) as b:
+        clean = next(a.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+        marked = next(b.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+    assert np.abs(clean - frames(1, 160, 120)[0]).mean() < 3
+    differs = np.argwhere(np.abs(clean - marked).max(axis=2) > 24)
+    assert differs.size > 0 and differs[:, 0].min() > 120 * 0.6 and differs[:, 1].min() > 160 * 0.4
+    assert writer.preview.is_file()

@@ -104,6 +104,35 @@ def test_picture_outside_the_mouth_is_untouched(model: AvatarModel) -> None:
             assert np.array_equal(out[outside], background[outside]), (multiband, i)
 
 
+def test_blending_in_yuv_converts_only_the_face_box(model: AvatarModel) -> None:
+    """The render keeps frames in the clip's YUV: the face box comes out exactly as blending the whole
+    frame in RGB would make it, and every other pixel is the decoded clip's own."""
+    from digihuman.render.clip import ClipReader
+    from digihuman.render.composite import Compositor
+    from digihuman.render.output import even_box, paste_yuv, to_rgb, to_yuv, yuv_part
+    from digihuman.render.video import blend_yuv
+
+    reader = ClipReader(model.folder / "background.mp4")
+    start, frames = model.background
+    decoded = list(reader.forward(0, min(frames, 4), "yuv420p"))
+    reader.close()
+    widest = int(np.argmax(model.arrays["descriptors"][:, 0]))
+    in_rgb, in_yuv = Compositor(model), Compositor(model)  # each smooths its own lip colour
+    for i, yuv in enumerate(decoded):
+        height, width = yuv.shape[0] * 2 // 3, yuv.shape[1]
+        expected = to_yuv(in_rgb(to_rgb(yuv), start + i, model.mouth(widest), widest))
+        out = yuv.copy()
+        blend_yuv(in_yuv, out, start + i, model.mouth(widest), widest)
+        box = in_yuv.box(start + i, (width, height))
+        assert box is not None
+        wide = even_box(box, width, height)
+        assert np.array_equal(yuv_part(out, wide), yuv_part(expected, wide))
+        untouched = yuv.copy()
+        paste_yuv(untouched, yuv_part(out, wide), wide)
+        assert np.array_equal(out, untouched)  # nothing outside the box changed
+        assert not np.array_equal(out, yuv)  # and the mouth was put in
+
+
 def test_v2_renders(model: AvatarModel, speech: Path, tmp_path: Path) -> None:
     result = SampleTalkingHead().render(model.folder, Speech.from_file(speech), tmp_path, RenderOptions(quality="v2"),
                                         lambda p, s: None)

@@ -1,6 +1,10 @@
 """The avatar's background clip: written once with short keyframe intervals, read forwards and
 backwards in bounded memory.
 
+Frames come out as RGB, or as the planar YUV 4:2:0 the clip holds (``fmt="yuv420p"``): a render
+that changes only the face passes the rest of each frame to the encoder untouched, with no
+conversion to RGB and back (at 1080p those two cost as much CPU as compositing the face).
+
 Rendering plays the calm stretch of the training video back and forth (ping-pong), so it never
 cuts. H.264 can only be decoded forwards from a keyframe; with a keyframe every ``GOP`` frames a
 backward run decodes one GOP at a time and hands its frames out in reverse, holding at most
@@ -87,10 +91,11 @@ class ClipReader:
         for frame in self._container.decode(self._stream):
             yield self._index(frame), frame
 
-    def forward(self, start: int, stop: int) -> Iterator[np.ndarray]:
-        """Frames start..stop-1 in order, decoded once each (no seek when continuing a run)."""
+    def forward(self, start: int, stop: int, fmt: str = "rgb24") -> Iterator[np.ndarray]:
+        """Frames start..stop-1 in order, decoded once each (no seek when continuing a run); ``fmt``:
+        "rgb24" (H, W, 3) or "yuv420p" (H * 3 / 2, W), the clip's own planes."""
         for frame in self._decoded(start, stop):
-            yield frame.to_ndarray(format="rgb24")
+            yield frame.to_ndarray(format=fmt)
 
     def _decoded(self, start: int, stop: int) -> Iterator[Any]:
         """The decoded frames start..stop-1 (av.VideoFrame), converted to RGB by the caller: frames
@@ -111,7 +116,7 @@ class ClipReader:
             yield frame
             i = index + 1
 
-    def backward(self, start: int, stop: int) -> Iterator[np.ndarray]:
+    def backward(self, start: int, stop: int, fmt: str = "rgb24") -> Iterator[np.ndarray]:
         """Frames start, start-1, ..., stop+1 (start > stop), one GOP in memory at a time (in YUV)."""
         i = start
         while i > stop:
@@ -119,7 +124,7 @@ class ClipReader:
             chunk = list(self._decoded(lo, i + 1))
             self._iter = None  # the next chunk lies before this one: seek again
             while chunk:
-                yield chunk.pop().to_ndarray(format="rgb24")
+                yield chunk.pop().to_ndarray(format=fmt)
             i = lo - 1
 
     def close(self) -> None:
@@ -154,11 +159,13 @@ def runs(plan: np.ndarray) -> Iterator[tuple[int, int, int]]:
         i = j + 1
 
 
-def read_plan(reader: ClipReader, plan: np.ndarray) -> Iterator[np.ndarray]:
-    """The clip's frames in the order of ``plan``, streaming."""
+def read_plan(reader: ClipReader, plan: np.ndarray, fmt: str = "rgb24") -> Iterator[np.ndarray]:
+    """The clip's frames in the order of ``plan``, streaming; each one a new array the caller may
+    change (``fmt`` as :meth:`ClipReader.forward`)."""
     last: np.ndarray | None = None
     for first, final, step in runs(plan):
-        got = reader.forward(first, final + 1) if step == 1 else reader.backward(first, final - 1)
+        got = (reader.forward(first, final + 1, fmt) if step == 1
+               else reader.backward(first, final - 1, fmt))
         count = 0
         for rgb in got:
             last = rgb
@@ -167,7 +174,7 @@ def read_plan(reader: ClipReader, plan: np.ndarray) -> Iterator[np.ndarray]:
         # a clip shorter than its manifest says: repeat the last frame rather than end early
         for _ in range(abs(final - first) + 1 - count):
             assert last is not None
-            yield last
+            yield last.copy()
 
 
 def read_ahead(frames: Iterator[T], depth: int = 3) -> Iterator[T]:

@@ -78,10 +78,37 @@ class Compositor:
                  mouth_row: int) -> np.ndarray:
         """``background`` (H, W, 3) with the library mouth ``mouth`` (canonical crop of ``mouth_row``)
         blended in; ``background_row`` is the background frame's row in the model's track."""
+        height, width = background.shape[:2]
+        box = self.box(background_row, (width, height))
+        if box is None:
+            return background
+        x0, y0, x1, y1 = box
+        out = background.copy()
+        out[y0:y1, x0:x1] = self.blend(background[y0:y1, x0:x1], box, background_row, mouth, mouth_row)
+        return out
+
+    def box(self, background_row: int, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+        """The part (x0, y0, x1, y1) of a ``size`` (width, height) frame that blending the mouth into
+        background frame ``background_row`` changes; None when the face is (almost) out of frame."""
+        width, height = size
+        poly = self._landmarks[background_row][_LOWER].astype(np.float64)
+        pad = 2
+        x0, y0 = np.floor(poly.min(axis=0)).astype(int) - pad
+        x1, y1 = np.ceil(poly.max(axis=0)).astype(int) + pad
+        x0, y0, x1, y1 = max(0, int(x0)), max(0, int(y0)), min(width, int(x1)), min(height, int(y1))
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return None
+        return x0, y0, x1, y1
+
+    def blend(self, roi: np.ndarray, box: tuple[int, int, int, int], background_row: int, mouth: np.ndarray,
+              mouth_row: int) -> np.ndarray:
+        """The ``box`` (from :meth:`box`) of the background frame, ``roi`` (RGB), with the mouth
+        blended in: a new array of the same shape. Only the box is read, so a caller holding the
+        frame in another form converts just this part."""
         import cv2
 
         o = self.options
-        height, width = background.shape[:2]
+        x0, y0, x1, y1 = box
         from_canonical = _invert(self._to_canonical[background_row])
         scale = float(np.sqrt(abs(np.linalg.det(from_canonical[:, :2]))))  # pixels per canonical unit
         feather = max(2.0, o.feather * scale)
@@ -90,12 +117,6 @@ class Compositor:
         placed = apply_affine(from_canonical, apply_affine(self._to_canonical[mouth_row],
                                                            self._landmarks[mouth_row])).astype(np.float64)
         poly = bg_pts[_LOWER]
-        pad = 2
-        x0, y0 = np.floor(poly.min(axis=0)).astype(int) - pad
-        x1, y1 = np.ceil(poly.max(axis=0)).astype(int) + pad
-        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
-        if x1 - x0 < 4 or y1 - y0 < 4:
-            return background
         w, h = x1 - x0, y1 - y0
         origin = np.array([x0, y0], np.float64)
         # ROI pixel -> background pixel (+ jaw bend) -> crop pixel
@@ -111,7 +132,6 @@ class Compositor:
         r = max(1, int(round(feather)))
         mask = cv2.erode(np.minimum(contour, valid),
                          cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-        roi = background[y0:y1, x0:x1]
         if o.colour:
             lips_placed = placed[_LIPS] - origin
             lips_bg = bg_pts[_LIPS] - origin
@@ -124,10 +144,7 @@ class Compositor:
         else:
             blended = warped.astype(np.float32)
         a3 = alpha[:, :, None]
-        out_roi = np.clip(blended * a3 + roi.astype(np.float32) * (1 - a3) + 0.5, 0, 255).astype(np.uint8)
-        out = background.copy()
-        out[y0:y1, x0:x1] = out_roi
-        return out
+        return np.clip(blended * a3 + roi.astype(np.float32) * (1 - a3) + 0.5, 0, 255).astype(np.uint8)
 
     def _match_shading(self, warped: np.ndarray, roi: np.ndarray, mask: np.ndarray,
                        lips: tuple[np.ndarray, np.ndarray], scale: float) -> np.ndarray:
@@ -246,10 +263,13 @@ def _jaw_bend(bg_pts: np.ndarray, placed: np.ndarray, scale: float, size: tuple[
     # k sits at pixel (k + 0.5) f - 0.5, where a plain linear resize puts it.
     f = max(1, int(0.05 * scale))
     gw, gh = (w + f - 1) // f, (h + f - 1) // f
-    gx, gy = np.meshgrid((np.arange(gw) + 0.5) * f - 0.5, (np.arange(gh) + 0.5) * f - 0.5)
-    grid = np.stack([gx.ravel(), gy.ravel()], 1)
-    g2 = ((grid[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
-    field = (np.exp(-g2 / (2 * sigma * sigma)) @ coef).reshape(gh, gw, 2).astype(np.float32)
+    gx, gy = (np.arange(gw) + 0.5) * f - 0.5, (np.arange(gh) + 0.5) * f - 0.5
+    # a Gaussian of the distance is the product of one of each coordinate's: two small tables of
+    # kernels (column x centre, row x centre) and a matrix product per component give the grid at
+    # the cost of its rows plus columns, not nodes x centres distances
+    kx = np.exp(-(gx[:, None] - centres[None, :, 0]) ** 2 / (2 * sigma * sigma))
+    ky = np.exp(-(gy[:, None] - centres[None, :, 1]) ** 2 / (2 * sigma * sigma))
+    field = np.stack([(ky * coef[:, k]) @ kx.T for k in range(2)], axis=2).astype(np.float32)
     if f > 1:
         field = cv2.resize(field, (gw * f, gh * f), interpolation=cv2.INTER_LINEAR)
     return field[:h, :w]

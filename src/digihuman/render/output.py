@@ -7,7 +7,8 @@ Encoding is most of a render's cost, so each frame is converted to YUV 4:2:0 onc
 conversion costs a third of the encoder's own), the watermarked copy differs from the clean one
 only in its corner, and each MP4 is encoded in its own thread (x264 and PyAV release the GIL) fed
 through a short queue: the frame loop goes on decoding and compositing meanwhile, and memory stays
-flat whatever the length.
+flat whatever the length. A caller that changes only part of each frame hands over YUV frames
+(:meth:`RenderWriter.write_yuv`) and converts just that part (:func:`yuv_part`, :func:`paste_yuv`).
 """
 
 from __future__ import annotations
@@ -169,7 +170,59 @@ def to_yuv(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420)
 
 
+def to_rgb(yuv: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`to_yuv`: (height, width, 3) RGB of planar YUV 4:2:0."""
+    import cv2
+
+    return cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)
+
+
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1
+
+
+def even_box(box: Box, width: int, height: int) -> Box:
+    """``box`` grown to even edges (whole 2x2 chroma blocks) inside an even ``width`` x ``height``."""
+    x0, y0, x1, y1 = box
+    return x0 & ~1, y0 & ~1, min(width, (x1 + 1) & ~1), min(height, (y1 + 1) & ~1)
+
+
+def _planes(width: int, height: int, box: Box) -> Iterator[tuple[int, int, int, int, int]]:
+    """Per plane of a ``width`` x ``height`` YUV 4:2:0 frame and of its even-aligned ``box`` cut out
+    as a frame of its own: (offset in the frame, plane width, offset in the part, part plane width,
+    subsampling)."""
+    x0, y0, x1, y1 = box
+    cw, ch = x1 - x0, y1 - y0
+    yield 0, width, 0, cw, 1
+    yield width * height, width // 2, cw * ch, cw // 2, 2
+    yield width * height * 5 // 4, width // 2, cw * ch * 5 // 4, cw // 2, 2
+
+
+def yuv_part(yuv: np.ndarray, box: Box) -> np.ndarray:
+    """The even-aligned ``box`` of the YUV 4:2:0 frame ``yuv`` as a YUV 4:2:0 frame of its own
+    (exactly what :func:`to_yuv` makes of that part of the picture)."""
+    height, width = yuv.shape[0] * 2 // 3, yuv.shape[1]
+    x0, y0, x1, y1 = box
+    cw, ch = x1 - x0, y1 - y0
+    flat, part = yuv.reshape(-1), np.empty(cw * ch * 3 // 2, np.uint8)
+    for start, pw, cstart, cpw, sub in _planes(width, height, box):
+        ph, cph = height // sub, ch // sub
+        plane = flat[start: start + pw * ph].reshape(ph, pw)
+        part[cstart: cstart + cpw * cph].reshape(cph, cpw)[:] = \
+            plane[y0 // sub: y0 // sub + cph, x0 // sub: x0 // sub + cpw]
+    return part.reshape(ch * 3 // 2, cw)
+
+
+def paste_yuv(yuv: np.ndarray, part: np.ndarray, box: Box) -> None:
+    """Write ``part`` (YUV 4:2:0 of the even-aligned ``box``) into the frame ``yuv``, in place."""
+    height, width = yuv.shape[0] * 2 // 3, yuv.shape[1]
+    x0, y0, x1, y1 = box
+    ch = y1 - y0
+    flat, part = yuv.reshape(-1), part.reshape(-1)
+    for start, pw, cstart, cpw, sub in _planes(width, height, box):
+        ph, cph = height // sub, ch // sub
+        plane = flat[start: start + pw * ph].reshape(ph, pw)
+        plane[y0 // sub: y0 // sub + cph, x0 // sub: x0 // sub + cpw] = \
+            part[cstart: cstart + cpw * cph].reshape(cph, cpw)
 
 
 def _mark_layout(width: int, height: int, text: str) -> tuple[float, int, tuple[int, int], Box]:
@@ -188,18 +241,23 @@ def _mark_layout(width: int, height: int, text: str) -> tuple[float, int, tuple[
 
 def _marked_corner(rgb: np.ndarray, text: str) -> tuple[np.ndarray, Box]:
     """The corner box of ``rgb`` with ``text`` drawn in, and the box."""
+    height, width = rgb.shape[:2]
+    box = _mark_layout(width, height, text)[3]
+    x0, y0, x1, y1 = box
+    return _mark(np.ascontiguousarray(rgb[y0:y1, x0:x1]), width, height, text), box
+
+
+def _mark(corner: np.ndarray, width: int, height: int, text: str) -> np.ndarray:
+    """``corner`` (the mark's box of a ``width`` x ``height`` frame, RGB) with ``text`` drawn in."""
     import cv2
 
-    height, width = rgb.shape[:2]
-    scale, thickness, (x, y), box = _mark_layout(width, height, text)
-    x0, y0, x1, y1 = box
-    corner = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+    scale, thickness, (x, y), (x0, y0, _, _) = _mark_layout(width, height, text)
     overlay = corner.copy()
     at = (x - x0, y - y0)
     shadow = (at[0] + 1, at[1] + 1)
     cv2.putText(overlay, text, shadow, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), thickness + 1, cv2.LINE_AA)
     cv2.putText(overlay, text, at, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), thickness, cv2.LINE_AA)
-    return cv2.addWeighted(overlay, 0.75, corner, 0.25, 0), box
+    return cv2.addWeighted(overlay, 0.75, corner, 0.25, 0)
 
 
 def watermark(rgb: np.ndarray, text: str) -> np.ndarray:
@@ -210,27 +268,18 @@ def watermark(rgb: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
-def watermark_yuv(yuv: np.ndarray, rgb: np.ndarray, text: str) -> np.ndarray:
+def watermark_yuv(yuv: np.ndarray, rgb: np.ndarray | None, text: str) -> np.ndarray:
     """``to_yuv(watermark(rgb, text))`` given ``yuv = to_yuv(rgb)``: only the corner is converted
-    again (the box is even-aligned, so its 2x2 chroma blocks are the whole frame's)."""
-    height, width = rgb.shape[:2]
-    corner, (x0, y0, x1, y1) = _marked_corner(rgb, text)
+    again (the box is even-aligned, so its 2x2 chroma blocks are the whole frame's). Without ``rgb``
+    the corner's picture is converted from ``yuv``."""
+    height, width = yuv.shape[0] * 2 // 3, yuv.shape[1]
+    box = _mark_layout(width, height, text)[3]
+    x0, y0, x1, y1 = box
     out = yuv.copy()
     if x1 <= x0 or y1 <= y0:
         return out
-    part = to_yuv(corner).reshape(-1)
-    flat = out.reshape(-1)
-    cw, ch = (x1 - x0), (y1 - y0)
-    planes = (  # (offset in the frame, plane width, offset in the corner, corner plane width, scale)
-        (0, width, 0, cw, 1),
-        (width * height, width // 2, cw * ch, cw // 2, 2),
-        (width * height * 5 // 4, width // 2, cw * ch * 5 // 4, cw // 2, 2),
-    )
-    for start, pw, cstart, cpw, sub in planes:
-        ph, cph = height // sub, ch // sub
-        plane = flat[start: start + pw * ph].reshape(ph, pw)
-        patch = part[cstart: cstart + cpw * cph].reshape(cph, cpw)
-        plane[y0 // sub: y0 // sub + cph, x0 // sub: x0 // sub + cpw] = patch
+    corner = to_rgb(yuv_part(yuv, box)) if rgb is None else np.ascontiguousarray(rgb[y0:y1, x0:x1])
+    paste_yuv(out, to_yuv(_mark(corner, width, height, text)), box)
     return out
 
 
@@ -243,8 +292,18 @@ class PreviewCollector:
         self.frames: list[np.ndarray] = []
         self._seen = 0
 
+    def _wants(self) -> bool:
+        return len(self.frames) < self.limit and self._seen % self.step == 0
+
+    def add_yuv(self, yuv: np.ndarray) -> None:
+        """:meth:`add` for a frame in YUV 4:2:0: only the frames kept are converted."""
+        if self._wants():
+            self.add(to_rgb(yuv))
+        else:
+            self._seen += 1
+
     def add(self, rgb: np.ndarray) -> None:
-        if len(self.frames) < self.limit and self._seen % self.step == 0:
+        if self._wants():
             import cv2
 
             height, width = rgb.shape[:2]
@@ -342,6 +401,19 @@ class RenderWriter:
                 self._threads[1].put(watermark_yuv(yuv, rgb, self._text))
         with stage("preview"):
             self._previews.add(rgb)
+
+    def write_yuv(self, yuv: np.ndarray) -> None:
+        """Write a frame given as :func:`to_yuv` makes it, at the videos' (even) size; the writer
+        owns the array from here on."""
+        width, height = self._size
+        if yuv.shape != (height * 3 // 2, width):
+            raise ValueError(f"a {width}x{height} video was given a YUV frame of shape {yuv.shape}")
+        with stage("encoding"):
+            self._threads[0].put(yuv)
+            if len(self._threads) > 1:
+                self._threads[1].put(watermark_yuv(yuv, None, self._text))
+        with stage("preview"):
+            self._previews.add_yuv(yuv)
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         failed: BaseException | None = None

@@ -106,7 +106,7 @@ def write_render(model: AvatarModel, plan: RenderPlan, audio: Speech | Path, out
                  options: RenderOptions, progress: Progress = no_progress) -> RenderResult:
     """Stream the plan to ``out_dir``: video.mp4 (+ video_wm.mp4), preview.webp, cover.jpg."""
     from digihuman.render.clip import ClipReader, read_ahead, read_plan
-    from digihuman.render.output import RenderWriter, VideoSpec, write_cover
+    from digihuman.render.output import RenderWriter, VideoSpec, to_rgb, write_cover
 
     import cv2
     from threadpoolctl import threadpool_limits
@@ -124,7 +124,8 @@ def write_render(model: AvatarModel, plan: RenderPlan, audio: Speech | Path, out
     cover, cover_at = out_dir / "cover.jpg", _cover_frame(plan)
     reader = ClipReader(model.folder / model.manifest["background"]["file"])
     fades = _fades(plan)
-    backgrounds = read_ahead(read_plan(reader, plan.background))
+    # at the avatar's own size the frames stay in the clip's YUV and only the face is converted
+    backgrounds = read_ahead(read_plan(reader, plan.background, "rgb24" if scale else "yuv420p"))
     # decoding, compositing and the encoders run in their own threads; the per-frame matrix work is
     # small (the jaw bend's solve), and BLAS threads would only wait for a free core
     try:
@@ -132,20 +133,26 @@ def write_render(model: AvatarModel, plan: RenderPlan, audio: Speech | Path, out
                 RenderWriter(out_dir, spec, audio, options.watermark) as output:
             for t in range(plan.frames):
                 with stage("decode"):
-                    rgb = next(backgrounds, None)
-                if rgb is None:
+                    picture = next(backgrounds, None)  # RGB when scaled, else YUV 4:2:0
+                if picture is None:
                     break
                 with stage("compositing"):
                     crop = _mouth_at(model, plan, fades, t)
-                    frame = compositor(rgb, start + int(plan.background[t]), crop, int(plan.mouth[t]))
+                    row, mouth_row = start + int(plan.background[t]), int(plan.mouth[t])
+                    if scale:
+                        frame = compositor(picture, row, crop, mouth_row)
+                    else:
+                        blend_yuv(compositor, picture, row, crop, mouth_row)
                 if scale:
                     with stage("scaling"):
                         frame = cv2.resize(frame, (width, height),
                                            interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-                output.write(frame)
+                    output.write(frame)
+                else:
+                    output.write_yuv(picture)
                 if t == cover_at:
                     with stage("preview"):
-                        write_cover(frame, cover)
+                        write_cover(frame if scale else to_rgb(picture), cover)
                 if t % 25 == 0:
                     progress(100.0 * t / plan.frames, "rendering")
     finally:
@@ -154,6 +161,23 @@ def write_render(model: AvatarModel, plan: RenderPlan, audio: Speech | Path, out
     progress(100, "rendered")
     return RenderResult(video=output.video, cover=cover, preview=output.preview,
                         duration_s=plan.frames / plan.fps, watermarked=output.watermarked)
+
+
+def blend_yuv(compositor: Compositor, yuv: np.ndarray, row: int, mouth: np.ndarray, mouth_row: int) -> None:
+    """Blend ``mouth`` into the YUV 4:2:0 frame ``yuv`` (background frame ``row``), in place: only the
+    face box is converted to RGB and back; the rest of the frame is the clip's own, untouched."""
+    from digihuman.render.output import even_box, paste_yuv, to_rgb, to_yuv, yuv_part
+
+    height, width = yuv.shape[0] * 2 // 3, yuv.shape[1]
+    box = compositor.box(row, (width, height))
+    if box is None:
+        return
+    x0, y0, x1, y1 = box
+    ex0, ey0, _, _ = wide = even_box(box, width, height)
+    rgb = to_rgb(yuv_part(yuv, wide))
+    inner = (slice(y0 - ey0, y1 - ey0), slice(x0 - ex0, x1 - ex0))
+    rgb[inner] = compositor.blend(rgb[inner], box, row, mouth, mouth_row)
+    paste_yuv(yuv, to_yuv(rgb), wide)
 
 
 def _cover_frame(plan: RenderPlan) -> int:
