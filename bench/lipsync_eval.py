@@ -36,6 +36,15 @@ turns on the quantile matching of the asked-for opening to the person's range (a
 rendering (seconds a variant); ``bench/lipsync_mandarin.py`` drives the same avatars with Mandarin
 speech, which no test video speaks.
 
+``--photo p01,p03,p07 [clip ...] [--half 1|2|all] [--sound-only] [--out NAME]`` measures photo avatars
+instead: each portrait (``/work/shared/media/image``) says the clip's own speech (lv02 and lv03 by
+default, the whole clip or one half of it) exactly as the server renders a photo, at 25 fps; the
+rendered video is tracked like the filmed one, and ``spread`` (std of the tracked opening, rendered ÷
+filmed at the same instants), ``spread_p95_p5`` and ``flicker_mouth`` / ``flicker_jaw`` (as above) are
+reported per photo and clip, with the widest rendered mouths in
+``bench/results/photo_widest_<photo>_<clip>_<half>.png``. English clips get their cached transcript's
+words, as a server with a recogniser would (``--sound-only``: the timeline from the sound alone).
+
 ``--asr`` gives the timelines words (English clips with a cached transcript), as a server with a
 speech recogniser would; without it they are built from the sound alone. ``--text`` gives the test
 timeline the transcript's text instead, aligned to the sound with no recogniser (as a request that
@@ -460,8 +469,170 @@ def summary(rows: list[dict]) -> dict:
     }
 
 
+# --- photo mode: a portrait says the filmed clip's speech; its tracked mouth against the filmed one ---
+
+PHOTOS = {"p01": "p01_f_white_hallo_ref6.jpg", "p03": "p03_f_white_sadtalker_people0.png",
+          "p04": "p04_m_white_musetalk_musk.png", "p06": "p06_m_bw_liveportrait_s2.jpg",
+          "p07": "p07_m_asian_frame_from_v01.png"}
+PHOTO_CLIPS = ("lv02", "lv03")  # the long clips: spread and flicker are judged on 20 s and more
+
+
+def clip_span(name: str, half: str) -> tuple[float, float]:
+    """(start, end) seconds of the clip's speech to use: ``all``, its first or its second half."""
+    import av
+
+    with av.open(str(MEDIA / CLIPS[name])) as c:
+        end = float(c.duration) / 1e6
+    return {"all": (0.0, end), "1": (0.0, end / 2), "2": (end / 2, end)}[half]
+
+
+def write_speech(source: Path, start: float, end: float, path: Path) -> None:
+    """The source's sound from ``start`` to ``end`` seconds as 16 kHz mono WAV."""
+    from digihuman.speech.align.features import load_audio
+
+    samples = load_audio(source)[int(round(start * 16000)): int(round(end * 16000))]
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+
+
+def region_flicker(frames, tracks) -> dict[str, float]:  # noqa: ANN001 - RGB and (landmarks, scale)
+    """p99 over frames of the mean grey change between consecutive frames, per region (``mouth``,
+    ``jaw``: see :func:`region_masks`), each frame's regions placed on its own tracked face."""
+    change: dict[str, list[float]] = {"mouth": [], "jaw": []}
+    prev = None
+    for rgb, (marks, scale) in zip(frames, tracks):
+        g = _grey(rgb)
+        if prev is not None and prev.shape == g.shape and np.isfinite(scale):
+            masks = region_masks(g.shape, marks, scale)
+            d = np.abs(g - prev)
+            for region in change:
+                if masks[region].any():
+                    change[region].append(float(d[masks[region]].mean()))
+        prev = g
+    return {k: float(np.percentile(v, 99)) if v else float("nan") for k, v in change.items()}
+
+
+def evaluate_photo(name: str, photos: list[str], work: Path, half: str = "all",
+                   sound_only: bool = False) -> list[dict]:
+    """Each portrait says the clip's own speech (``half`` of it) as the product renders a photo; the
+    rendered video is tracked with the same face tracker as the filmed clip, and its mouth opening's
+    spread and its mouth / jaw-band flicker are compared with the filmed mouth at the same instants.
+    ``sound_only``: the timeline from the sound alone even where a transcript is cached."""
+    import av
+
+    from digihuman.face import track_video
+    from digihuman.progress import no_progress
+    from digihuman.render.base import RenderOptions
+    from digihuman.render.engine import PHOTO_FPS
+    from digihuman.render.photo import render_photo
+    from digihuman.speech.align import build_timeline, mouth_track
+
+    source = MEDIA / CLIPS[name]
+    start, end = clip_span(name, half)
+    audio = work / f"{name}_{half}.wav"
+    write_speech(source, start, end, audio)
+    # what a server with a recogniser hears (English clips with a cached transcript); else the sound alone
+    _, recognizer = recognizers(name, start, end, not sound_only)
+    timeline = build_timeline(audio, recognizer=recognizer)  # type: ignore[arg-type]
+    mouth = mouth_track(timeline, PHOTO_FPS)
+    filmed = filmed_track(name, source)
+    rows = []
+    for photo in photos:
+        t0 = time.perf_counter()
+        result = render_photo(MEDIA.parent / "image" / PHOTOS[photo], audio, mouth, timeline,
+                              work / f"{name}_{half}_{photo}", RenderOptions(), no_progress)
+        render_s = time.perf_counter() - t0
+        rendered = track_video(result.video)
+        n = min(len(rendered), len(mouth))
+        wanted = start + np.arange(n) / PHOTO_FPS
+        real_rows = np.clip(np.searchsorted(filmed.times, wanted - 0.5 / PHOTO_FPS), 0, len(filmed) - 1)
+        real_open = filmed.mouth["opening"][real_rows].astype(np.float64)
+        ren_open = rendered.mouth["opening"][:n].astype(np.float64)
+        ok = np.isfinite(real_open) & np.isfinite(ren_open)
+        p = lambda v, q: float(np.percentile(v[ok], q))  # noqa: E731
+        with av.open(str(result.video)) as c:
+            ren_flicker = region_flicker((f.to_ndarray(format="rgb24") for f in c.decode(video=0)),
+                                         zip(rendered.landmarks[:n], rendered.scale[:n]))
+        real_flicker = region_flicker(_filmed_frames(source, real_rows),
+                                      zip(filmed.landmarks[real_rows], filmed.scale[real_rows]))
+        r0, rb, lag = lagged_r(ren_open[ok], real_open[ok])
+        row = {"photo": photo, "clip": name, "half": half, "method": timeline.method,
+               "seconds": round(n / PHOTO_FPS, 1), "render_s": round(render_s, 1),
+               "spread": round(float(ren_open[ok].std() / real_open[ok].std()), 3),
+               "spread_p95_p5": round((p(ren_open, 95) - p(ren_open, 5))
+                                      / (p(real_open, 95) - p(real_open, 5)), 3),
+               "p95": [round(p(ren_open, 95), 4), round(p(real_open, 95), 4)],
+               "flicker_mouth": round(ren_flicker["mouth"] / real_flicker["mouth"], 2),
+               "flicker_jaw": round(ren_flicker["jaw"] / real_flicker["jaw"], 2),
+               "flicker_p99": {"render": ren_flicker, "filmed": real_flicker},
+               "r0": round(r0, 3), "r_best": round(rb, 3), "lag": lag}
+        widest_frames(result.video, rendered, ren_open, RESULTS / f"photo_widest_{photo}_{name}_{half}.png")
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
+def widest_frames(video: Path, rendered, opening: np.ndarray, path: Path,  # noqa: ANN001 - FaceTrack
+                  count: int = 4) -> None:
+    """The lower face of the ``count`` widest-open rendered frames (at least 0.4 s apart), PNG."""
+    import av
+    import cv2
+
+    picks: list[int] = []
+    for i in np.argsort(-np.nan_to_num(opening, nan=-1)):
+        if all(abs(int(i) - j) > 10 for j in picks):
+            picks.append(int(i))
+        if len(picks) == count:
+            break
+    tiles = {}
+    with av.open(str(video)) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if i in picks:
+                tile = _lower_face(f.to_ndarray(format="rgb24"), rendered.landmarks[i], (320, 256))
+                cv2.putText(tile, f"{i} o={opening[i]:.3f}", (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                            (255, 255, 0), 1)
+                tiles[i] = tile
+    if tiles:
+        cv2.imwrite(str(path), cv2.cvtColor(np.hstack([tiles[i] for i in sorted(tiles)]), cv2.COLOR_RGB2BGR))
+
+
+def photo_main(args: list[str]) -> None:
+    """``--photo p01,p03 [clip ...] [--half 1|2|all] [--sound-only] [--out NAME]``: the photo-mode
+    table and JSON."""
+    i = args.index("--photo")
+    photos = args[i + 1].split(",")
+    del args[i: i + 2]
+    half, out = "all", "photo_lipsync"
+    for flag in ("--half", "--out"):
+        if flag in args:
+            j = args.index(flag)
+            value = args[j + 1]
+            del args[j: j + 2]
+            half, out = (value, out) if flag == "--half" else (half, value)
+    names = [a for a in args if not a.startswith("--")] or list(PHOTO_CLIPS)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            rows += evaluate_photo(name, photos, Path(tmp), half, "--sound-only" in args)
+    print(f"\n{'photo':5} {'clip':5} {'half':4} {'sec':>5} {'spread':>6} {'p95-p5':>6} {'flk mth':>7} "
+          f"{'flk jaw':>7} {'r_best':>6}")
+    for r in rows:
+        print(f"{r['photo']:5} {r['clip']:5} {r['half']:4} {r['seconds']:5.1f} {r['spread']:6.2f} "
+              f"{r['spread_p95_p5']:6.2f} {r['flicker_mouth']:7.2f} {r['flicker_jaw']:7.2f} "
+              f"{r['r_best']:6.3f}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    info = {"rows": rows, "half": half, "sound_only": "--sound-only" in args}
+    (RESULTS / f"{out}.json").write_text(json.dumps(info, indent=1))
+
+
 def main() -> None:
     args = sys.argv[1:]
+    if "--photo" in args:
+        photo_main(args)
+        return
     seconds = None
     if "--seconds" in args:
         i = args.index("--seconds")

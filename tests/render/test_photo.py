@@ -16,8 +16,8 @@ from digihuman.face.landmarks import LEFT_EYE, RIGHT_EYE
 from digihuman.media.probe import probe
 from digihuman.render.base import RenderOptions
 from digihuman.render.idle import IdleMotion, IdlePlan, IdlePose
-from digihuman.render.photo import PortraitAnimator, mouth_poses, render_photo
-from digihuman.render.photo_warp import MouthPose
+from digihuman.render.photo import PortraitAnimator, jaw_gain, mouth_poses, render_photo
+from digihuman.render.photo_warp import OPEN_MAX, MouthPose
 from digihuman.timeline import MouthTrack, Timeline
 from tests.mediagen import make_wav
 from tests.shared_media import shared
@@ -119,8 +119,36 @@ def test_blink_closes_the_eyes_and_happens_every_few_seconds(p01, mesh, tmp_path
 def test_mouth_rests_in_silences():
     track, timeline = talking_track(2.0, silence_from=1.2)
     poses = mouth_poses(track, timeline)
-    assert max(p.jaw for p in poses[:30]) > 0.9
+    assert max(p.jaw for p in poses[:30]) > 0.9 * jaw_gain(timeline)
     assert all(p == MouthPose() for p in poses[32:])  # eased within 80 ms, then exactly at rest
+
+
+def asked_opening_spread(timeline: Timeline) -> float:
+    """Std over the frames of the inner-lip gap the photo is asked for (canonical units)."""
+    from digihuman.speech.align import mouth_track
+
+    poses = mouth_poses(mouth_track(timeline, FPS), timeline)
+    return float(np.std([OPEN_MAX * p.jaw for p in poses]))
+
+
+@pytest.mark.media
+def test_photo_opens_as_far_as_filmed_speakers_whatever_made_the_timeline():
+    # Filmed speakers' inner-lip gap spreads 0.030-0.037 (std, canonical units: lv02, lv03, v09).
+    # Real speech, its timeline from the aligned words or from the sound alone: the photo is asked
+    # for about that much either way (the sound-only track, scaled to its sound's range, used to
+    # open 2.2x wider than the aligned one, and 2.5x wider than filmed speakers).
+    from digihuman.speech.align import build_timeline
+
+    speech = shared("voice_ref/r01_en_*.wav")
+    aligned = build_timeline(speech, text=speech.with_suffix(".txt").read_text(encoding="utf-8"))
+    heard = build_timeline(speech)
+    assert (aligned.method, heard.method) == ("align", "acoustic")
+    by_words, by_sound = asked_opening_spread(aligned), asked_opening_spread(heard)
+    assert 0.024 < by_words < 0.045 and 0.024 < by_sound < 0.045
+    assert 0.7 < by_sound / by_words < 1.4
+    # a minute of other English speech and Mandarin speech, from the sound alone
+    for name in ("audio/a05_en_*.wav", "audio/a09_zh_*.wav"):
+        assert 0.024 < asked_opening_spread(build_timeline(shared(name))) < 0.045, name
 
 
 @pytest.mark.media

@@ -32,6 +32,17 @@ if TYPE_CHECKING:
     from digihuman.speech.utterance import Speech
 
 SILENCE_EASE_S = 0.08  # the mouth settles to rest this fast once a silence starts
+# How far the photo's jaw drops per unit of the mouth track's jaw (jaw 1 opens the lips OPEN_MAX, a
+# wide "aa"): set so that a photo's tracked opening spreads as far as a filmed speaker's saying the
+# same speech (``bench/lipsync_eval.py --photo``: std of the opening, rendered / filmed, 1.00 as the
+# geometric mean over p01 and p03 saying both halves of lv02 and lv03). Tracks made from phones
+# (text-to-speech, aligned text or recognised words, pinyin) hold the table's phone targets, about
+# 0.55 at their 95th percentile on English speech; tracks made from the sound alone follow its
+# openness, which is scaled to that sound's own range (about 0.85 there), so one gain would open
+# them 1.6x wider. Without these gains photos opened 1.3-1.9x (phones) and 2.3-3.6x (sound) as
+# wide as the filmed speakers.
+JAW_GAIN_PHONES = 0.65
+JAW_GAIN_SOUND = 0.35
 
 
 class PortraitAnimator:
@@ -89,8 +100,15 @@ class PortraitAnimator:
         return self._frame
 
 
+def jaw_gain(timeline: Timeline) -> float:
+    """The photo jaw per unit of track jaw for tracks of ``timeline`` (as ``mouth_track`` makes them:
+    from its phones when it has any, else from the sound's openness)."""
+    return JAW_GAIN_PHONES if timeline.phones else JAW_GAIN_SOUND
+
+
 def mouth_poses(mouth: MouthTrack, timeline: Timeline) -> list[MouthPose]:
-    """The track as poses, eased to rest inside the timeline's silences (still and closed there)."""
+    """The track as poses, the jaw scaled by :func:`jaw_gain` and eased to rest inside the timeline's
+    silences (still and closed there)."""
     times = np.arange(len(mouth)) / mouth.fps
     quiet = np.zeros(len(mouth))
     for start, end in timeline.silences:
@@ -98,8 +116,9 @@ def mouth_poses(mouth: MouthTrack, timeline: Timeline) -> list[MouthPose]:
         quiet = np.maximum(quiet, np.clip(into / SILENCE_EASE_S, 0, 1))
     speak = 1.0 - quiet
     rest = MouthPose()
+    gain = jaw_gain(timeline)
     return [
-        MouthPose(jaw=j * s, width=rest.width + (w - rest.width) * s, round=r * s, teeth=t * s)
+        MouthPose(jaw=gain * j * s, width=rest.width + (w - rest.width) * s, round=r * s, teeth=t * s)
         for j, w, r, t, s in zip(mouth.jaw, mouth.width, mouth.round, mouth.teeth, speak)
     ]
 
