@@ -4,7 +4,9 @@ Planning holds only a few numbers per output frame: the speech timeline and mout
 background frame of each output frame (ping-pong over the model's calm window), the mouth descriptors
 the person's mapping predicts, and the library frame unit selection picks. Then one pass decodes the
 background clip in plan order, blends each frame's chosen mouth in, and encodes — a frame at a time
-(one GOP when the clip plays backwards), so memory does not grow with the audio's length.
+(one GOP when the clip plays backwards), so memory does not grow with the audio's length. At the
+avatar's own size the frames stay in the clip's YUV 4:2:0 from decoder to encoder: only the face box
+is converted to RGB and back, so the rest of the picture is the clip's own and costs no conversion.
 
 Standard quality and V2 differ only in care (see :class:`RenderPlan`): V2 blends with a Laplacian
 pyramid and morphs the mouth (optical flow + cross-fade) across every jump between non-consecutive
