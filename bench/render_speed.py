@@ -81,8 +81,9 @@ def floor(model_dir: Path, audio: Path, frames: int) -> float:
     reader = ClipReader(model_dir / "background.mp4")
     spec = VideoSpec(*model.size, model.fps, crf=18)  # as the renders write
     with tempfile.TemporaryDirectory() as tmp, VideoWriter(Path(tmp) / "f.mp4", spec, audio) as w:
-        for rgb in read_plan(reader, ping_pong(model.background[1], frames)):
-            w.write(rgb)
+        # in the clip's own YUV, as a render at the avatar's size passes it on
+        for yuv in read_plan(reader, ping_pong(model.background[1], frames), "yuv420p"):
+            w.write_yuv(yuv)
     reader.close()
     return time.perf_counter() - t0
 
