@@ -233,7 +233,7 @@ def sustained(client: Any, server: Server, avatar_id: str, minutes: float, say_e
     start, cpu0 = time.monotonic(), cpu_seconds(server.proc.pid)
     said: list[float] = []
     end = start + minutes * 60
-    per_minute = []
+    per_minute, load_per_minute = [], []
     next_say, minute_start = start, start
     while time.monotonic() < end:
         now = time.monotonic()
@@ -242,6 +242,7 @@ def sustained(client: Any, server: Server, avatar_id: str, minutes: float, say_e
             next_say += say_every
         if now - minute_start >= 60:
             per_minute.append(round(watcher.fps(minute_start, now), 2))
+            load_per_minute.append(round(os.getloadavg()[0], 2))  # the machine may be shared
             minute_start = now
         time.sleep(0.1)
     stop = time.monotonic()
@@ -256,6 +257,10 @@ def sustained(client: Any, server: Server, avatar_id: str, minutes: float, say_e
             "longest_stall_s": round(watcher.longest_gap(start, stop), 3),
             "stalls_over_0_5s": sum(1 for (a, _), (b, _) in zip(watcher.fragments, watcher.fragments[1:])
                                     if start <= a < stop and b - a > 0.5),
+            # when each gap over 0.4 s (0.2 s beyond the fragment period) began, s into the run, and its length
+            "gaps_over_0_4s": [(round(a - start, 1), round(b - a, 3)) for (a, _), (b, _)
+                               in zip(watcher.fragments, watcher.fragments[1:]) if start <= a < stop and b - a > 0.4],
+            "load_per_minute": load_per_minute,
             "server_cpu_cores": round(cpu, 2), "mbit_s": round(watcher.bytes * 8 / (stop - start) / 1e6, 2),
             "says": len(said), "say_to_speaking_p50_s": percentile(lat, 50),
             "say_to_speaking_p95_s": percentile(lat, 95), "say_latencies_s": [round(x, 3) for x in lat],
