@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,36 @@ from tests.services import (  # noqa: F401
 
 API_KEY = "test-key-0123456789"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Under ./run.sh test every engine, model and service is installed, so a skip (a missing engine,
+    server or media folder) means a broken setup: it fails there instead of passing silently."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("DIGIHUMAN_REQUIRE_ENGINES") == "1" and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"{reason}: ./run.sh test installs it, so it must not be skipped (DIGIHUMAN_REQUIRE_ENGINES=1)"
+
+
+# Files that take longest (real engines, servers in subprocesses), longest first. The test processes take
+# whole files in collection order, so these start at once instead of leaving one process busy at the end.
+LONGEST_FIRST = (
+    "remix/test_engine.py", "test_cli.py", "speech/test_voices.py", "speech/test_voice_samples.py",
+    "api/test_chat_rewrite.py", "api/test_real_voice.py", "text/test_llamacpp.py", "tasks/test_workers.py",
+    "fleet/test_fleet.py", "speech/test_asr.py", "speech/test_tts.py", "api/test_speech_once.py",
+    "speech/test_align.py", "api/test_real_render.py", "api/test_remix_real.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::")[0].removeprefix("tests/")
+        return LONGEST_FIRST.index(path) if path in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: a file's tests keep their order
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:

@@ -9,10 +9,10 @@ import pytest
 from digihuman.timings import StageTimings, current, stage
 
 
-def spin(seconds: float) -> None:
-    """Busy CPU for ``seconds`` of wall time."""
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
+def spin(cpu_seconds: float) -> None:
+    """Busy until this process has used ``cpu_seconds`` of CPU (however long a crowded machine takes)."""
+    end = time.process_time() + cpu_seconds
+    while time.process_time() < end:
         pass
 
 
@@ -35,9 +35,9 @@ def check_wall_and_cpu_seconds() -> None:
         time.sleep(0.05)
     got = timings.as_dict()
     assert list(got) == ["compute", "wait"]
-    assert got["compute"]["wall_s"] == pytest.approx(0.05, abs=0.03)
-    assert got["compute"]["cpu_s"] > 0.02  # busy: the CPU ran (less on a crowded machine)
-    assert got["wait"]["wall_s"] == pytest.approx(0.05, abs=0.03)
+    assert got["compute"]["cpu_s"] == pytest.approx(0.05, abs=0.01)  # busy: the CPU ran
+    assert got["compute"]["wall_s"] >= got["compute"]["cpu_s"] - 0.002
+    assert got["wait"]["wall_s"] >= 0.05 - 0.002
     assert got["wait"]["cpu_s"] < 0.02  # asleep: the CPU did not
 
 
