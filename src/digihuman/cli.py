@@ -48,9 +48,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from digihuman.api.app import create_app
     from digihuman.api.connections import with_header_deadline
     from digihuman.services import Services
+    from digihuman.tasks.kinds import parse_groups
     from digihuman.tasks.supervisor import WorkerSupervisor
 
     settings = _settings(args)
+    parse_groups(args.kinds)  # a typo in --kinds stops the start here, not the embedded worker in a restart loop
     if not os.environ.get("DIGIHUMAN_PUBLIC_URL"):
         host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host  # a wildcard is no address to give out
         settings = settings.model_copy(update={"public_url": f"http://{host}:{args.port}"})
@@ -64,7 +66,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workers > 0:
         env = {**os.environ, "DIGIHUMAN_DATA_DIR": str(settings.data_dir.resolve()),
                "DIGIHUMAN_PUBLIC_URL": settings.public_url}
-        supervisor = WorkerSupervisor(args.workers, env)
+        supervisor = WorkerSupervisor(args.workers, env, args.kinds)
         supervisor.start()
     try:
         # Idle keep-alive connections close after 5 s, request headers must arrive within the header timeout
@@ -348,6 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--data-dir", help="default: $DIGIHUMAN_DATA_DIR or ./data")
     serve.add_argument("--workers", type=int, default=1, help="worker processes (0: API only)")
+    serve.add_argument("--kinds", default="", metavar="GROUPS",
+                       help="task groups the embedded worker runs (as for 'worker --kinds'); default all")
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", help="run a standalone worker (use DIGIHUMAN_REDIS_URL across machines)")

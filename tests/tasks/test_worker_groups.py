@@ -95,3 +95,17 @@ def test_an_unknown_kind_stops_the_worker_with_one_sentence(tmp_path: Path) -> N
                           cwd=Path(__file__).parents[2])
     assert done.returncode == 2
     assert "unknown worker kinds tts; choose from render, speech, voice, chat, remix." in done.stderr
+
+
+def test_serve_checks_its_kinds_before_starting() -> None:
+    done = subprocess.run([sys.executable, "-m", "digihuman", "serve", "--kinds", "renders", "--port", "1"],
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).parents[2])
+    assert done.returncode == 2
+    assert "unknown worker kinds renders; choose from render, speech, voice, chat, remix." in done.stderr
+
+
+def test_the_embedded_worker_of_serve_runs_only_the_kinds_asked_for() -> None:
+    from digihuman.tasks.supervisor import WorkerSupervisor
+
+    assert WorkerSupervisor(2, {}, "render,speech").command[-4:] == ["--workers", "2", "--kinds", "render,speech"]
+    assert "--kinds" not in WorkerSupervisor(1, {}).command

@@ -15,8 +15,10 @@ log = logging.getLogger(__name__)
 class WorkerSupervisor:
     """Runs `digihuman worker` as a child process group and restarts it when it exits unasked."""
 
-    def __init__(self, workers: int, env: dict[str, str], restart_delay_s: float = 2.0) -> None:
+    def __init__(self, workers: int, env: dict[str, str], kinds: str = "", restart_delay_s: float = 2.0) -> None:
         self.command = [sys.executable, "-m", "digihuman", "worker", "--workers", str(workers)]
+        if kinds:
+            self.command += ["--kinds", kinds]
         self.env, self.restart_delay_s = env, restart_delay_s
         self._stopping = threading.Event()
         self._process: subprocess.Popen[bytes] | None = None
