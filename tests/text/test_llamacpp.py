@@ -17,6 +17,10 @@ from digihuman.text.presets import RewritePresets
 from digihuman.text.router import ChatRouter
 from tests.text.chat_fakes import ScriptedModel
 
+# One llama.cpp thread per server: the test processes already keep every core busy, and llama.cpp's
+# threads wait for each other at every step, so a second one on a shared core costs 3-4x the CPU.
+THREADS = 1
+
 
 def test_router_sends_each_model_to_its_backend() -> None:
     a, b = ScriptedModel(name="a", answer=lambda s: "from a"), ScriptedModel(name="b", answer=lambda s: "from b")
@@ -83,7 +87,7 @@ def test_install_from_a_file_checks_it_is_complete(tmp_path: Path) -> None:
 def test_bundled_gemma_runs_through_llama_server(tmp_path: Path) -> None:
     """The real runtime: start llama-server on the bundled Gemma, complete, stream, stop."""
     chat = LlamaCppChat([LocalModel("gemma3-270m", lambda: gguf_models.gemma_path(tmp_path))],
-                        ServerOptions(log_dir=tmp_path / "logs", context=1024))
+                        ServerOptions(threads=THREADS, log_dir=tmp_path / "logs", context=1024))
     try:
         assert chat.continues_text("gemma3-270m")  # no chat template in the GGUF: a base model
         result = chat.complete_prompt(PromptRequest("gemma3-270m", "The capital of France is", ("\n",),
@@ -111,8 +115,9 @@ def test_the_server_ends_with_its_parent_even_on_kill_9(tmp_path: Path) -> None:
 import sys, threading
 from pathlib import Path
 from digihuman.text import gguf_models
-from digihuman.text.llamacpp import LlamaCppChat, LocalModel
-chat = LlamaCppChat([LocalModel("g", lambda: gguf_models.gemma_path(Path({str(tmp_path)!r})), base=True)])
+from digihuman.text.llamacpp import LlamaCppChat, LocalModel, ServerOptions
+chat = LlamaCppChat([LocalModel("g", lambda: gguf_models.gemma_path(Path({str(tmp_path)!r})), base=True)],
+                    ServerOptions(threads={THREADS}))
 # started from a short-lived thread, as a request thread would
 threading.Thread(target=lambda: chat._servers["g"].url()).start()
 import time
@@ -149,7 +154,8 @@ def _alive(pid: int) -> bool:
 def test_the_local_server_answers_only_with_its_key(tmp_path: Path) -> None:
     import httpx
 
-    chat = LlamaCppChat([LocalModel("g", lambda: gguf_models.gemma_path(tmp_path), base=True)])
+    chat = LlamaCppChat([LocalModel("g", lambda: gguf_models.gemma_path(tmp_path), base=True)],
+                        ServerOptions(threads=THREADS))
     try:
         assert chat.complete_prompt(PromptRequest("g", "Hello", max_tokens=2, temperature=0.0)).completion_tokens
         url = chat._servers["g"].url()
