@@ -180,7 +180,9 @@ def test_real_video_is_transcribed_and_rewritten(make_client) -> None:  # type: 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        client, services = make_client(engine_factory="tests.api.test_chat_rewrite:build_real")
+        # one llama.cpp thread: its threads wait for each other, and the other test process holds a core
+        client, services = make_client(engine_factory="tests.api.test_chat_rewrite:build_real",
+                                       chat={"llamacpp_threads": 1})
         url = f"http://127.0.0.1:{httpd.server_address[1]}/{video.name}"
         response = post(client, [{"type": "video_url", "video_url": {"url": url}}], "rewrite-formal",
                         temperature=0.0)
