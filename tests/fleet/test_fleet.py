@@ -70,7 +70,9 @@ def fleet(tmp_path: Path, redis_url: str, postgres_url: str, s3_storage_url: str
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(REPO), "DIGIHUMAN_DATABASE_URL": postgres_url,
            "DIGIHUMAN_REDIS_URL": redis_url, "DIGIHUMAN_STORAGE_URL": s3_storage_url, "DIGIHUMAN_PUBLIC_URL": url,
-           "DIGIHUMAN_API_KEYS": KEY, "DIGIHUMAN_ALLOWED_HOSTS": "127.0.0.1"}
+           "DIGIHUMAN_API_KEYS": KEY, "DIGIHUMAN_ALLOWED_HOSTS": "127.0.0.1",
+           # one llama.cpp thread: its threads wait for each other, and the workers and tests hold the cores
+           "DIGIHUMAN_CHAT__LLAMACPP_THREADS": "1"}
     for name in ("DIGIHUMAN_ENGINE_FACTORY", "DIGIHUMAN_DATA_DIR"):
         env.pop(name, None)
     processes = {
