@@ -162,6 +162,19 @@ def test_rewrite_uses_the_style_preset_of_the_chat_model(speech_engines, real_cl
     assert "fresh words" in recognizer.transcribe(result.video, language="en").text.lower()
 
 
+def test_without_subtitles_no_words_are_timed(tmp_path) -> None:  # noqa: ANN001
+    from digihuman.remix.engine import VideoRemixer
+
+    class Deaf:
+        def transcribe(self, audio, language=None):  # noqa: ANN001, ANN202
+            raise AssertionError("nothing needs word timings when no subtitles are shown")
+
+    clip = write_clip(tmp_path / "tone.mp4", harmonic(1.0))
+    result = VideoRemixer(Deaf()).remix(RemixRequest(video=clip, subtitle_style={"enabled": False}),
+                                        tmp_path / "out", no_progress)
+    assert abs(result.duration_s - 1.0) < 0.05
+
+
 def test_an_unreadable_video_is_rejected(remixer, tmp_path: Path) -> None:  # noqa: ANN001
     from digihuman.errors import MediaRejected
 

@@ -78,10 +78,12 @@ class VideoRemixer:
             source = footage_info(request.video)
             if source.duration <= 0:
                 raise MediaRejected("video_url has no length: send a video of at least a second.")
+            # Word timings only place subtitles: without them the speech is neither aligned nor recognised.
+            timed = style.enabled
             if speak is not None:
-                sound = self._redub(request, transforms, speak, work, scaled(progress, 2, 45))
+                sound = self._redub(request, transforms, speak, work, scaled(progress, 2, 45), timed)
             else:
-                sound = self._original(request, source.duration, work, scaled(progress, 2, 15))
+                sound = self._original(request, source.duration, work, scaled(progress, 2, 15), timed)
             start = 45 if speak is not None else 15
             return self._render(request, sound, transforms, style, out_dir, work, scaled(progress, start, 100))
         finally:
@@ -89,15 +91,18 @@ class VideoRemixer:
 
     # -- sound --------------------------------------------------------------------------------
 
-    def _original(self, request: RemixRequest, duration: float, work: Path, progress: Progress) -> Sound:
+    def _original(self, request: RemixRequest, duration: float, work: Path, progress: Progress,
+                  timed: bool) -> Sound:
         samples = soundtrack.fit(soundtrack.load(request.video), int(round(duration * soundtrack.RATE)))
+        if not timed:
+            return Sound(samples, (request.script or "").strip(), (), request.video, loop=False)
         progress(10, "timing the words")
         script, words = self._timed_words(samples, request.script)
         progress(100, "words timed")
         return Sound(samples, script, words, request.video, loop=False)
 
     def _redub(self, request: RemixRequest, transforms: Transforms, speak: SpeakFn, work: Path,
-               progress: Progress) -> Sound:
+               progress: Progress, timed: bool) -> Sound:
         script = (request.script or "").strip()
         original: np.ndarray | None = None  # the video's own sound, decoded once when needed
         if not script:
@@ -113,8 +118,10 @@ class VideoRemixer:
         progress(15, "speaking the script")
         spoken = redub.speak(speak, script)
         speech = spoken.at(soundtrack.RATE)
-        progress(30, "timing the words")
-        _, words = self._timed_words(speech, script)
+        words: tuple[Word, ...] = ()
+        if timed:
+            progress(30, "timing the words")
+            _, words = self._timed_words(speech, script)
         progress(40, "lip-syncing")
         synced = redub.lip_sync(self.talking_head, request.video, spoken, work / "lipsync",
                                 scaled(progress, 40, 100))
