@@ -133,6 +133,42 @@ def test_blending_in_yuv_converts_only_the_face_box(model: AvatarModel) -> None:
         assert not np.array_equal(out, yuv)  # and the mouth was put in
 
 
+@pytest.mark.parametrize("quality", ["standard", "v2"])
+def test_frames_prepared_in_threads_are_the_serial_blend(model: AvatarModel, speech: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch, quality: str) -> None:
+    """Compositing threads prepare frames out of order; the frames the encoder gets are exactly
+    those of blending each frame in turn (the lip colour smoothed in frame order)."""
+    from digihuman.render import video
+    from digihuman.render.clip import ClipReader, read_plan
+    from digihuman.render.composite import BlendOptions, Compositor
+    from digihuman.render.output import RenderWriter
+    from digihuman.speech.align import mouth_track
+    from digihuman.speech.align.features import RATE
+    from digihuman.speech.align.timeline import default_builder
+
+    sound = Speech.from_file(speech)
+    timeline = default_builder().for_speech(sound)
+    plan = video.plan_render(model, sound.at(RATE), timeline, mouth_track(timeline, model.fps), quality)
+    written: list[np.ndarray] = []
+    original = RenderWriter.write_yuv
+
+    def keep(self: RenderWriter, yuv: np.ndarray) -> None:
+        written.append(yuv.copy())
+        original(self, yuv)
+
+    monkeypatch.setattr(RenderWriter, "write_yuv", keep)
+    video.write_render(model, plan, sound, tmp_path, RenderOptions(quality=quality))
+    compositor = Compositor(model, BlendOptions(multiband=quality == "v2"))
+    reader = ClipReader(model.folder / "background.mp4")
+    fades, start = video._fades(plan), model.background[0]
+    assert len(written) == plan.frames
+    for t, yuv in enumerate(read_plan(reader, plan.background, "yuv420p")):
+        video.blend_yuv(compositor, yuv, start + int(plan.background[t]), video._mouth_at(model, plan, fades, t),
+                        int(plan.mouth[t]))
+        assert np.array_equal(written[t], yuv), t
+    reader.close()
+
+
 def test_v2_renders(model: AvatarModel, speech: Path, tmp_path: Path) -> None:
     result = SampleTalkingHead().render(model.folder, Speech.from_file(speech), tmp_path, RenderOptions(quality="v2"),
                                         lambda p, s: None)

@@ -27,6 +27,7 @@ box of the mask, so the cost follows the face size, not the frame's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -41,6 +42,8 @@ _LIPS_IN = list(LIPS_INNER)
 # points the jaw bend leaves in place: under the nose and the upper cheeks (the canonical transform
 # already lines them up) — with the lips, they hold the field at zero above the chin
 _FIXED = [2, 98, 327, 205, 425, 4, 5, 195, 50, 280, 187, 411]
+# eroded face contours kept per background frame: a 30 s window of 1080p faces fits, 4K ones partly
+CONTOUR_CACHE_BYTES = 96 << 20
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,31 @@ class BlendOptions:
     levels: int = 4  # pyramid levels for multiband
 
 
+@dataclass(frozen=True)
+class LipMeasure:
+    """What colouring a mouth picture's lips needs: their box in the picture, its Lab pixels, the
+    soft ring of the lips in it, and the mean Lab colour of the picture's lips and the frame's."""
+
+    box: tuple[int, int, int, int]
+    lab: np.ndarray
+    soft: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+
+
+@dataclass(frozen=True)
+class PreparedBlend:
+    """One frame's blend before its lip colour is smoothed (:meth:`Compositor.prepare`)."""
+
+    roi: np.ndarray  # the background's box, RGB
+    warped: np.ndarray  # the mouth picture placed, bent and shaded to the background
+    mask: np.ndarray  # where it may show, sharp
+    alpha: np.ndarray  # and softened
+    feather: float
+    lips: LipMeasure | None  # None: lips too small to colour
+    out: np.ndarray | None  # the single-feather blend with the lips as shaded (None for multiband)
+
+
 class Compositor:
     """Blends library mouths into background frames; keeps the smoothed lip colour."""
 
@@ -67,6 +95,8 @@ class Compositor:
         self._scale = a["scale"]
         self._crop_to_canonical = model.crop_to_canonical()
         self._lip_target: np.ndarray | None = None
+        self._contours: dict[tuple[int, tuple[int, int, int, int], int], np.ndarray] = {}
+        self._contour_bytes = 0
 
     def mask_polygon(self, background_row: int, mouth_row: int) -> np.ndarray:
         """The region the mouth picture may cover, in canonical units: (1, len(LOWER_FACE), 2) — the
@@ -105,6 +135,12 @@ class Compositor:
         """The ``box`` (from :meth:`box`) of the background frame, ``roi`` (RGB), with the mouth
         blended in: a new array of the same shape. Only the box is read, so a caller holding the
         frame in another form converts just this part."""
+        return self.finish(self.prepare(roi, box, background_row, mouth, mouth_row))
+
+    def prepare(self, roi: np.ndarray, box: tuple[int, int, int, int], background_row: int, mouth: np.ndarray,
+                mouth_row: int) -> PreparedBlend:
+        """All of :meth:`blend` but the lip colour's smoothing over time: it keeps no state, so
+        several threads may prepare frames at once; :meth:`finish` them in frame order."""
         import cv2
 
         o = self.options
@@ -116,7 +152,6 @@ class Compositor:
         # the library frame's landmarks where the canonical transform puts them in this frame
         placed = apply_affine(from_canonical, apply_affine(self._to_canonical[mouth_row],
                                                            self._landmarks[mouth_row])).astype(np.float64)
-        poly = bg_pts[_LOWER]
         w, h = x1 - x0, y1 - y0
         origin = np.array([x0, y0], np.float64)
         # ROI pixel -> background pixel (+ jaw bend) -> crop pixel
@@ -125,26 +160,62 @@ class Compositor:
         map_x, map_y = _sample_map(to_crop, (w, h), origin, bend)
         warped = cv2.remap(mouth, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         ch, cw = mouth.shape[:2]
-        valid = ((map_x >= 0) & (map_x <= cw - 1) & (map_y >= 0) & (map_y <= ch - 1)).astype(np.uint8) * 255
-        contour = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(contour, [np.round(poly - origin).astype(np.int32)], 255)
-        # the soft edge lies wholly inside the contour: erode by the blur's reach, then blur
+        # the soft edge lies wholly inside the contour and the mouth picture: both eroded by the
+        # blur's reach, then blurred. Eroding their intersection is intersecting their erosions, so
+        # the contour's (the background frame's alone) is kept, and the picture's is needed only
+        # where it does not cover the box
         r = max(1, int(round(feather)))
-        mask = cv2.erode(np.minimum(contour, valid),
-                         cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+        mask = self._eroded_contour(background_row, box, bg_pts[_LOWER] - origin, r)
+        inside = (map_x >= 0) & (map_x <= cw - 1) & (map_y >= 0) & (map_y <= ch - 1)
+        if not inside.all():
+            mask = np.minimum(mask, cv2.erode(inside.astype(np.uint8) * 255, _disc(r)))
+        lips = None
         if o.colour:
             lips_placed = placed[_LIPS] - origin
             lips_bg = bg_pts[_LIPS] - origin
             warped = self._match_shading(warped, roi, mask, (lips_placed, lips_bg), scale)
-            warped = self._match_lips(warped, roi, (placed[_LIPS] - origin, placed[_LIPS_IN] - origin),
+            lips = self._measure_lips(warped, roi, (lips_placed, placed[_LIPS_IN] - origin),
                                       (lips_bg, bg_pts[_LIPS_IN] - origin), scale)
         alpha = _soften(mask, feather)
-        if o.multiband:
-            blended = _multiband(warped, roi, mask, feather, o.levels).astype(np.float32)
-        else:
-            blended = warped.astype(np.float32)
-        a3 = alpha[:, :, None]
-        return np.clip(blended * a3 + roi.astype(np.float32) * (1 - a3) + 0.5, 0, 255).astype(np.uint8)
+        # the single-feather blend is per pixel: made here in full, only the lips' box is made again
+        # once their colour is known
+        out = None if o.multiband else _mix(warped, roi, alpha)
+        return PreparedBlend(roi, warped, mask, alpha, feather, lips, out)
+
+    def finish(self, part: PreparedBlend) -> np.ndarray:
+        """The blended box of a frame from :meth:`prepare`: its lips take the smoothed lip colour."""
+        warped, out = part.warped, part.out
+        if part.lips is not None:
+            warped = self._colour_lips(warped, part.lips)
+        if self.options.multiband:
+            blended = _multiband(warped, part.roi, part.mask, part.feather, self.options.levels)
+            return _mix(blended, part.roi, part.alpha)
+        assert out is not None  # made by prepare without multiband
+        if part.lips is not None:
+            x0, y0, x1, y1 = part.lips.box
+            out = out.copy()
+            out[y0:y1, x0:x1] = _mix(warped[y0:y1, x0:x1], part.roi[y0:y1, x0:x1], part.alpha[y0:y1, x0:x1])
+        return out
+
+    def _eroded_contour(self, background_row: int, box: tuple[int, int, int, int], poly: np.ndarray,
+                        r: int) -> np.ndarray:
+        """The background frame's lower-face contour in its box, eroded by ``r``: kept per background
+        frame (the render plays the same window back and forth) up to a memory budget."""
+        import cv2
+
+        key = (background_row, box, r)
+        mask = self._contours.get(key)
+        if mask is not None:
+            return mask
+        x0, y0, x1, y1 = box
+        contour = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillPoly(contour, [np.round(poly).astype(np.int32)], 255)
+        mask = cv2.erode(contour, _disc(r))
+        mask.flags.writeable = False  # shared by the frames of this background frame
+        if self._contour_bytes + mask.nbytes <= CONTOUR_CACHE_BYTES:
+            self._contours[key] = mask
+            self._contour_bytes += mask.nbytes
+        return mask
 
     def _match_shading(self, warped: np.ndarray, roi: np.ndarray, mask: np.ndarray,
                        lips: tuple[np.ndarray, np.ndarray], scale: float) -> np.ndarray:
@@ -158,9 +229,15 @@ class Compositor:
         skin[mask > 128] = 255
         grow = max(1, int(0.08 * scale))
         lip_mask = np.zeros((h, w), np.uint8)
-        for poly in lips:
-            cv2.fillPoly(lip_mask, [np.round(poly).astype(np.int32)], 255)
-        lip_mask = cv2.dilate(lip_mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+        corners = [np.round(poly).astype(np.int32) for poly in lips]
+        for poly in corners:
+            cv2.fillPoly(lip_mask, [poly], 255)
+        # the lips are a small part of the box: grow them where growing can reach (the same pixels)
+        lx, ly, lw, lh = cv2.boundingRect(np.concatenate(corners))
+        gx0, gy0 = max(0, lx - grow), max(0, ly - grow)
+        gx1, gy1 = min(w, lx + lw + grow), min(h, ly + lh + grow)
+        if gx1 > gx0 and gy1 > gy0:
+            lip_mask[gy0:gy1, gx0:gx1] = cv2.dilate(lip_mask[gy0:gy1, gx0:gx1], _disc(grow))
         skin[lip_mask > 0] = 0
         if int(np.count_nonzero(skin)) < 50:
             return warped
@@ -176,9 +253,10 @@ class Compositor:
         corr = cv2.resize(corr, (w, h), interpolation=cv2.INTER_LINEAR)
         return np.clip(warped.astype(np.float32) + corr + 0.5, 0, 255).astype(np.uint8)
 
-    def _match_lips(self, warped: np.ndarray, roi: np.ndarray, placed: tuple[np.ndarray, np.ndarray],
-                    bg: tuple[np.ndarray, np.ndarray], scale: float) -> np.ndarray:
-        """``warped`` with the mean Lab colour of its lips moved to the background's (smoothed)."""
+    def _measure_lips(self, warped: np.ndarray, roi: np.ndarray, placed: tuple[np.ndarray, np.ndarray],
+                      bg: tuple[np.ndarray, np.ndarray], scale: float) -> LipMeasure | None:
+        """The mean Lab colour of the mouth picture's lips and of the background frame's (None when
+        either is too small to measure): what moving the one to the (smoothed) other needs."""
         import cv2
 
         h, w = warped.shape[:2]
@@ -191,28 +269,36 @@ class Compositor:
 
         src_ring, dst_ring = ring(*placed), ring(*bg)
         if cv2.countNonZero(src_ring) < 20 or cv2.countNonZero(dst_ring) < 20:
-            return warped
+            return None
         x0, y0 = np.floor(placed[0].min(axis=0)).astype(int) - int(0.1 * scale)
         x1, y1 = np.ceil(placed[0].max(axis=0)).astype(int) + int(0.1 * scale)
         x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
         if x1 - x0 < 4 or y1 - y0 < 4:
-            return warped
+            return None
         box = warped[y0:y1, x0:x1].astype(np.float32) / 255.0
         lab = cv2.cvtColor(box, cv2.COLOR_RGB2LAB)
         src = np.array(cv2.mean(lab, mask=src_ring[y0:y1, x0:x1])[:3])
         bx, by, bw, bh = cv2.boundingRect(dst_ring)  # convert the lips only, not the whole face
         lips = cv2.cvtColor(roi[by:by + bh, bx:bx + bw].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
         dst = np.array(cv2.mean(lips, mask=dst_ring[by:by + bh, bx:bx + bw])[:3])
+        soft = _soften(src_ring[y0:y1, x0:x1], max(3.0, 0.04 * scale))[:, :, None]
+        return LipMeasure((int(x0), int(y0), int(x1), int(y1)), lab, soft, src, dst)
+
+    def _colour_lips(self, warped: np.ndarray, lips: LipMeasure) -> np.ndarray:
+        """``warped`` with the mean Lab colour of its lips moved to the background's (smoothed)."""
+        import cv2
+
+        dst = lips.dst
         if self._lip_target is not None:
             f = self.options.lip_follow
             dst = (1 - f) * self._lip_target + f * dst
         self._lip_target = dst
         # lightness only half-way (an open mouth shades its lips), hue fully; a wild difference is a
         # tracking slip, not a colour, and is not followed
-        delta = (dst - src) * np.array([0.5, 1.0, 1.0])
+        delta = (dst - lips.src) * np.array([0.5, 1.0, 1.0])
         delta = np.clip(delta, -20.0, 20.0)
-        soft = _soften(src_ring[y0:y1, x0:x1], max(3.0, 0.04 * scale))[:, :, None]
-        lab += soft * delta.astype(np.float32)
+        lab = lips.lab + lips.soft * delta.astype(np.float32)
+        x0, y0, x1, y1 = lips.box
         out = warped.copy()
         out[y0:y1, x0:x1] = np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return out
@@ -300,6 +386,22 @@ def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
     a = np.vstack([np.asarray(outer, np.float64), [0, 0, 1]])
     b = np.vstack([np.asarray(inner, np.float64), [0, 0, 1]])
     return (a @ b)[:2]
+
+
+def _mix(picture: np.ndarray, roi: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``picture`` over ``roi`` (RGB uint8) with ``alpha`` (0..1), rounded to uint8."""
+    a3 = alpha[:, :, None]
+    return np.clip(picture.astype(np.float32) * a3 + roi.astype(np.float32) * (1 - a3) + 0.5, 0, 255).astype(np.uint8)
+
+
+@lru_cache(maxsize=64)
+def _disc(r: int) -> np.ndarray:
+    """The elliptical structuring element of radius ``r`` (read-only: shared between threads)."""
+    import cv2
+
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+    disc.flags.writeable = False
+    return disc
 
 
 def _soften(mask: np.ndarray, feather: float) -> np.ndarray:

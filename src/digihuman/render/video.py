@@ -7,6 +7,9 @@ background clip in plan order, blends each frame's chosen mouth in, and encodes 
 (one GOP when the clip plays backwards), so memory does not grow with the audio's length. At the
 avatar's own size the frames stay in the clip's YUV 4:2:0 from decoder to encoder: only the face box
 is converted to RGB and back, so the rest of the picture is the clip's own and costs no conversion.
+Two compositing threads prepare the next frames (mouth placed, bent, shaded) while the frame loop
+finishes each in order (the lip colour is smoothed from frame to frame), so compositing uses both
+cores where the encoder has little to do: the frames are exactly those of blending one at a time.
 
 Standard quality and V2 differ only in care (see :class:`RenderPlan`): V2 blends with a Laplacian
 pyramid and morphs the mouth (optical flow + cross-fade) across every jump between non-consecutive
@@ -15,6 +18,8 @@ library frames.
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +29,7 @@ import numpy as np
 from digihuman.progress import Progress, no_progress, scaled
 from digihuman.render.avatar import AvatarModel
 from digihuman.render.base import VIDEO_MAX_SIDE, RenderOptions, RenderResult, output_size
-from digihuman.render.composite import BlendOptions, Compositor
+from digihuman.render.composite import BlendOptions, Compositor, PreparedBlend
 from digihuman.render.select import SelectOptions, jumps, select_units
 from digihuman.timeline import MouthTrack, Timeline
 from digihuman.timings import stage
@@ -41,6 +46,10 @@ SILENCE_MARGIN_S = 0.2
 SILENCE_MIN_S = 0.6
 OUTPUT_CRF = 18  # the background was encoded once already (at 16): keep the second generation clean
 INTERMEDIATE_CRF = 14  # with the fastest preset (2x faster than veryfast): bigger, as clean, encoded again
+# threads preparing frames (the mouth placed, bent and shaded) while this one finishes them in order:
+# on two cores one thread left the other idle whenever the encoder had little to do (512, 720p)
+COMPOSITING_THREADS = 2
+PREPARED_AHEAD = 4  # frames decoded and being prepared ahead of the one being finished
 
 
 @dataclass(frozen=True)
@@ -128,26 +137,39 @@ def write_render(model: AvatarModel, plan: RenderPlan, audio: Speech | Path, out
     fades = _fades(plan)
     # at the avatar's own size the frames stay in the clip's YUV and only the face is converted
     backgrounds = read_ahead(read_plan(reader, plan.background, "rgb24" if scale else "yuv420p"))
+
+    def prepare(t: int, picture: np.ndarray) -> FaceBlend | None:
+        """Frame ``t``'s blend up to its lip colour, in a compositing thread."""
+        crop = _mouth_at(model, plan, fades, t)
+        row = start + int(plan.background[t])
+        if scale:
+            return prepare_rgb(compositor, picture, row, crop, int(plan.mouth[t]))
+        return prepare_yuv(compositor, picture, row, crop, int(plan.mouth[t]))
+
     # decoding, compositing and the encoders run in their own threads; the per-frame matrix work is
-    # small (the jaw bend's solve), and BLAS threads would only wait for a free core
+    # small (the jaw bend's solve), and BLAS threads would only wait for a free core. Frames are
+    # prepared by COMPOSITING_THREADS threads a few frames ahead (OpenCV and numpy work outside the
+    # GIL) and finished in order here: the lip colour is smoothed from one frame to the next
+    pool = ThreadPoolExecutor(COMPOSITING_THREADS, thread_name_prefix="compositing")
+    pending: deque[tuple[np.ndarray, Future[FaceBlend | None]]] = deque()
     try:
         with threadpool_limits(limits=1, user_api="blas"), \
                 RenderWriter(out_dir, spec, audio, options.watermark) as output:
             for t in range(plan.frames):
-                with stage("decode"):
-                    picture = next(backgrounds, None)  # RGB when scaled, else YUV 4:2:0
-                if picture is None:
+                while len(pending) < PREPARED_AHEAD and t + len(pending) < plan.frames:
+                    with stage("decode"):
+                        picture = next(backgrounds, None)  # RGB when scaled, else YUV 4:2:0
+                    if picture is None:
+                        break
+                    pending.append((picture, pool.submit(prepare, t + len(pending), picture)))
+                if not pending:
                     break
                 with stage("compositing"):
-                    crop = _mouth_at(model, plan, fades, t)
-                    row, mouth_row = start + int(plan.background[t]), int(plan.mouth[t])
-                    if scale:
-                        frame = compositor(picture, row, crop, mouth_row)
-                    else:
-                        blend_yuv(compositor, picture, row, crop, mouth_row)
+                    picture, job = pending.popleft()
+                    finish_blend(compositor, picture, job.result())
                 if scale:
                     with stage("scaling"):
-                        frame = cv2.resize(frame, (width, height),
+                        frame = cv2.resize(picture, (width, height),
                                            interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
                     output.write(frame)
                 else:
@@ -158,6 +180,9 @@ def write_render(model: AvatarModel, plan: RenderPlan, audio: Speech | Path, out
                 if t % 25 == 0:
                     progress(100.0 * t / plan.frames, "rendering")
     finally:
+        for _, job in pending:
+            job.cancel()
+        pool.shutdown(wait=True)  # no thread reads a frame or the model after this
         backgrounds.close()  # stops the decoding thread before its clip closes
         reader.close()
     progress(100, "rendered")
@@ -165,21 +190,69 @@ def write_render(model: AvatarModel, plan: RenderPlan, audio: Speech | Path, out
                         duration_s=plan.frames / plan.fps, watermarked=output.watermarked)
 
 
-def blend_yuv(compositor: Compositor, yuv: np.ndarray, row: int, mouth: np.ndarray, mouth_row: int) -> None:
-    """Blend ``mouth`` into the YUV 4:2:0 frame ``yuv`` (background frame ``row``), in place: only the
-    face box is converted to RGB and back; the rest of the frame is the clip's own, untouched."""
-    from digihuman.render.output import even_box, paste_yuv, to_rgb, to_yuv, yuv_part
+@dataclass(frozen=True)
+class FaceBlend:
+    """A frame's face box on its way to being blended: where it lies in the frame (``wide``, with
+    ``inner`` the blended part within it, for a YUV frame) and its RGB picture so far."""
+
+    wide: tuple[int, int, int, int]
+    rgb: np.ndarray
+    inner: tuple[slice, slice]
+    part: PreparedBlend
+    yuv: bool
+
+
+def prepare_rgb(compositor: Compositor, frame: np.ndarray, row: int, mouth: np.ndarray,
+                mouth_row: int) -> FaceBlend | None:
+    """:meth:`Compositor.prepare` for the RGB frame ``frame`` (background frame ``row``); None
+    when the face is out of frame."""
+    height, width = frame.shape[:2]
+    box = compositor.box(row, (width, height))
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box
+    roi = frame[y0:y1, x0:x1]
+    part = compositor.prepare(roi, box, row, mouth, mouth_row)
+    return FaceBlend(box, roi, (slice(None), slice(None)), part, yuv=False)
+
+
+def prepare_yuv(compositor: Compositor, yuv: np.ndarray, row: int, mouth: np.ndarray,
+                mouth_row: int) -> FaceBlend | None:
+    """:meth:`Compositor.prepare` for the YUV 4:2:0 frame ``yuv``: only the face box is converted
+    to RGB; None when the face is out of frame."""
+    from digihuman.render.output import even_box, to_rgb, yuv_part
 
     height, width = yuv.shape[0] * 2 // 3, yuv.shape[1]
     box = compositor.box(row, (width, height))
     if box is None:
-        return
+        return None
     x0, y0, x1, y1 = box
     ex0, ey0, _, _ = wide = even_box(box, width, height)
     rgb = to_rgb(yuv_part(yuv, wide))
     inner = (slice(y0 - ey0, y1 - ey0), slice(x0 - ex0, x1 - ex0))
-    rgb[inner] = compositor.blend(rgb[inner], box, row, mouth, mouth_row)
-    paste_yuv(yuv, to_yuv(rgb), wide)
+    return FaceBlend(wide, rgb, inner, compositor.prepare(rgb[inner], box, row, mouth, mouth_row), yuv=True)
+
+
+def finish_blend(compositor: Compositor, frame: np.ndarray, blend: FaceBlend | None) -> None:
+    """Finish ``blend`` (frames in order: the lip colour is smoothed) and put it into ``frame``, the
+    frame it was prepared from, in place; the rest of the frame is untouched."""
+    from digihuman.render.output import paste_yuv, to_yuv
+
+    if blend is None:
+        return
+    done = compositor.finish(blend.part)
+    if not blend.yuv:
+        x0, y0, x1, y1 = blend.wide
+        frame[y0:y1, x0:x1] = done
+        return
+    blend.rgb[blend.inner] = done
+    paste_yuv(frame, to_yuv(blend.rgb), blend.wide)
+
+
+def blend_yuv(compositor: Compositor, yuv: np.ndarray, row: int, mouth: np.ndarray, mouth_row: int) -> None:
+    """Blend ``mouth`` into the YUV 4:2:0 frame ``yuv`` (background frame ``row``), in place: only the
+    face box is converted to RGB and back; the rest of the frame is the clip's own, untouched."""
+    finish_blend(compositor, yuv, prepare_yuv(compositor, yuv, row, mouth, mouth_row))
 
 
 def _cover_frame(plan: RenderPlan) -> int:
