@@ -32,6 +32,33 @@ def test_clip_reads_back_and_forth(tmp_path: Path) -> None:
     assert np.max(np.abs(np.array(got) - plan * 6)) <= 2
 
 
+def test_clip_takes_the_decoders_yuv_as_it_is(tmp_path: Path) -> None:
+    """Training hands the background clip the video's own YUV 4:2:0 frames: what the decoder made,
+    the same picture as its RGB frames, written with no conversion."""
+    import pytest
+
+    from digihuman.face import read_frames
+    from digihuman.render.output import to_rgb
+
+    path = tmp_path / "clip.mp4"
+    with ClipWriter(path, 64, 48, 25.0) as writer:
+        for i in range(8):
+            writer.write(np.full((48, 64, 3), (i * 20, 100, 200 - i * 20), np.uint8))
+    decoded = list(read_frames(path, yuv=True))
+    assert [f.index for f in decoded] == list(range(8))
+    copy = tmp_path / "copy.mp4"
+    with ClipWriter(copy, 64, 48, 25.0) as writer:
+        for frame in decoded:
+            assert frame.yuv is not None and frame.yuv.shape == (72, 64)
+            assert np.abs(to_rgb(frame.yuv).astype(int) - frame.rgb).mean() < 2
+            writer.write_yuv(frame.yuv)
+        with pytest.raises(ValueError, match="YUV frame of shape"):
+            writer.write_yuv(np.zeros((48, 64), np.uint8))
+    again = [f.yuv for f in read_frames(copy, yuv=True)]
+    assert all(np.abs(a.astype(int) - f.yuv).max() <= 3 for a, f in zip(again, decoded))
+    assert all(f.yuv is None for f in read_frames(path))  # only when asked for
+
+
 def test_selection_prefers_filmed_runs_and_rests_in_silence() -> None:
     rng = np.random.default_rng(0)
     n, t = 200, 80

@@ -96,6 +96,7 @@ class VideoFrame:
     index: int
     time: float
     rgb: np.ndarray  # (H, W, 3) uint8
+    yuv: np.ndarray | None = None  # the decoder's own planar YUV 4:2:0 (H * 3 / 2, W), when asked for and had
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -111,8 +112,11 @@ def read_image(path: Path) -> np.ndarray:
     return frame.rgb
 
 
-def read_frames(path: Path, *, stride: int = 1, max_frames: int | None = None) -> Iterator[VideoFrame]:
-    """Every ``stride``-th frame of the first video stream (at most ``max_frames`` of them).
+def read_frames(path: Path, *, stride: int = 1, max_frames: int | None = None,
+                yuv: bool = False) -> Iterator[VideoFrame]:
+    """Every ``stride``-th frame of the first video stream (at most ``max_frames`` of them); with
+    ``yuv``, each also as the decoder made it when that is limited-range YUV 4:2:0 of even size,
+    not rotated (an encoder can take it as it is, with no conversion and no rounding).
 
     A file damaged part-way (a truncated upload) yields the frames before the damage, as probing
     accepts it; one that yields no frame at all raises MediaRejected.
@@ -133,7 +137,10 @@ def read_frames(path: Path, *, stride: int = 1, max_frames: int | None = None) -
                 turns = round((frame.rotation or 0) / 90) % 4  # display matrix: counter-clockwise degrees
                 if turns:
                     rgb = np.ascontiguousarray(np.rot90(rgb, turns))
-                yield VideoFrame(index, float(frame.time or 0.0), rgb)
+                planes = None
+                if yuv and not turns and frame.format.name == "yuv420p" and frame.width % 2 == frame.height % 2 == 0:
+                    planes = frame.to_ndarray(format="yuv420p")
+                yield VideoFrame(index, float(frame.time or 0.0), rgb, planes)
                 kept += 1
                 if max_frames is not None and kept >= max_frames:
                     return

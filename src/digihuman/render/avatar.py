@@ -290,7 +290,7 @@ def _cut_library(video: Path, track, ppu: float, start: int, frames: int, cover_
 
     from digihuman.face import read_frames
     from digihuman.render.clip import ClipWriter, read_ahead
-    from digihuman.render.output import write_cover
+    from digihuman.render.output import EncoderThread, to_yuv, write_cover
 
     size = crop_size(ppu)
     to_crop = canonical_to_crop(ppu)
@@ -300,28 +300,35 @@ def _cut_library(video: Path, track, ppu: float, start: int, frames: int, cover_
     quality = [cv2.IMWRITE_JPEG_QUALITY, options.jpeg_quality]
     with open(model_dir / "mouths.bin", "wb") as blob, \
             ClipWriter(model_dir / "background.mp4", track.width, track.height, track.fps,
-                       crf=options.background_crf) as background:
-        # decoding runs a few frames ahead in its own thread, beside the crops and the encoder
-        for frame in read_ahead(read_frames(video)):
-            i = row_of.get(frame.index)
-            if i is None:
-                continue
-            m = _compose(to_crop, track.to_canonical[i])
-            shrink = ppu < track.scale[i]
-            crop = cv2.warpAffine(frame.rgb, m, size, flags=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
-                                  borderMode=cv2.BORDER_REPLICATE)
-            ok, data = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), quality)
-            blob.write(data.tobytes())
-            offsets.append(offsets[-1] + len(data))
-            if track.detected[i]:
-                lm = track.landmarks[i][:, :2].astype(np.float64) @ m[:, :2].T + m[:, 2]
-                lip_lab[i] = lip_colour(crop, lm[list(LIPS_OUTER)], lm[list(LIPS_INNER)])
-            if start <= i < start + frames:
-                background.write(frame.rgb)
-            if i == cover_at:
-                write_cover(frame.rgb, model_dir / "cover.jpg")
-            if i % 30 == 0:
-                progress(100.0 * i / len(track), "cutting the mouth library")
+                       crf=options.background_crf) as clip:
+        # decoding runs a few frames ahead in its own thread and the background clip is encoded in
+        # another, both beside the crops; the clip takes the decoder's own YUV where it can (no
+        # conversion to RGB and back: its pictures are the video's, less only the encoder's loss)
+        background = EncoderThread(clip, "encode background")
+        try:
+            for frame in read_ahead(read_frames(video, yuv=True)):
+                i = row_of.get(frame.index)
+                if i is None:
+                    continue
+                m = _compose(to_crop, track.to_canonical[i])
+                shrink = ppu < track.scale[i]
+                crop = cv2.warpAffine(frame.rgb, m, size, flags=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
+                                      borderMode=cv2.BORDER_REPLICATE)
+                ok, data = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), quality)
+                blob.write(data.tobytes())
+                offsets.append(offsets[-1] + len(data))
+                if track.detected[i]:
+                    lm = track.landmarks[i][:, :2].astype(np.float64) @ m[:, :2].T + m[:, 2]
+                    lip_lab[i] = lip_colour(crop, lm[list(LIPS_OUTER)], lm[list(LIPS_INNER)])
+                if start <= i < start + frames:
+                    background.put(frame.yuv if frame.yuv is not None
+                                   else to_yuv(frame.rgb[: clip.height, : clip.width]))
+                if i == cover_at:
+                    write_cover(frame.rgb, model_dir / "cover.jpg")
+                if i % 30 == 0:
+                    progress(100.0 * i / len(track), "cutting the mouth library")
+        finally:
+            background.finish()  # every queued frame encoded before the clip closes
     while len(offsets) < len(track) + 1:  # frames the second decode did not return (truncated file)
         offsets.append(offsets[-1])
     return np.array(offsets, np.int64), lip_lab

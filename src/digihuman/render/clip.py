@@ -46,11 +46,17 @@ class ClipWriter:
         self.frames = 0
 
     def write(self, rgb: np.ndarray) -> None:
-        import av
-
         from digihuman.render.output import to_yuv
 
-        frame = av.VideoFrame.from_ndarray(to_yuv(rgb[: self.height, : self.width]), format="yuv420p")
+        self.write_yuv(to_yuv(rgb[: self.height, : self.width]))
+
+    def write_yuv(self, yuv: np.ndarray) -> None:
+        """Write a frame given as planar YUV 4:2:0 at this clip's (even) size."""
+        import av
+
+        if yuv.shape != (self.height * 3 // 2, self.width):
+            raise ValueError(f"a {self.width}x{self.height} clip was given a YUV frame of shape {yuv.shape}")
+        frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         frame.pts, frame.time_base = self.frames, 1 / self._rate
         for packet in self._stream.encode(frame):
             self._container.mux(packet)

@@ -327,8 +327,8 @@ class PreviewCollector:
         return path
 
 
-class _EncoderThread:
-    """One :class:`VideoWriter` fed from a short queue by its own thread."""
+class EncoderThread:
+    """One :class:`VideoWriter` (or anything with ``write_yuv``) fed from a short queue by its own thread."""
 
     _END = None
 
@@ -378,7 +378,7 @@ class RenderWriter:
         self._spec, self._audio, self._text = spec, audio, watermark_text or ""
         self._previews = PreviewCollector(float(spec.fps))
         self._writers = ExitStack()
-        self._threads: list[_EncoderThread] = []
+        self._threads: list[EncoderThread] = []
 
     def __enter__(self) -> RenderWriter:
         with ExitStack() as opened:  # should the second fail to open, the first is abandoned
@@ -386,7 +386,7 @@ class RenderWriter:
             marked = (opened.enter_context(VideoWriter(self.watermarked, self._spec, self._audio))
                       if self.watermarked else None)
             self._size = clean.width, clean.height
-            self._threads = [_EncoderThread(w, f"encode {w.path.name}")
+            self._threads = [EncoderThread(w, f"encode {w.path.name}")
                              for w in (clean, marked) if w is not None]
             self._writers = opened.pop_all()
         return self
