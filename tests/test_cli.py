@@ -87,7 +87,12 @@ def wait_final(client: httpx.Client, task_id: str, timeout: float = 40) -> dict:
     pytest.fail(f"task {task_id} did not finish: {data}")
 
 
-def test_serve_generates_a_key_once_and_renders(data_dir: Path, tmp_path: Path) -> None:
+# Each `digihuman serve` start costs seconds of imports on a busy machine, so the tests below each
+# follow one server through several things a user does with it.
+
+
+def test_serve_generates_a_key_once_renders_and_restarts_a_dead_worker(data_dir: Path,
+                                                                       tmp_path: Path) -> None:
     server = Server(data_dir, workers=1)
     try:
         keys = sorted(set(re.findall(r"dh_[A-Za-z0-9_\-]{20,}", server.output())))
@@ -102,6 +107,15 @@ def test_serve_generates_a_key_once_and_renders(data_dir: Path, tmp_path: Path) 
             assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
             assert video.content[4:8] == b"ftyp"
             assert httpx.get(server.url + "/avatar/task/x").status_code == 401
+
+            # The embedded worker is restarted after it dies, and runs what is submitted next.
+            consumer = _worker_pids(server.proc.pid)
+            assert consumer, "serve should have started a worker"
+            os.killpg(consumer[0], signal.SIGKILL)
+            later = c.post("/avatar/generation", json={"avatar_url": face, "audio_url": speech})
+            assert wait_final(c, later.json()["data"]["id"])["web_work_status"] == 200
+        assert _worker_pids(server.proc.pid) and _worker_pids(server.proc.pid) != consumer
+        assert "embedded worker exited; restarting it" in server.output()
     finally:
         assert server.stop() == 0
     # A second start reuses the stored key and prints none.
@@ -112,26 +126,18 @@ def test_serve_generates_a_key_once_and_renders(data_dir: Path, tmp_path: Path) 
         again.stop()
 
 
-def test_keys_create_prints_a_working_key(data_dir: Path) -> None:
+def test_keys_create_prints_a_working_key_and_a_restart_loses_no_queued_task(data_dir: Path,
+                                                                             tmp_path: Path) -> None:
     made = subprocess.run([sys.executable, "-m", "digihuman", "keys", "create", "--name", "ci", "--data-dir",
                            str(data_dir)], capture_output=True, text=True, check=True, env={**os.environ})
     key = made.stdout.strip()
     assert key.startswith("dh_")
-    server = Server(data_dir, workers=0)
-    try:
-        assert "dh_" not in server.output()  # a key exists, so none is generated
-        answer = httpx.get(server.url + "/v1/tasks/nope", headers={"Authorization": f"Bearer {key}"})
-        assert answer.status_code == 404 and answer.json()["code"] == 404
-    finally:
-        server.stop()
-
-
-def test_server_restart_loses_no_queued_task(data_dir: Path, tmp_path: Path) -> None:
-    key = subprocess.run([sys.executable, "-m", "digihuman", "keys", "create", "--data-dir", str(data_dir)],
-                         capture_output=True, text=True, check=True).stdout.strip()
     headers = {"Authorization": f"Bearer {key}"}
     api_only = Server(data_dir, workers=0)  # accepts tasks, runs none
     try:
+        assert "dh_" not in api_only.output()  # a key exists, so none is generated
+        answer = httpx.get(api_only.url + "/v1/tasks/nope", headers=headers)
+        assert answer.status_code == 404 and answer.json()["code"] == 404
         with httpx.Client(base_url=api_only.url, headers=headers, timeout=10) as c:
             face, speech = upload(c, make_png(tmp_path / "f.png")), upload(c, make_wav(tmp_path / "s.wav"))
             ids = [c.post("/avatar/generation", json={"avatar_url": face, "audio_url": speech}).json()["data"]["id"]
@@ -145,24 +151,6 @@ def test_server_restart_loses_no_queued_task(data_dir: Path, tmp_path: Path) -> 
             assert [wait_final(c, task_id)["web_work_status"] for task_id in ids] == [200, 200, 200]
     finally:
         server.stop()
-
-
-def test_embedded_worker_is_restarted_after_it_dies(data_dir: Path, tmp_path: Path) -> None:
-    key = subprocess.run([sys.executable, "-m", "digihuman", "keys", "create", "--data-dir", str(data_dir)],
-                         capture_output=True, text=True, check=True).stdout.strip()
-    server = Server(data_dir, workers=1)
-    try:
-        consumer = _worker_pids(server.proc.pid)
-        assert consumer, "serve should have started a worker"
-        os.killpg(consumer[0], signal.SIGKILL)
-        with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}, timeout=10) as c:
-            face, speech = upload(c, make_png(tmp_path / "f.png")), upload(c, make_wav(tmp_path / "s.wav"))
-            task_id = c.post("/avatar/generation", json={"avatar_url": face, "audio_url": speech}).json()["data"]["id"]
-            assert wait_final(c, task_id)["web_work_status"] == 200
-        assert _worker_pids(server.proc.pid) and _worker_pids(server.proc.pid) != consumer
-        assert "embedded worker exited; restarting it" in server.output()
-    finally:
-        assert server.stop() == 0
 
 
 def _worker_pids(parent: int) -> list[int]:
