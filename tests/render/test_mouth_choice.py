@@ -1,4 +1,5 @@
-"""The speech → mouth mapping (kernel model) and the lip-colour screening of library mouths."""
+"""The speech → mouth mapping (kernel model), the lip-colour screening of library mouths and the
+mouth shown in pauses."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from digihuman.render.avatar import pause_frames, rest_frame
 from digihuman.render.composite import lip_colour
 from digihuman.render.mapping import KERNEL_VIEWS, MouthMapping, SpeechFeatures, fit_kernel_mapping
 from digihuman.render.select import colour_outliers
+from digihuman.timeline import Timeline
 
 
 def _speech(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -86,3 +89,48 @@ def test_kernel_mapping_keeps_the_linear_trend_far_from_its_training_sounds() ->
     far[:, 4] = np.linspace(-6, 6, 20)  # quieter and louder than anything in training
     pred = mapping.predict(SpeechFeatures(far, 25.0))[:, 0]
     assert pred[0] < -3 and pred[-1] > 3  # a Gaussian kernel alone would answer ~0 (the mean mouth)
+
+
+def test_pause_frames_number_the_long_pauses_well_inside_them() -> None:
+    timeline = Timeline(10.0, "en", silences=((1.0, 2.0), (4.0, 4.3), (6.0, 7.0)))
+    times = np.arange(250) / 25.0  # 25 fps
+    labels = pause_frames(timeline, times, 25.0)
+    centre = times + 0.02
+    assert set(np.unique(labels)) == {0, 1, 2}  # the 0.3 s gap between words is no pause
+    assert np.all(labels[(centre >= 1.2) & (centre <= 1.8)] == 1)
+    assert np.all(labels[(centre >= 6.2) & (centre <= 6.8)] == 2)
+    assert labels[(centre < 1.2) | ((centre > 1.8) & (centre < 6.2)) | (centre > 6.8)].sum() == 0
+
+
+def _person(rng: np.random.Generator, n: int = 300) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Descriptors of a person who speaks with openings 0-0.12, still head (angles, motion)."""
+    d = np.zeros((n, 5), np.float32)
+    d[:, 0] = rng.uniform(0.0, 0.12, n)
+    d[:, 1] = 0.6 + rng.normal(0, 0.01, n)
+    return d, np.zeros((n, 3), np.float32), np.full(n, 0.001, np.float32)
+
+
+def test_the_rest_mouth_is_opened_as_the_persons_pauses_are() -> None:
+    rng = np.random.default_rng(5)
+    d, angles, motion = _person(rng)
+    usable = np.ones(len(d), bool)
+    pauses = np.zeros(len(d), np.int64)
+    for k, (lo, opening) in enumerate(((40, 0.05), (120, 0.045), (200, 0.06)), 1):
+        pauses[lo: lo + 12] = k
+        d[lo: lo + 12, 0] = opening + rng.normal(0, 0.002, 12)  # lips a little apart in every pause
+    rest = rest_frame(d, usable, motion, angles, pauses)
+    assert pauses[rest] > 0
+    assert abs(d[rest, 0] - 0.05) < 0.004  # the median pause, not the closed extreme
+    closed = rest_frame(d, usable, motion, angles)  # no soundtrack: lips closed
+    assert d[closed, 0] <= np.percentile(d[:, 0], 15)
+
+
+def test_one_pause_does_not_set_the_rest_mouth() -> None:
+    """A single pause may be a breath taken through the mouth: the lips stay closed at rest."""
+    rng = np.random.default_rng(6)
+    d, angles, motion = _person(rng)
+    pauses = np.zeros(len(d), np.int64)
+    pauses[40:60] = 1
+    d[40:60, 0] = 0.08
+    rest = rest_frame(d, np.ones(len(d), bool), motion, angles, pauses)
+    assert d[rest, 0] <= np.percentile(d[:, 0], 15)

@@ -35,6 +35,8 @@ MANIFEST = "manifest.json"
 # The canonical crop around the lower face (units: outer eye-corner distance; origin between the
 # eyes). Wide enough for a turned head's jaw, and deep enough to hold the neck under a dropped chin.
 CROP_BOX = (-1.25, 0.25, 1.25, 1.8)
+# pauses the video needs before its rest mouth is taken from them (see rest_frame)
+REST_MIN_PAUSES = 2
 
 
 @dataclass(frozen=True)
@@ -148,8 +150,8 @@ def train_avatar(video: Path, model_dir: Path, progress: Progress = no_progress,
     ppu = float(np.clip(round(float(np.median(track.scale))), 48, options.max_crop_px_per_unit))
 
     progress(66, "learning the voice-to-mouth mapping")
-    mapping, warnings = _learn_mapping(video, track, descriptors, usable, recognizer)
-    rest = rest_frame(descriptors, usable, motion, track.angles)
+    mapping, warnings, pauses = _learn_mapping(video, track, descriptors, usable, recognizer)
+    rest = rest_frame(descriptors, usable, motion, track.angles, pauses)
     cover_at = start + int(np.argmin(np.abs(np.arange(start, start + frames) - rest)))  # nearest calm frame
     offsets, lip_lab = _cut_library(video, track, ppu, start, frames, cover_at, model_dir, options,
                                     scaled(progress, 68, 99))
@@ -238,16 +240,51 @@ def calm_window(motion: np.ndarray, fps: float, max_s: float) -> tuple[int, int]
     return a, b - a + 1
 
 
-def rest_frame(descriptors: np.ndarray, usable: np.ndarray, motion: np.ndarray, angles: np.ndarray) -> int:
-    """The library frame shown during silence: lips closed, relaxed, still, head near its usual pose."""
+def rest_frame(descriptors: np.ndarray, usable: np.ndarray, motion: np.ndarray, angles: np.ndarray,
+               pauses: np.ndarray | None = None) -> int:
+    """The library frame shown during silence: the person's own mouth at rest, still, head near its
+    usual pose.
+
+    ``pauses`` (N,) numbers the frames well inside the soundtrack's pauses (1, 2, ... per pause; 0
+    elsewhere), as a render rests its mouth in them. When the video pauses at least REST_MIN_PAUSES
+    times, the rest mouth is one of those frames, opened as much as the person's pauses typically
+    are (the median of the pauses' own medians): many people rest with their lips a little apart,
+    and a mouth shut tighter than they ever hold it is wrong in every pause (lip-sync bench, lv03:
+    filmed opening 0.057 in the test's pauses, the old closed rest 0.002, the pauses' 0.048;
+    best-lag r of the selected mouths 0.513 -> 0.553, of the rendered ones 0.484 -> 0.518). One
+    pause is not enough: it may be a breath taken with the mouth open (lv02's only pause: 0.072, its
+    later pauses 0.018). Otherwise the lips are closed (the least open sixth of the frames).
+    """
     opening = descriptors[:, 0]
-    closed = usable & (opening <= np.percentile(opening[usable], 15))
-    if not closed.any():
-        closed = usable
-    width_dev = np.abs(descriptors[:, 1] - np.median(descriptors[usable, 1]))
+    labels = np.zeros(len(opening), np.int64) if pauses is None else np.where(usable, pauses, 0)
+    medians = [float(np.median(opening[labels == k])) for k in np.unique(labels[labels > 0])
+               if (labels == k).sum() >= 3]
+    if len(medians) >= REST_MIN_PAUSES:
+        candidates = labels > 0
+        away = np.abs(opening - float(np.median(medians)))
+    else:
+        candidates = usable & (opening <= np.percentile(opening[usable], 15))
+        if not candidates.any():
+            candidates = usable
+        away = opening
+    width_dev = np.abs(descriptors[:, 1] - np.median(descriptors[candidates, 1]))
     pose_dev = np.abs(angles[:, :2] - np.median(angles[usable, :2], axis=0)).sum(axis=1) / 10.0
-    score = opening * 10 + width_dev * 5 + motion * 20 + pose_dev + np.where(closed, 0.0, 1e6)
+    score = away * 10 + width_dev * 5 + motion * 20 + pose_dev + np.where(candidates, 0.0, 1e6)
     return int(np.argmin(score))
+
+
+def pause_frames(timeline, times: np.ndarray, fps: float) -> np.ndarray:  # noqa: ANN001 - Timeline
+    """(N,) int: for the frames shown at ``times`` (seconds), the number (1, 2, ...) of the
+    ``timeline``'s pause they lie well inside, as a render rests its mouth there (pauses as long and
+    margins as wide as a render's); 0 for the others."""
+    from digihuman.render.video import SILENCE_MARGIN_S, SILENCE_MIN_S
+
+    centre = np.asarray(times, np.float64) + 0.5 / fps
+    out = np.zeros(len(centre), np.int64)
+    long = [(s, e) for s, e in timeline.silences if e - s >= SILENCE_MIN_S]
+    for k, (start, end) in enumerate(long, 1):
+        out[(centre >= start + SILENCE_MARGIN_S) & (centre <= end - SILENCE_MARGIN_S)] = k
+    return out
 
 
 def _standardisation(descriptors: np.ndarray, usable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -256,8 +293,10 @@ def _standardisation(descriptors: np.ndarray, usable: np.ndarray) -> tuple[np.nd
 
 
 def _learn_mapping(video: Path, track, descriptors: np.ndarray, usable: np.ndarray,  # noqa: ANN001
-                   recognizer: object | None = None) -> tuple[MouthMapping, tuple[str, ...]]:
-    """Fit the speech → descriptor regression on the video's own soundtrack."""
+                   recognizer: object | None = None,
+                   ) -> tuple[MouthMapping, tuple[str, ...], np.ndarray | None]:
+    """Fit the speech → descriptor regression on the video's own soundtrack; also returns the frames
+    in the soundtrack's pauses (:func:`pause_frames`; None without speech)."""
     from digihuman.speech.align import mouth_track
     from digihuman.speech.align.features import RATE
     from digihuman.speech.align.timeline import default_builder
@@ -272,11 +311,12 @@ def _learn_mapping(video: Path, track, descriptors: np.ndarray, usable: np.ndarr
     if timeline is None or timeline.method == "silence":
         why = ("the video has no speech soundtrack: a generic mouth mapping is used instead of the "
                "person's own")
-        return prior_mapping(10), (why,)
+        return prior_mapping(10), (why,), None
     mouth = mouth_track(timeline, track.fps)
     features = speech_features(speech.at(RATE), mouth, times=track.times, bands=BANDS)
     targets = (descriptors - z_mean) / z_std
-    return fit_kernel_mapping(features, targets, usable, bands=BANDS), ()
+    return (fit_kernel_mapping(features, targets, usable, bands=BANDS), (),
+            pause_frames(timeline, track.times, track.fps))
 
 
 def _cut_library(video: Path, track, ppu: float, start: int, frames: int, cover_at: int,  # noqa: ANN001
