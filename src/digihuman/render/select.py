@@ -32,12 +32,11 @@ class SelectOptions:
 
     candidates: int = 24  # library frames considered per output frame
     jump: float = 0.6  # cost of showing a frame that is not the previous one's successor
-    # cost of showing the same frame again: a frozen mouth reads as dead, and the filmed one never
-    # freezes. At 0.25 (under a jump's cost) 17-21 % of the speaking frames repeated the last one; at
-    # 1.0, 2-4 %, the rest follow filmed runs (lip-sync bench, rendered best-lag r: lv03 0.518 ->
-    # 0.544, lv02 0.562 -> 0.567, v09 0.408 -> 0.414; the 2 s clips v01 0.847 -> 0.833, v03 0.757 ->
-    # 0.749)
-    hold: float = 1.0
+    # cost of showing the same frame again (a frozen mouth reads as dead). Not more: at 1.0, 2-4 %
+    # of the speaking frames repeat the last one instead of 17-21 %, but the lips jerk more (landmark
+    # jitter lv03 15.3 -> 16.2, v01 11.7 -> 13.0) and lip-sync r does not follow (lip-sync bench,
+    # rendered best-lag r: lv03 +0.01, lv02 -0.002, v09 -0.007, v01 -0.02, v03 -0.02)
+    hold: float = 0.25
     mismatch: float = 1.0  # per unit of distance between the chosen and the natural next frame
     # per degree of yaw/pitch difference between the mouth's frame and the background's: the mouth is
     # bent onto the background's jaw and shaded to its light, so a small pose difference no longer
