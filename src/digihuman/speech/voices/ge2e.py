@@ -72,20 +72,38 @@ class Encoder:
         projected, ReLU'd and normalised."""
         x = np.asarray(mels, np.float32)
         batch, steps = x.shape[:2]
-        hidden = 0
         for w_ih, w_hh, bias in self.layers:
             hidden = w_hh.shape[0]
+            # Gates in PyTorch's order i, f, g, o. numpy's exp is about three times as fast as its tanh, so
+            # sigmoid(z) = 1 / (1 + exp(-z)) and tanh(z) = 2 sigmoid(2z) - 1: the weights are scaled by -1
+            # (by -2 for g) once, exactly, and each step makes one exp over all four gates.
+            scale = np.full(4 * hidden, -1.0, np.float32)
+            scale[2 * hidden: 3 * hidden] = -2.0
+            recurrent = w_hh * scale
             # The input side of every step in one product; only the recurrence stays in the loop.
-            inputs = (x.reshape(batch * steps, -1) @ w_ih + bias).reshape(batch, steps, 4 * hidden)
+            inputs = ((x.reshape(batch * steps, -1) @ w_ih + bias) * scale).reshape(batch, steps, 4 * hidden)
             h = np.zeros((batch, hidden), np.float32)
             c = np.zeros((batch, hidden), np.float32)
             out = np.empty((batch, steps, hidden), np.float32)
-            for t in range(steps):
-                gates = inputs[:, t] + h @ w_hh
-                i, f, g, o = np.split(gates, 4, axis=1)  # PyTorch's gate order
-                c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
-                h = _sigmoid(o) * np.tanh(c)
-                out[:, t] = h
+            gates = np.empty((batch, 4 * hidden), np.float32)
+            scratch = np.empty((batch, hidden), np.float32)
+            i, f, g, o = (gates[:, k * hidden: (k + 1) * hidden] for k in range(4))
+            with np.errstate(over="ignore"):  # exp(-z) of a very negative z is inf, and 1 / (1 + inf) is 0
+                for t in range(steps):
+                    np.matmul(h, recurrent, out=gates)
+                    gates += inputs[:, t]
+                    _sigmoid_of_negated(gates)
+                    g *= 2.0
+                    g -= 1.0  # i, f and o hold their sigmoids, g its tanh
+                    c *= f
+                    np.multiply(i, g, out=scratch)
+                    c += scratch
+                    np.multiply(c, -2.0, out=scratch)
+                    _sigmoid_of_negated(scratch)
+                    scratch *= 2.0
+                    scratch -= 1.0  # tanh(c)
+                    np.multiply(o, scratch, out=h)
+                    out[:, t] = h
             x = out
         raw = np.maximum(x[:, -1] @ self.linear_w + self.linear_b, 0.0)
         return (raw / np.linalg.norm(raw, axis=1, keepdims=True)).astype(np.float32)
@@ -103,8 +121,11 @@ class Encoder:
         return mean / np.linalg.norm(mean), partials
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # no overflow warnings for large negative inputs
+def _sigmoid_of_negated(x: np.ndarray) -> None:
+    """``x`` holds -z; replaced, in place, by sigmoid(z) = 1 / (1 + exp(-z))."""
+    np.exp(x, out=x)
+    x += 1.0
+    np.reciprocal(x, out=x)
 
 
 def partial_starts(n_samples: int, rate: float, min_coverage: float) -> list[int]:
