@@ -10,7 +10,7 @@ import numpy as np
 from digihuman.render.avatar import pause_frames, rest_frame
 from digihuman.render.composite import lip_colour
 from digihuman.render.mapping import KERNEL_VIEWS, MouthMapping, SpeechFeatures, fit_kernel_mapping
-from digihuman.render.select import colour_outliers
+from digihuman.render.select import SelectOptions, colour_outliers, opening_reliability, select_units
 from digihuman.timeline import Timeline
 
 
@@ -134,3 +134,32 @@ def test_one_pause_does_not_set_the_rest_mouth() -> None:
     d[40:60, 0] = 0.08
     rest = rest_frame(d, np.ones(len(d), bool), motion, angles, pauses)
     assert d[rest, 0] <= np.percentile(d[:, 0], 15)
+
+
+def test_opening_reliability_tells_tracker_noise_from_mouth_motion() -> None:
+    rng = np.random.default_rng(7)
+    t = np.arange(3000) / 30.0
+    mouth = 0.05 + 0.03 * np.sin(2 * np.pi * 1.3 * t) * np.sin(2 * np.pi * 0.31 * t)  # syllables, phrases
+    usable = np.ones(len(t), bool)
+    assert opening_reliability(mouth, usable) > 0.98
+    noisy = mouth + rng.normal(0, 0.01, len(t))
+    truth = mouth.var() / noisy.var()  # ~0.82
+    assert abs(opening_reliability(noisy, usable) - truth) < 0.04
+
+
+def test_selection_asks_further_out_when_the_library_is_noisy() -> None:
+    """The frames measured nearest a wide target are, on average, over-read: selection reaches past
+    it so that the mouths it picks are as wide as asked, not just measured so."""
+    rng = np.random.default_rng(8)
+    n, t = 3000, 60
+    true = np.sin(np.arange(n) / 4.0)
+    library = np.zeros((n, 5), np.float32)
+    library[:, 0] = true + rng.normal(0, 0.3, n)
+    library[:, 0] /= library[:, 0].std()
+    targets = np.zeros((t, 5), np.float32)
+    targets[:, 0] = rng.permutation(np.linspace(-1.3, 1.3, t))
+    args = (library, np.ones(n, bool), np.zeros((n, 2)), np.zeros((t, 2)), np.zeros(t, bool), 0)
+    plain = select_units(targets, *args, options=SelectOptions(undo_noise=False))
+    undone = select_units(targets, *args)
+    slope = lambda chosen: np.polyfit(targets[:, 0], true[chosen], 1)[0]  # noqa: E731
+    assert slope(undone) > 1.08 * slope(plain)
