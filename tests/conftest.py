@@ -53,10 +53,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
 # Files that take longest (real engines, servers in subprocesses), longest first. The test processes take
 # whole files in collection order, so these start at once instead of leaving one process busy at the end.
 LONGEST_FIRST = (
-    "remix/test_engine.py", "speech/test_voice_samples.py", "speech/test_voices.py", "test_cli.py",
-    "api/test_real_voice.py", "tasks/test_workers.py", "speech/test_asr.py", "api/test_chat_rewrite.py",
-    "text/test_llamacpp.py", "speech/test_tts.py", "speech/test_align.py", "api/test_speech_once.py",
-    "api/test_fish_sdk.py", "fleet/test_fleet.py", "api/test_real_render.py", "api/test_remix_real.py",
+    "remix/test_engine.py", "test_cli.py", "speech/test_voices.py", "tasks/test_workers.py",
+    "api/test_real_voice.py", "speech/test_voice_samples.py", "fleet/test_fleet.py", "speech/test_asr.py",
+    "api/test_chat_rewrite.py", "api/test_speech_once.py", "speech/test_align.py", "speech/test_tts.py",
+    "text/test_llamacpp.py", "api/test_fish_sdk.py", "api/test_real_render.py", "api/test_remix_real.py",
 )
 
 
