@@ -16,14 +16,15 @@ the held-out speech:
   analysis/synthesis (the vocoder alone moves the score), and each method:
     f0           pitch mapped to the target, envelope unchanged
     mcep         kNN on mean-normalised mel-cepstra, correction smoothed by reference length (the
-                 fast setting until the standardised matching)
-    mcep-s9      the same with the correction smoothed over 9 frames only (more of the target's frames)
-    k8-s9        8 frames averaged per match, smoothed over 9 frames (more frames, fewer wrong sounds?)
-    ctx4         matching with 4 frames of context each side (20 ms) instead of 2, smoothing by length
-    ctx4-s9      the same smoothed over 9 frames
-    breath       the chosen frames' aperiodicity (breathiness) instead of the stock voice's
-    fast         what fast training chose
+                 fast setting before parallel frames)
+    par-s5       parallel frames (the reference's words said by the stock voice, aligned on whisper
+                 encoder states, see speech/voices/parallel.py), correction smoothed over 5 frames
+    par-s15      the same over 15 frames
+    par-quiet    parallel frames, the stock voice's loudness contour kept
+    fast         what fast training chose (parallel frames where the words were known)
     full         what full training tuned (unless --no-full)
+  Measured 2026-12-02 and dropped from the rows: mcep-s9 (correction smoothed over 9 frames), k8-s9
+  (8 frames per match), ctx4 / ctx4-s9 (4 frames of context), breath (the chosen frames' aperiodicity).
   Tried and dropped (12 s references of a05, a09, a03, 4 sentences, measured 2026-12-02):
   kNN on whisper tiny.en / base *final* encoder states (CTranslate2
   ``Whisper.encode``, kNN-VC style, 20 ms units of four WORLD frames): unintelligible (WER 0.98 on
@@ -67,7 +68,8 @@ from digihuman.speech.voices.base import VoiceTrainOptions
 from digihuman.speech.voices.conversion import Conversion, TargetFrames
 from digihuman.speech.voices.features import RATE, analyse, vocode
 from digihuman.speech.voices.similarity import embed, similarity
-from digihuman.speech.voices.world import SOURCE_VOICES, WorldVoiceCloner, _Model, fast_conversion, speak_as
+from digihuman.speech.voices.world import (LOUDNESS, SOURCE_VOICES, WorldVoiceCloner, _Model, fast_conversion,
+                                           parallel_smoothing, speak_as)
 
 ROOT = Path(__file__).resolve().parent.parent
 MEDIA = ROOT.parent / "shared" / "media"
@@ -118,7 +120,7 @@ SPEAKERS = (
     Speaker("r02", "voice_ref/r02_zh_f5tts_basic_ref_zh.wav", "zh", 0.0),
     Speaker("r03", "voice_ref/r03_zh_f_cosyvoice_zero_shot_prompt.wav", "zh", 0.0),
 )
-METHODS = ("f0", "mcep", "mcep-s9", "k8-s9", "ctx4", "ctx4-s9", "breath", "fast", "full")
+METHODS = ("f0", "mcep", "par-s5", "par-s15", "par-quiet", "fast", "full")
 
 
 def main() -> None:
@@ -199,18 +201,22 @@ def _evaluate(speaker: Speaker, seconds: float, done: float, cloner: WorldVoiceC
         row["conversion"] = {mode: model.meta["conversion"] for mode, model in models.items()}
         source, _ = cloner._source(lang)
         fast = models["fast"]
-        plain, wide = TargetFrames(fast.target.frames), TargetFrames(fast.target.frames, context=4)
+        plain = TargetFrames(fast.target.frames)
         mcep = fast_conversion(info.speech_seconds, source, plain.stats, lang)
-        methods = {"f0": (plain, Conversion(warp=0.0, knn_weight=0.0)), "mcep": (plain, mcep),
-                   "mcep-s9": (plain, replace(mcep, smooth=9)), "k8-s9": (plain, replace(mcep, k=8, smooth=9)),
-                   "ctx4": (wide, replace(mcep, context=4)), "ctx4-s9": (wide, replace(mcep, context=4, smooth=9)),
-                   "breath": (plain, replace(mcep, breath=1.0)), "fast": (fast.target, fast.conversion)}
+        methods = {"f0": (plain, Conversion(warp=0.0, knn_weight=0.0), None), "mcep": (plain, mcep, None)}
+        if fast.parallel is not None:
+            par = replace(mcep, parallel_smooth=parallel_smoothing(info.speech_seconds, lang),
+                          loudness=LOUDNESS[lang])
+            methods.update({"par-s5": (plain, replace(par, parallel_smooth=5), fast.parallel),
+                            "par-s15": (plain, replace(par, parallel_smooth=15), fast.parallel),
+                            "par-quiet": (plain, replace(par, loudness=0.0), fast.parallel)})
+        methods["fast"] = (fast.target, fast.conversion, fast.parallel)
         if full:
-            methods["full"] = (models["full"].target, models["full"].conversion)
+            methods["full"] = (models["full"].target, models["full"].conversion, models["full"].parallel)
         outputs = {}
-        for name, (target, conversion) in methods.items():
+        for name, (target, conversion, parallel) in methods.items():
             started = time.perf_counter()
-            outputs[name] = [speak_as(a, source, target, conversion) for a in stock[lang]]
+            outputs[name] = [speak_as(a, source, target, conversion, parallel) for a in stock[lang]]
             row["rtf"][name] = round((time.perf_counter() - started) / stock_seconds, 3)
             row["similarity"][name] = similarity(embed(np.concatenate(outputs[name]), RATE), reference)
             if name != "f0":

@@ -159,7 +159,8 @@ def _voice_cloner(settings: Settings, tts: TextToSpeech | None, asr: Recognizer 
     from digihuman.speech.voices.world import WorldVoiceCloner
 
     # Stock voices speak the text; WORLD converts it into the target's voice. The recogniser
-    # only detects the samples' language when no transcript or hint gives it.
+    # detects the samples' language when no transcript or hint gives it, hears their words when
+    # no transcript is given, and aligns the stock voice saying them with the samples (fast training).
     return WorldVoiceCloner(tts, asr)
 
 

@@ -113,6 +113,26 @@ class WhisperRecognizer:
         """The model that transcribes speech in ``language`` (a whisper code such as "en")."""
         return self.options.english_model if language == "en" else "base"
 
+    def encoder_states(self, samples: np.ndarray, language: str) -> np.ndarray:
+        """Whisper's encoder output for mono 16 kHz samples: one row per 20 ms, heard 30 s at a time.
+
+        What the decoder reads: the sounds said, with little of who says them, so two voices
+        saying the same words can be aligned frame by frame on it.
+        """
+        import ctranslate2
+        import numpy as np
+
+        model = self._model(self.model_for(language))
+        window = WINDOW_SECONDS * SAMPLE_RATE
+        rows = max(1, int(np.ceil(len(samples) / 320)))
+        parts = []
+        for start in range(0, max(len(samples), 1), window):
+            piece = np.asarray(samples[start:start + window], np.float32)
+            features = model.feature_extractor(np.pad(piece, (0, window - len(piece))))[:, : window // 160]
+            view = ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None], np.float32))
+            parts.append(np.array(model.model.encode(view, to_cpu=True))[0][: int(np.ceil(len(piece) / 320))])
+        return np.concatenate(parts)[:rows].astype(np.float32)
+
     def detect_language(self, audio: Path) -> tuple[str, float]:
         """The language spoken in ``audio`` and its probability; ("und", 0.0) when nobody speaks."""
         samples = load_audio(audio)

@@ -22,10 +22,14 @@ frames are often other sounds, which blurs words; so the weight falls with short
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from digihuman.speech.voices.features import Frames, warp, with_context
+
+if TYPE_CHECKING:
+    from digihuman.speech.voices.parallel import ParallelIndex
 
 KNN_DIMS = 25  # cepstral coefficients 1..24 are matched: the finer ones mostly carry pitch ripple
 _BLOCK = 1024  # query frames per distance block (bounds memory to ~50 MB per block)
@@ -44,7 +48,11 @@ class Conversion:
     breath: float = 0.0  # weight of the chosen target frames' aperiodicity (breathiness, noise) over the stock's
     smooth: int = 1  # frames over which the kNN correction is averaged: longer keeps more of the stock sounds
     gv: float = 0.0  # how far each envelope coefficient's spread over the utterance is restored to the target's
-
+    # With parallel frames (the reference's words said by the stock voice, see parallel.py): frames over
+    # which their correction is averaged (0: cross-speaker kNN instead), and how far (natural-log
+    # amplitude) it may move each frame's loudness about the utterance's own (0: the stock contour kept).
+    parallel_smooth: int = 0
+    loudness: float = 0.0
 
     def to_json(self) -> dict[str, float]:
         return asdict(self)
@@ -114,9 +122,12 @@ class TargetFrames:
         return out, out_bap
 
 
-def convert(source: Frames, source_stats: SpeakerStats, target: TargetFrames, conversion: Conversion) -> Frames:
-    """``source`` frames spoken with the target's pitch and timbre."""
+def convert(source: Frames, source_stats: SpeakerStats, target: TargetFrames, conversion: Conversion,
+            parallel: ParallelIndex | None = None) -> Frames:
+    """``source`` frames spoken with the target's pitch and timbre (through ``parallel`` frames if given)."""
     f0 = _map_pitch(source.f0, source_stats.pitch, target.stats.pitch, conversion)
+    if parallel is not None and conversion.parallel_smooth > 0 and len(source):
+        return Frames(f0, _parallel_envelope(source, target, conversion, parallel), source.bap)
     envelope = warp(source.mcep, conversion.warp)
     bap = source.bap
     if conversion.knn_weight > 0 and len(source):
@@ -131,6 +142,28 @@ def convert(source: Frames, source_stats: SpeakerStats, target: TargetFrames, co
         envelope = _restore_spread(envelope, source.speech(), target.spread, conversion.gv)
     envelope[:, 0] = source.mcep[:, 0]  # keep the stock voice's loudness contour
     return Frames(f0, envelope, bap)
+
+
+def _parallel_envelope(source: Frames, target: TargetFrames, conversion: Conversion,
+                       parallel: ParallelIndex) -> np.ndarray:
+    """The stock envelope moved by how the target says each sound unlike the stock voice.
+
+    No warp: the paired differences already hold the formant shift, sound by sound. Loudness
+    follows the target's per sound (a speaker's vowels against their consonants: +0.03-0.04
+    similarity in bench/voice_eval.py) but only within ``loudness`` of the utterance's own
+    level, so no word is dropped or shouted.
+    """
+    correction = parallel.correction(source)
+    speech = source.speech()
+    if conversion.loudness > 0 and speech.any():
+        level = correction[:, 0] - np.median(correction[speech, 0])  # the overall level stays the stock's
+        correction[:, 0] = np.clip(level, -conversion.loudness, conversion.loudness)
+    else:
+        correction[:, 0] = 0.0
+    envelope = source.mcep + _smoothed(correction, conversion.parallel_smooth)
+    if conversion.gv > 0:
+        envelope = _restore_spread(envelope, speech, target.spread, conversion.gv)
+    return envelope
 
 
 def fit_warp(source_mean: np.ndarray, target_mean: np.ndarray) -> float:

