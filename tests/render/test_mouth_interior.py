@@ -155,3 +155,34 @@ def test_upper_teeth_stay_with_the_skull_as_the_jaw_drops(p01: PortraitAnimator)
     lip_rise = p01.rig.pose(half)[13, 1] - p01.rig.pose(wide)[13, 1]
     assert lip_rise > 2  # the upper lip lifts as the mouth opens wider ...
     assert abs(biting_edge(wide) - biting_edge(half)) <= 1.5  # ... baring more of teeth that stay put
+
+
+@pytest.mark.parametrize("sigma", [1.0, 2.0, 3.0])
+def test_a_photos_softness_is_measured_from_its_edges(sigma: float) -> None:
+    import cv2
+
+    from digihuman.render.mouth_interior import edge_softness
+
+    rng = np.random.default_rng(0)
+    sharp = np.where(rng.random((12, 12)) > 0.5, 200.0, 40.0).repeat(10, 0).repeat(10, 1)  # blocks: edges
+    assert abs(edge_softness(cv2.GaussianBlur(sharp.astype(np.float32), (0, 0), sigma)) - sigma) < 0.35 * sigma
+
+
+def test_a_soft_photo_gets_a_mouth_as_soft(portrait: PortraitAnimator) -> None:
+    """The painted edge between the upper lip and the cavity is as gradual as the photo's own."""
+
+    def steepest(softness: float) -> float:
+        animator = PortraitAnimator(portrait.rgb, portrait.face)
+        animator.palette = replace(animator.palette, softness=softness)
+        column = _row_vertical(animator, OPEN)
+        return float(np.abs(np.diff(column)).max())
+
+    assert steepest(3.0) < 0.6 * steepest(0.0)
+
+
+def _row_vertical(portrait: PortraitAnimator, pose: MouthPose) -> np.ndarray:
+    """Luma down the middle of the mouth, from above the upper lip to below the lower one."""
+    frame = portrait.render(pose).astype(np.float64) @ LUMA
+    target = portrait.rig.pose(pose)
+    x, top, bottom = target[13, 0], target[0, 1], target[17, 1]
+    return frame[int(top): int(bottom) + 1, int(round(x))]

@@ -13,7 +13,9 @@ Everything is lit from the side the photo's own light comes from (measured on th
 face's brightness, in the lips' own hue. When the photo itself shows its upper teeth (a smile, a
 word caught mid-way), those pixels are the upper teeth instead of painted ones. The shapes are laid
 out in the canonical face frame between the upper and lower inner-lip curves, so they follow the
-lips exactly, and every edge is feathered over about a pixel.
+lips exactly, and every edge is feathered over about a pixel; in a soft photo (a webcam still, an
+upscaled picture) the painting is then blurred as much as the photo's own edges are, since a crisp
+mouth in a soft face is what gives a painted mouth away.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ ARCH_RADIUS = 0.23  # the dental arch seen from the front (canine to canine ~35 
 OWN_TEETH_MIN = 0.06  # share of the photo's open mouth that must be teeth to reuse them
 LUMA = np.array([0.299, 0.587, 0.114])
 HEAD_POINTS = (1, 4, 5, 6, 168, 195, 197)  # nose and bridge: they move only with the head
+PAINTED_SOFTNESS = 0.6  # px: the blur (Gaussian sigma) the painting's feathered edges already have
+REBLUR_SIGMA = 1.5  # px: the known blur the photo's softness is measured against
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class MouthPalette:
     grey: bool  # a black-and-white photo: everything painted in grey
     light: float = 0.0  # -0.3..0.3: how much brighter the face is on the image's right than its left
     gum: np.ndarray | None = None  # None: a shade of the tongue
+    softness: float = 0.0  # px: the blur (Gaussian sigma) of the photo's own edges round the mouth
 
     @classmethod
     def of(cls, rgb: np.ndarray, landmarks: np.ndarray) -> MouthPalette:
@@ -100,7 +105,7 @@ class MouthPalette:
         if grey:
             cavity, teeth, tongue, gum = (np.full(3, float(c @ LUMA)) for c in (cavity, teeth, tongue, gum))
         cavity, teeth, tongue, gum = (c.astype(np.float32) for c in (cavity, teeth, tongue, gum))
-        return cls(cavity, teeth, tongue, grey, light, gum)
+        return cls(cavity, teeth, tongue, grey, light, gum, edge_softness(luma))
 
 
 @dataclass(frozen=True)
@@ -187,6 +192,26 @@ class OwnTeeth:
         return colour, alpha
 
 
+def edge_softness(grey: np.ndarray) -> float:
+    """The blur (Gaussian sigma, px) of the strongest edges of ``grey``: blurring an edge of sigma s
+    by a known sigma b lowers its steepest gradient by sqrt(s^2 + b^2) / s, so that ratio, measured
+    on the image's steepest 3 % of pixels, gives s (0.5-4 px: sharp photo to webcam still)."""
+    import cv2
+
+    grey = np.ascontiguousarray(grey, np.float32)
+    if min(grey.shape) < 8:
+        return 0.0
+
+    def steepness(image: np.ndarray) -> np.ndarray:
+        return np.hypot(cv2.Sobel(image, cv2.CV_32F, 1, 0), cv2.Sobel(image, cv2.CV_32F, 0, 1))
+
+    before = steepness(grey)
+    steep = before >= np.percentile(before, 97)
+    after = float(steepness(cv2.GaussianBlur(grey, (0, 0), REBLUR_SIGMA))[steep].mean())
+    ratio = float(before[steep].mean()) / max(after, 1e-6)
+    return float(np.clip(REBLUR_SIGMA / np.sqrt(max(ratio * ratio - 1.0, 1e-3)), 0.0, 4.0))
+
+
 def _curve(points: np.ndarray, u: np.ndarray) -> np.ndarray:
     """The lip line through ``points`` (canonical u, v) at ``u``: a monotone cubic, so the opening
     is rounded like a mouth rather than a polygon, without overshooting the lips."""
@@ -256,8 +281,12 @@ def paint_mouth(crop: np.ndarray, offset: tuple[int, int], target: np.ndarray, m
     if mid_gap * scale < 0.7:
         return  # lips together: nothing shows
     both = np.vstack([up_px, lo_px]) - np.array(offset)
-    x0, y0 = np.floor(both.min(axis=0)).astype(int) - 2
-    x1, y1 = np.ceil(both.max(axis=0)).astype(int) + 3
+    # a little less than the photo's: a mouth a shade crisper than its face still reads as one, while
+    # the full blur washes small teeth out (side by side on webcam stills)
+    blur = 0.8 * float(np.sqrt(max(palette.softness**2 - PAINTED_SOFTNESS**2, 0.0)))
+    pad = int(np.ceil(3 * blur)) if blur > 0.3 else 0  # room for the blurred edge
+    x0, y0 = np.floor(both.min(axis=0)).astype(int) - 2 - pad
+    x1, y1 = np.ceil(both.max(axis=0)).astype(int) + 3 + pad
     x0, y0, x1, y1 = max(0, x0), max(0, y0), min(crop.shape[1], x1), min(crop.shape[0], y1)
     if x1 <= x0 or y1 <= y0:
         return
@@ -364,7 +393,15 @@ def paint_mouth(crop: np.ndarray, offset: tuple[int, int], target: np.ndarray, m
         own = own * (0.75 + 0.25 * np.clip((v - vu) / np.maximum(lift + 2 * f, 2 * f), 0, 1))[..., None]
         enamel = _over(enamel, own, 0.9 * own_alpha * hidden)
     colour = _over(colour, enamel, alpha)
-    colour = colour * (behind * lit_side)[..., None]
+    colour = (colour * (behind * lit_side)[..., None]).astype(np.float32)
+    inside = inside.astype(np.float32)
     region = crop[y0:y1, x0:x1].astype(np.float32)
-    crop[y0:y1, x0:x1] = np.clip(_over(region, colour.astype(np.float32), inside.astype(np.float32)),
-                                 0, 255).astype(np.uint8)
+    if pad:  # as soft as the photo: the painting and its outline blurred together (premultiplied)
+        import cv2
+
+        painted = cv2.GaussianBlur(colour * inside[..., None], (0, 0), blur)
+        inside = cv2.GaussianBlur(inside, (0, 0), blur)
+        mixed = region * (1 - inside[..., None]) + painted
+    else:
+        mixed = _over(region, colour, inside)
+    crop[y0:y1, x0:x1] = np.clip(mixed, 0, 255).astype(np.uint8)
