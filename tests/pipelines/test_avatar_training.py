@@ -60,7 +60,8 @@ def test_a_known_timeline_is_kept_and_training_runs_alone(tmp_path: Path) -> Non
         def timeline(self, speech: Speech) -> Timeline:
             raise AssertionError("the speech's own timeline is used")
 
-    assert train_beside_timeline(_context(StageTimings()), Head(), tmp_path / "v.mp4", tmp_path, speech).timeline is known
+    out = train_beside_timeline(_context(StageTimings()), Head(), tmp_path / "v.mp4", tmp_path, speech)
+    assert out.timeline is known
 
 
 def test_a_failed_training_fails_after_the_timeline_thread_ends(tmp_path: Path) -> None:

@@ -134,8 +134,8 @@ def test_blending_in_yuv_converts_only_the_face_box(model: AvatarModel) -> None:
 
 
 @pytest.mark.parametrize("quality", ["standard", "v2"])
-def test_frames_prepared_in_threads_are_the_serial_blend(model: AvatarModel, speech: Path, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch, quality: str) -> None:
+def test_frames_prepared_in_threads_are_the_serial_blend(
+        model: AvatarModel, speech: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, quality: str) -> None:
     """Compositing threads prepare frames out of order; the frames the encoder gets are exactly
     those of blending each frame in turn (the lip colour smoothed in frame order)."""
     from digihuman.render import video
@@ -163,8 +163,8 @@ def test_frames_prepared_in_threads_are_the_serial_blend(model: AvatarModel, spe
     fades, start = video._fades(plan), model.background[0]
     assert len(written) == plan.frames
     for t, yuv in enumerate(read_plan(reader, plan.background, "yuv420p")):
-        video.blend_yuv(compositor, yuv, start + int(plan.background[t]), video._mouth_at(model, plan, fades, t),
-                        int(plan.mouth[t]))
+        mouth = video._mouth_at(model, plan, fades, t)
+        video.blend_yuv(compositor, yuv, start + int(plan.background[t]), mouth, int(plan.mouth[t]))
         assert np.array_equal(written[t], yuv), t
     reader.close()
 

@@ -138,7 +138,8 @@ def read_frames(path: Path, *, stride: int = 1, max_frames: int | None = None,
                 if turns:
                     rgb = np.ascontiguousarray(np.rot90(rgb, turns))
                 planes = None
-                if yuv and not turns and frame.format.name == "yuv420p" and frame.width % 2 == frame.height % 2 == 0:
+                even = frame.width % 2 == frame.height % 2 == 0
+                if yuv and not turns and even and frame.format.name == "yuv420p":
                     planes = frame.to_ndarray(format="yuv420p")
                 yield VideoFrame(index, float(frame.time or 0.0), rgb, planes)
                 kept += 1

@@ -56,7 +56,8 @@ def _avatar_model(ctx: JobContext[AvatarGeneratePayload], model_id: str, head: A
     return model_dir, True, speech
 
 
-def train_beside_timeline(ctx: JobContext[Any], head: Any, video: Path, model_dir: Path, speech: Speech) -> Speech:
+def train_beside_timeline(ctx: JobContext[Any], head: Any, video: Path, model_dir: Path,
+                          speech: Speech) -> Speech:
     """Train ``head``'s avatar model of ``video`` into ``model_dir`` while another thread makes the
     speech's timeline (recognition and alignment need no avatar), when the engine makes timelines
     (``head.timeline(speech)``) and the speech has none yet. Returns the speech with its timeline.

@@ -352,8 +352,8 @@ def _cut_library(video: Path, track, ppu: float, start: int, frames: int, cover_
                     continue
                 m = _compose(to_crop, track.to_canonical[i])
                 shrink = ppu < track.scale[i]
-                crop = cv2.warpAffine(frame.rgb, m, size, flags=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR,
-                                      borderMode=cv2.BORDER_REPLICATE)
+                crop = cv2.warpAffine(frame.rgb, m, size, borderMode=cv2.BORDER_REPLICATE,
+                                      flags=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
                 ok, data = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), quality)
                 blob.write(data.tobytes())
                 offsets.append(offsets[-1] + len(data))

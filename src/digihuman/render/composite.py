@@ -391,7 +391,8 @@ def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
 def _mix(picture: np.ndarray, roi: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """``picture`` over ``roi`` (RGB uint8) with ``alpha`` (0..1), rounded to uint8."""
     a3 = alpha[:, :, None]
-    return np.clip(picture.astype(np.float32) * a3 + roi.astype(np.float32) * (1 - a3) + 0.5, 0, 255).astype(np.uint8)
+    mixed = picture.astype(np.float32) * a3 + roi.astype(np.float32) * (1 - a3) + 0.5
+    return np.clip(mixed, 0, 255).astype(np.uint8)
 
 
 @lru_cache(maxsize=64)
