@@ -78,11 +78,12 @@ def test_recognised_segments_are_grouped_into_windows_and_a_given_transcript_tak
     audio = np.zeros(70 * RATE, np.float32)
     segments = [(float(s), float(s) + 8.0, f"part {s}") for s in range(0, 70, 10)]
     units = units_of(audio, None, segments, budget_s=120.0)
-    assert [text for _, text in units] == ["part 0 part 10 part 20", "part 30 part 40 part 50", "part 60"]
-    assert all(len(a) <= 30.2 * RATE for a, _ in units)
+    assert [text for _, text, _ in units] == ["part 0 part 10 part 20", "part 30 part 40 part 50", "part 60"]
+    assert all(len(a) <= 30.2 * RATE for a, _, _ in units)
+    assert [offset for _, _, offset in units] == [0, int(29.9 * RATE), int(59.9 * RATE)]
     assert len(units_of(audio, None, segments, budget_s=25.0)) == 1
     whole = units_of(audio[: 10 * RATE], "the words", None, budget_s=120.0)
-    assert len(whole) == 1 and whole[0][1] == "the words" and len(whole[0][0]) == 10 * RATE
+    assert len(whole) == 1 and whole[0][1:] == ("the words", 0) and len(whole[0][0]) == 10 * RATE
     assert units_of(audio[: 10 * RATE], "the words", None, budget_s=5.0) == []
 
 
@@ -121,7 +122,8 @@ def test_fast_training_pairs_the_stock_voice_with_the_samples_and_older_models_s
     assert np.median(np.abs(pairs.delta[:, 1:])) < 1.0  # paired frames are the same sound, not noise
     cloner = WorldVoiceCloner(catalogue)
     for text in ("Please bring the blue folder to the meeting room.", "我们明天上午在会议室见面。"):
-        audio = np.concatenate([c.samples for c in cloner.synthesize(model_dir, text, SpeechOptions())])
+        spoken = cloner.synthesize(model_dir, text, SpeechOptions())
+        audio = np.concatenate([c.samples for c in spoken])
         assert 1.0 < len(audio) / RATE < 8.0 and np.sqrt(np.mean(audio**2)) > 0.01
     # a model made before parallel frames: no parallel.npz, no new settings in voice.json
     old = tmp_path / "old"

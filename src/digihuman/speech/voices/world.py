@@ -36,7 +36,7 @@ from digihuman.speech.frontend.segment import text_language
 from digihuman.speech.tts.base import AudioChunk, SpeechOptions, TextToSpeech
 from digihuman.speech.voices.base import VoiceModelInfo, VoiceTrainOptions
 from digihuman.speech.voices.conversion import Conversion, SpeakerStats, TargetFrames, convert, fit_warp
-from digihuman.speech.voices.features import RATE, Frames, analyse, vocode
+from digihuman.speech.voices.features import FRAME_MS, RATE, Frames, analyse, vocode
 from digihuman.speech.voices.parallel import ParallelFrames, ParallelIndex
 
 FORMAT = 1
@@ -122,7 +122,8 @@ class WorldVoiceCloner:
         progress(0.0, "reading the samples")
         audio, seconds, warnings = _load(samples, texts, options.enhance)
         progress(10.0, "analysing the voice")
-        frames = _speech_frames(audio)
+        analysed = [analyse(a) for a in audio]
+        frames = _joined([f.take(f.speech()) for f in analysed])
         if len(frames) < 200:
             raise MediaRejected("The samples hold less than a second of clear speech: send at least 3 seconds.")
         language = _language(options.language, texts, audio, self.asr)
@@ -132,7 +133,7 @@ class WorldVoiceCloner:
         parallel = None
         if options.train_mode == "fast":
             progress(40.0, "pairing the stock voice with the samples")
-            parallel = self._parallel(audio, texts, language)
+            parallel = self._parallel(audio, analysed, texts, language)
             if parallel is not None:
                 conversion = replace(conversion, parallel_smooth=parallel_smoothing(seconds, language),
                                      loudness=LOUDNESS[language])
@@ -153,9 +154,13 @@ class WorldVoiceCloner:
         progress(100.0, "voice model ready")
         return VoiceModelInfo(languages=languages, speech_seconds=round(seconds, 2), warnings=tuple(warnings))
 
-    def _parallel(self, audio: list[np.ndarray], texts: list[str] | None,
+    def _parallel(self, audio: list[np.ndarray], analysed: list[Frames], texts: list[str] | None,
                   language: str) -> ParallelFrames | None:
-        """The stock voice saying the samples' words, paired with them; None without a recogniser that can."""
+        """The stock voice saying the samples' words, paired with them; None without a recogniser that can.
+
+        A sample's transcript is used when the whole sample fits in the reference aligned
+        (:data:`~digihuman.speech.voices.parallel.MAX_TOTAL_S`); otherwise its first part is recognised.
+        """
         from digihuman.speech.voices.parallel import MAX_TOTAL_S, build, units_of
 
         states = getattr(self.asr, "encoder_states", None)
@@ -163,17 +168,19 @@ class WorldVoiceCloner:
             return None
         if texts is not None and len(texts) != len(audio):  # samples were left out: texts no longer match
             texts = None
-        units: list[tuple[np.ndarray, str]] = []
+        units: list[tuple[np.ndarray, str, Frames | None]] = []
         budget = MAX_TOTAL_S
+        hop = int(RATE * FRAME_MS / 1000)
         for i, samples in enumerate(audio):
-            text = texts[i] if texts else None
-            segments = None
-            if not (text and text.strip()):
-                heard = self.asr.transcribe(samples, language=language)
+            found = units_of(samples, texts[i] if texts else None, None, budget)
+            if not found:  # no transcript, or a sample longer than what is aligned: hear its first part
+                heard = self.asr.transcribe(samples[: int((budget + 5.0) * RATE)], language=language)
                 segments = [(seg.start, seg.end, seg.text) for seg in heard.segments]
-            found = units_of(samples, text, segments, budget)
-            units += found
-            budget -= sum(len(a) for a, _ in found) / RATE
+                found = units_of(samples, None, segments, budget)
+            for piece, text, offset in found:
+                first = offset // hop
+                units.append((piece, text, analysed[i].take(slice(first, first + len(piece) // hop + 1))))
+            budget -= sum(len(piece) for piece, _, _ in found) / RATE
             if budget <= 1.0:
                 break
 
@@ -291,6 +298,10 @@ def _speech_frames(audio: list[np.ndarray]) -> Frames:
     for samples in audio:
         frames = analyse(samples)
         parts.append(frames.take(frames.speech()))
+    return _joined(parts)
+
+
+def _joined(parts: list[Frames]) -> Frames:
     return Frames(*(np.concatenate([getattr(f, n) for f in parts]) for n in ("f0", "mcep", "bap")))
 
 
