@@ -46,8 +46,10 @@ class VideoSpec:
     crf: int = 20  # x264 quality: 18 visually lossless, 23 default; 20 keeps faces crisp
     preset: str = "veryfast"  # speed matters on 2 cores; the quality loss at crf 20 is small
     # on top of the preset: a diamond motion search and one sub-pixel pass take a third off x264's
-    # CPU time for a talking head at 1080p, for -0.2 dB PSNR and -0.001 SSIM (+10 % size)
-    x264_params: str = "me=dia:subme=1"
+    # CPU time for a talking head at 1080p, for -0.2 dB PSNR and -0.001 SSIM (+10 % size); intra
+    # blocks of 16x16 only (no 8x8 or 4x4 search) another 12-14 % at 512 to 1080p, for -0.08 to
+    # -0.14 dB and +1 % size (bench/encoder_options.py): x264 is most of a 720p or 1080p render
+    x264_params: str = "me=dia:subme=1:partitions=none"
 
 
 class VideoWriter:
