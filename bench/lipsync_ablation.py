@@ -93,23 +93,30 @@ class Variant:
     kernel: bool = False  # kernel ridge on the sound (fit_kernel_mapping) instead of linear ridge
     weights: tuple[float, ...] = (3.0, 0.6, 0.5, 0.6, 0.3)  # selection's descriptor weights
     first_column: int = 0  # feature columns used from here (4: drops the timeline's mouth targets)
+    content: bool = False  # whisper encoder states among the features (kernel models only)
 
 
 def fitted(case: Case, v: Variant):  # noqa: ANN201 - MouthMapping
     """The variant's mapping, fitted on the clip's training part."""
-    from digihuman.render.mapping import BANDS, SpeechFeatures, fit_kernel_mapping, fit_mapping, speech_features
+    from digihuman.render.content import ENCODER
+    from digihuman.render.mapping import (BANDS, SpeechFeatures, feature_width, fit_kernel_mapping,
+                                          fit_mapping, speech_features)
 
     a = case.model.arrays
     descriptors, usable = a["descriptors"], a["usable"]
     train_rows = min(len(descriptors), len(case.train_times))
-    features = speech_features(case.train_audio, case.train_mouth, times=case.train_times[:train_rows], bands=BANDS)
+    encoder = ENCODER if v.content else ""
+    features = speech_features(case.train_audio, case.train_mouth, times=case.train_times[:train_rows],
+                               bands=BANDS, content=encoder)
     features = SpeechFeatures(features.values[:, v.first_column:], features.fps)
     targets = (descriptors[:train_rows] - a["z_mean"]) / a["z_std"]
     fit = dict(v.fit)
     if v.per_frame:
         fit["context"] = 0
     if v.kernel:
-        return fit_kernel_mapping(features, targets, usable[:train_rows], bands=BANDS, **fit)
+        content = features.values.shape[1] + v.first_column - feature_width(BANDS)
+        return fit_kernel_mapping(features, targets, usable[:train_rows], bands=BANDS, content=encoder,
+                                  content_columns=content, **fit)
     return fit_mapping(features, targets, usable[:train_rows], bands=BANDS, **fit)
 
 
@@ -123,7 +130,7 @@ def plan(case: Case, v: Variant, mapping, samples: np.ndarray, timeline, mouth):
     model = case.model
     a = model.arrays
     frames = len(mouth)
-    test = speech_features(samples, mouth, frames, bands=BANDS)
+    test = speech_features(samples, mouth, frames, bands=BANDS, content=mapping.content)
     predicted = mapping.predict(SpeechFeatures(test.values[:, v.first_column:], test.fps))
     silent = silent_frames(timeline, frames, model.fps, SILENCE_MARGIN_S, SILENCE_MIN_S)
     start, count = model.background
@@ -180,7 +187,8 @@ VARIANTS = [
     Variant("kernel ±3 + pooled ±6 (two views)", kernel=True, weights=OLD_WEIGHTS),
     Variant("two views + person range (quantiles)", kernel=True, select={"match_range": True},
             weights=OLD_WEIGHTS),
-    Variant("two views + opening weight 3 (after)", kernel=True),
+    Variant("two views + opening weight 3 (before content)", kernel=True),
+    Variant("two views + whisper content states (after)", kernel=True, content=True),
     Variant("two views + opening weight 3 + 48 candidates", kernel=True, select={"candidates": 48}),
     Variant("two views + opening weight 3 + jump 0.3", kernel=True, select={"jump": 0.3}),
 ]

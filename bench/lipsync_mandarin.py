@@ -14,7 +14,8 @@ as it does on English speech it has never heard (a01-a05, the control), with the
                (a mouth that stays shut while the voice goes on reads as out of sync)
     still      std of the opening in pauses (0: the rest frame holds)
 
-Both the mapping before (linear, ±3 frames) and after (kernel, two views) are measured. Avatars are
+The linear mapping (±3 frames), the kernel one (two views) and the kernel one with whisper's encoder
+states (what is said, read by an English encoder whatever the language) are measured. Avatars are
 the lip-sync ablation's (trained on the first 60 % of lv02, lv03, v09; cached in
 ``--work``, trained there on the first run). Writes ``bench/results/lipsync_mandarin.json``.
 
@@ -76,7 +77,7 @@ def main() -> None:
     p.add_argument("clips", nargs="*", default=["lv02", "lv03", "v09"])
     p.add_argument("--work", type=Path, default=Path("/tmp/lipsync_ablation"))
     args = p.parse_args()
-    variants = [v for v in VARIANTS if "(before)" in v.label or "(after)" in v.label]
+    variants = [v for v in VARIANTS if "(before" in v.label or "(after)" in v.label]
     rows, speech = [], {}
     for name in args.clips:
         case = prepare(name, args.work)

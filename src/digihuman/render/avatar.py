@@ -27,7 +27,8 @@ import numpy as np
 from digihuman.errors import MediaRejected
 from digihuman.progress import Progress, no_progress, scaled
 from digihuman.render.base import AvatarInfo
-from digihuman.render.mapping import BANDS, DESCRIPTORS, MouthMapping, fit_kernel_mapping, prior_mapping, speech_features
+from digihuman.render.mapping import (BANDS, DESCRIPTORS, MouthMapping, feature_width, fit_kernel_mapping,
+                                     prior_mapping, speech_features)
 from digihuman.render.select import colour_outliers
 
 MODEL_VERSION = 1
@@ -312,11 +313,17 @@ def _learn_mapping(video: Path, track, descriptors: np.ndarray, usable: np.ndarr
         why = ("the video has no speech soundtrack: a generic mouth mapping is used instead of the "
                "person's own")
         return prior_mapping(10), (why,), None
+    from digihuman.render import content
+
     mouth = mouth_track(timeline, track.fps)
-    features = speech_features(speech.at(RATE), mouth, times=track.times, bands=BANDS)
+    # what is said, read by whisper's encoder, where it is installed (a server without it keeps the
+    # mapping from the sound alone, and renders of this avatar then do not need it either)
+    encoder = content.ENCODER if content.available() else ""
+    features = speech_features(speech.at(RATE), mouth, times=track.times, bands=BANDS, content=encoder)
     targets = (descriptors - z_mean) / z_std
-    return (fit_kernel_mapping(features, targets, usable, bands=BANDS), (),
-            pause_frames(timeline, track.times, track.fps))
+    mapping = fit_kernel_mapping(features, targets, usable, bands=BANDS, content=encoder,
+                                 content_columns=features.values.shape[1] - feature_width(BANDS))
+    return mapping, (), pause_frames(timeline, track.times, track.fps)
 
 
 def _cut_library(video: Path, track, ppu: float, start: int, frames: int, cover_at: int,  # noqa: ANN001

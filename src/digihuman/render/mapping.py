@@ -37,6 +37,16 @@ MAX_ANCHORS = 2500  # training rows a kernel model keeps (~80 s at 30 fps)
 # asked-for opening r on the long clips: 0.581 the first alone, 0.590 the two averaged.
 KERNEL_VIEWS = ((tuple((k, k) for k in range(-CONTEXT, CONTEXT + 1)), 0.25),
                 (((-6, -3), (-2, -1), (0, 0), (1, 2), (3, 6)), 0.5))
+# Models whose features end with speech content states (digihuman.render.content): the linear part
+# reads them at these frames (lip-sync bench, selected opening r on lv02/lv03/v09: 0.623 at -2/0/2,
+# 0.631 at -4..4 step 2; with the kernels fitted to held-out residuals 0.644 at -4..4 step 2, 0.635
+# at -6..6 step 3), with a ridge chosen per person from these by blocked cross-validation: it picks
+# 300 for v09's 9 s and 1000-3000 for the 30 s clips; a fixed 3000 scored the same on the bench
+# (0.638 against 0.631) but would suit one length of video only.
+CONTENT_OFFSETS = (-4, -2, 0, 2, 4)
+CONTENT_RIDGES = (100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0)
+CONTENT_FOLDS = 5
+CONTENT_STRETCH = 0.5  # full stretch over-widened the range (selected spread 1.14-1.18x, 1.02-1.10x at 0.5)
 
 
 @dataclass(frozen=True)
@@ -51,14 +61,15 @@ class SpeechFeatures:
 
 
 def speech_features(audio: Path | np.ndarray, mouth: MouthTrack, frames: int | None = None,
-                    times: np.ndarray | None = None, bands: int = 0) -> SpeechFeatures:
+                    times: np.ndarray | None = None, bands: int = 0, content: str = "") -> SpeechFeatures:
     """Features of ``audio`` (a file, or mono 16 kHz samples) at ``mouth``'s frame rate.
 
     ``frames`` fixes the number of rows (default: ``len(mouth)``); rows past the audio's end are silence.
     ``times`` (seconds) instead gives one row per video frame shown at those times: a filmed video's
     frames are not always evenly spaced (phones and screen recorders drop and repeat frames), and
     pairing its mouths with the sound by frame number would drift out of sync.
-    ``bands`` > 0 appends that many log-mel band energies (:func:`mel_bands`).
+    ``bands`` > 0 appends that many log-mel band energies (:func:`mel_bands`); ``content`` (an encoder's
+    name) then appends that encoder's states (:mod:`digihuman.render.content`) at each frame.
     """
     from digihuman.speech.align.features import HOP, analyse, load_audio
 
@@ -88,7 +99,17 @@ def speech_features(audio: Path | np.ndarray, mouth: MouthTrack, frames: int | N
     parts = [visual, acoustic]
     if bands > 0:
         parts.append(mel_bands(samples, centre, bands))
+    if content:
+        from digihuman.render.content import at_frames, content_states
+
+        parts.append(at_frames(content_states(samples, content), centre))
     return SpeechFeatures(np.concatenate(parts, axis=1).astype(np.float32), fps)
+
+
+def feature_width(bands: int) -> int:
+    """Columns of :func:`speech_features` before any content states: the timeline's four mouth
+    targets, six acoustic numbers and ``bands`` band energies."""
+    return SOUND_COLUMNS + 6 + bands
 
 
 def mel_bands(samples: np.ndarray, centres: np.ndarray, bands: int, chunk: int = 2000) -> np.ndarray:
@@ -197,6 +218,8 @@ class MouthMapping:
     offsets: tuple[int, ...] = tuple(range(-CONTEXT, CONTEXT + 1))  # frames each row sees (linear models)
     first_column: int = 0  # feature columns used from here on (4: the sound only, not the timeline's track)
     kernels: tuple[KernelPart, ...] = ()
+    content: str = ""  # the encoder whose states end the features ("": none, as in models trained before)
+    kernel_columns: int = 0  # columns (from first_column) the kernels see; 0: all
 
     def predict(self, features: SpeechFeatures) -> np.ndarray:
         """(T, 5) standardised descriptors."""
@@ -205,7 +228,8 @@ class MouthMapping:
         x = (with_context(values, offsets=self.offsets) - self.x_mean) / self.x_std
         pred = x @ self.weights[:-1] + bias
         if self.kernels:  # what the linear part misses, learned near the sounds the person was filmed making
-            pred = pred + sum(part.predict(values) for part in self.kernels) / len(self.kernels)
+            sound = values[:, :self.kernel_columns] if self.kernel_columns else values
+            pred = pred + sum(part.predict(sound) for part in self.kernels) / len(self.kernels)
         return pred if self.gain is None else (pred - bias) * self.gain + bias
 
     def save(self, path: Path) -> None:
@@ -217,7 +241,8 @@ class MouthMapping:
                            f"k{j}_gamma": np.float32(part.gamma)})
         np.savez(path, weights=self.weights, x_mean=self.x_mean, x_std=self.x_std, fitted_r=self.fitted_r,
                  gain=gain, bands=np.int32(self.bands), offsets=np.asarray(self.offsets, np.int32),
-                 first_column=np.int32(self.first_column), **kernel)
+                 first_column=np.int32(self.first_column), content=np.str_(self.content),
+                 kernel_columns=np.int32(self.kernel_columns), **kernel)
 
     @classmethod
     def load(cls, path: Path) -> MouthMapping:
@@ -226,6 +251,8 @@ class MouthMapping:
             bands = int(z["bands"]) if "bands" in z else 0
             offsets = tuple(int(o) for o in z["offsets"]) if "offsets" in z else tuple(range(-CONTEXT, CONTEXT + 1))
             first = int(z["first_column"]) if "first_column" in z else 0
+            content = str(z["content"]) if "content" in z else ""
+            kernel_columns = int(z["kernel_columns"]) if "kernel_columns" in z else 0
             kernels = []
             while f"k{len(kernels)}_spans" in z:
                 j = len(kernels)
@@ -233,7 +260,7 @@ class MouthMapping:
                                           z[f"k{j}_x_std"], z[f"k{j}_anchors"], z[f"k{j}_alpha"],
                                           float(z[f"k{j}_gamma"])))
             return cls(z["weights"], z["x_mean"], z["x_std"], z["fitted_r"], gain, bands, offsets, first,
-                       tuple(kernels))
+                       tuple(kernels), content, kernel_columns)
 
 
 def fit_mapping(features: SpeechFeatures, targets: np.ndarray, usable: np.ndarray,
@@ -265,7 +292,8 @@ def fit_mapping(features: SpeechFeatures, targets: np.ndarray, usable: np.ndarra
 def fit_kernel_mapping(features: SpeechFeatures, targets: np.ndarray, usable: np.ndarray,
                        bands: int = 0, first_column: int = SOUND_COLUMNS,
                        views: tuple = KERNEL_VIEWS, ridge: float = KERNEL_RIDGE,
-                       max_anchors: int = MAX_ANCHORS) -> MouthMapping:
+                       max_anchors: int = MAX_ANCHORS, content: str = "",
+                       content_columns: int = 0) -> MouthMapping:
     """A linear ridge map from the sound's features over ±3 frames to the standardised descriptors
     ``targets`` (T, 5), plus kernel ridge regressions (Gaussian kernel) of what it leaves, one per view
     of the sound (``views``: frame spans and kernel width), averaged; fitted on the rows where ``usable``.
@@ -281,8 +309,17 @@ def fit_kernel_mapping(features: SpeechFeatures, targets: np.ndarray, usable: np
     out (no better than the sound itself, bench: 0.548 with, 0.555 without). At most ``max_anchors``
     training rows are kept (evenly spread), which bounds the fit's memory (anchors²) and each
     rendered frame's cost (anchors × features).
+
+    With ``content_columns`` > 0 the features end with that many columns of ``content``'s encoder
+    states (:mod:`digihuman.render.content`): the linear part reads them too, at ``CONTENT_OFFSETS``
+    with a ridge chosen by blocked cross-validation (they are many: 384 a frame), the kernels still
+    see only the sound's own columns, and they learn what the linear part leaves on frames it did
+    not see (its cross-validated predictions): its in-sample fit with that many inputs is too good,
+    and kernels fitted to its in-sample residual learned nothing (lip-sync bench, selected opening r
+    0.631 → 0.650).
     """
     values = features.values[:, first_column:]
+    sound = values[:, :values.shape[1] - content_columns]
     rows = np.flatnonzero(usable)
     if len(rows) > max_anchors:
         rows = rows[np.linspace(0, len(rows) - 1, max_anchors).round().astype(int)]
@@ -291,13 +328,22 @@ def fit_kernel_mapping(features: SpeechFeatures, targets: np.ndarray, usable: np
     # mouth for quiet and opens it for loud; the kernels learn only what it leaves.
     chosen = np.zeros(len(values), bool)
     chosen[rows] = True
-    linear = replace(fit_mapping(SpeechFeatures(values, features.fps), targets, chosen, bands=bands), gain=None)
     y = targets[rows].astype(np.float64)
-    base = linear.predict(SpeechFeatures(values, features.fps))[rows].astype(np.float64)
+    stretch = STRETCH
+    if content_columns:
+        linear_ridge = _blocked_ridge(values, targets, chosen, CONTENT_OFFSETS, CONTENT_RIDGES, CONTENT_FOLDS)
+        linear = replace(fit_mapping(SpeechFeatures(values, features.fps), targets, chosen,
+                                     ridge=linear_ridge, bands=bands, offsets=CONTENT_OFFSETS), gain=None)
+        base = _held_out(values, targets, chosen, CONTENT_OFFSETS, linear_ridge, CONTENT_FOLDS)[rows]
+        stretch = CONTENT_STRETCH
+    else:
+        linear = replace(fit_mapping(SpeechFeatures(values, features.fps), targets, chosen, bands=bands),
+                         gain=None)
+        base = linear.predict(SpeechFeatures(values, features.fps))[rows].astype(np.float64)
     residual = y - base
     parts, loo = [], base.copy()
     for spans, gamma in views:
-        x = windowed(values, spans)[rows]
+        x = windowed(sound, spans)[rows]
         x_mean, x_std = x.mean(axis=0), x.std(axis=0) + 1e-3
         xs = ((x - x_mean) / x_std).astype(np.float32)
         inverse = np.linalg.inv(_rbf(xs, xs, gamma).astype(np.float64) + ridge * np.eye(len(xs)))
@@ -311,9 +357,53 @@ def fit_kernel_mapping(features: SpeechFeatures, targets: np.ndarray, usable: np
     r = np.array([_pearson(loo[:, j], y[:, j]) for j in range(y.shape[1])], np.float32)
     bias = linear.weights[-1].astype(np.float64)
     spread = y.std(axis=0) / np.maximum((loo - bias).std(axis=0), 1e-3)
-    gain = np.clip(1.0 + STRETCH * (spread - 1.0), 1.0, MAX_GAIN).astype(np.float32)
+    gain = np.clip(1.0 + stretch * (spread - 1.0), 1.0, MAX_GAIN).astype(np.float32)
     return MouthMapping(linear.weights, linear.x_mean, linear.x_std, r, gain, bands, linear.offsets, first_column,
-                        tuple(parts))
+                        tuple(parts), content if content_columns else "",
+                        sound.shape[1] if content_columns else 0)
+
+
+def _folds(rows: np.ndarray, folds: int) -> list[np.ndarray]:
+    """``rows`` cut into ``folds`` runs of neighbouring frames: held-out frames next to training
+    ones (a frame and its neighbour look alike) would make every ridge look good."""
+    edges = np.linspace(0, len(rows), folds + 1).round().astype(int)
+    return [rows[edges[k]:edges[k + 1]] for k in range(folds) if edges[k + 1] > edges[k]]
+
+
+def _blocked_ridge(values: np.ndarray, targets: np.ndarray, usable: np.ndarray, offsets: tuple[int, ...],
+                   ridges: tuple[float, ...], folds: int) -> float:
+    """The ridge of ``ridges`` whose linear map predicts the opening best on held-out runs of frames."""
+    x = with_context(values, offsets=offsets).astype(np.float64)
+    rows = np.flatnonzero(usable)
+    if len(rows) < 2 * folds:
+        return ridges[len(ridges) // 2]
+    errors = np.zeros(len(ridges))
+    for held in _folds(rows, folds):
+        fit = np.setdiff1d(rows, held)
+        mean, std = x[fit].mean(axis=0), x[fit].std(axis=0) + 1e-3
+        xs, xh = (x[fit] - mean) / std, (x[held] - mean) / std
+        y_mean = targets[fit, 0].mean()
+        # the dual form: a frame has hundreds of inputs and a fold a few hundred frames
+        eig, vectors = np.linalg.eigh(xs @ xs.T)
+        projected = vectors.T @ (targets[fit, 0] - y_mean)
+        cross = xh @ xs.T @ vectors
+        for j, ridge in enumerate(ridges):
+            errors[j] += float(((cross @ (projected / (eig + ridge)) + y_mean - targets[held, 0]) ** 2).sum())
+    return float(ridges[int(np.argmin(errors))])
+
+
+def _held_out(values: np.ndarray, targets: np.ndarray, usable: np.ndarray, offsets: tuple[int, ...],
+              ridge: float, folds: int) -> np.ndarray:
+    """(T, 5) the linear map's predictions, each run of frames (:func:`_folds`) from a map fitted
+    without it; rows outside ``usable`` are zero."""
+    out = np.zeros(targets.shape, np.float64)
+    features = SpeechFeatures(values, 0.0)
+    for held in _folds(np.flatnonzero(usable), folds):
+        rest = usable.copy()
+        rest[held] = False
+        linear = replace(fit_mapping(features, targets, rest, ridge=ridge, offsets=offsets), gain=None)
+        out[held] = linear.predict(features)[held]
+    return out
 
 
 def _rbf(a: np.ndarray, b: np.ndarray, gamma: float) -> np.ndarray:

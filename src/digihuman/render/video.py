@@ -80,7 +80,8 @@ def plan_render(model: AvatarModel, audio: Path | np.ndarray, timeline: Timeline
     start, count = model.background
     background = ping_pong(count, frames) if background is None else np.asarray(background, np.int64)[:frames]
     with stage("speech analysis"):
-        features = speech_features(audio, mouth, frames, bands=model.mapping.bands)
+        features = speech_features(audio, mouth, frames, bands=model.mapping.bands,
+                                   content=model.mapping.content)
     targets = model.mapping.predict(features)
     silent = silent_frames(timeline, frames, model.fps, SILENCE_MARGIN_S, SILENCE_MIN_S)
     library = (a["descriptors"] - a["z_mean"]) / a["z_std"]
