@@ -21,8 +21,17 @@ the held-out speech:
                  encoder states, see speech/voices/parallel.py), correction smoothed over 5 frames
     par-s15      the same over 15 frames
     par-quiet    parallel frames, the stock voice's loudness contour kept
+    before       fast training's conversion before intonation and speaking rate (parallel frames, gv 1)
+    intonation   + the speaker's phrase intonation (declination, swings, wobble; speech/voices/intonation.py)
+    tempo        + the speaker's speaking rate (stock speech said at the rate the pairs measured)
+    own-0.5      + each frame half replaced by the speaker's own frames paired with its nearest sounds
+    gv-1.5       + envelope spread restored more strongly (gv 1.5)
+    all          intonation, tempo and gv 1.5 together
     fast         what fast training chose (parallel frames where the words were known)
     full         what full training tuned (unless --no-full)
+  --methods picks rows (the default leaves out the older mcep / par-* rows to save time).
+  Stock speech is made without sampling noise (temperature 0), so rows differ by their method alone;
+  tempo rows have the stock voice say the sentences again at the speaker's rate.
   Measured 2026-12-02 and dropped from the rows: mcep-s9 (correction smoothed over 9 frames), k8-s9
   (8 frames per match), ctx4 / ctx4-s9 (4 frames of context), breath (the chosen frames' aperiodicity).
   Tried and dropped (12 s references of a05, a09, a03, 4 sentences, measured 2026-12-02):
@@ -67,6 +76,7 @@ from digihuman.speech.tts.catalogue import SpeechCatalogue
 from digihuman.speech.voices.base import VoiceTrainOptions
 from digihuman.speech.voices.conversion import Conversion, TargetFrames
 from digihuman.speech.voices.features import RATE, analyse, vocode
+from digihuman.speech.voices.intonation import Intonation
 from digihuman.speech.voices.similarity import embed, similarity
 from digihuman.speech.voices.world import (LOUDNESS, SOURCE_VOICES, WorldVoiceCloner, _Model, fast_conversion,
                                            parallel_smoothing, speak_as)
@@ -120,7 +130,9 @@ SPEAKERS = (
     Speaker("r02", "voice_ref/r02_zh_f5tts_basic_ref_zh.wav", "zh", 0.0),
     Speaker("r03", "voice_ref/r03_zh_f_cosyvoice_zero_shot_prompt.wav", "zh", 0.0),
 )
-METHODS = ("f0", "mcep", "par-s5", "par-s15", "par-quiet", "fast", "full")
+METHODS = ("f0", "mcep", "par-s5", "par-s15", "par-quiet", "before", "intonation", "tempo", "own-0.5", "gv-1.5",
+           "all", "fast", "full")
+DEFAULT_METHODS = ("before", "intonation", "tempo", "own-0.5", "gv-1.5", "all", "fast", "full")
 
 
 def main() -> None:
@@ -131,6 +143,8 @@ def main() -> None:
                         help="seconds of reference speech the models are built from")
     parser.add_argument("--no-full", action="store_true", help="skip full training (faster)")
     parser.add_argument("--out", default="voice_eval.json", help="file name under bench/results")
+    parser.add_argument("--methods", nargs="*", default=list(DEFAULT_METHODS), choices=METHODS,
+                        help="rows to measure (stock and vocoded always)")
     args = parser.parse_args()
     speakers = [s for s in SPEAKERS if not args.speakers or s.name in args.speakers]
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -152,7 +166,7 @@ def main() -> None:
             try:
                 row = _evaluate(speaker, seconds, done, cloner, asr, sentences[speaker.language], stock,
                                 stock_embeddings, vocoded[speaker.language], baseline_errors[speaker.language],
-                                not args.no_full)
+                                not args.no_full, set(args.methods), tts)
             except MediaRejected as e:  # the sample checks refuse it, as they would for a user
                 rejected[f"{speaker.name} {seconds:.0f} s"] = str(e)
                 continue
@@ -169,7 +183,7 @@ def main() -> None:
 
 def _evaluate(speaker: Speaker, seconds: float, done: float, cloner: WorldVoiceCloner, asr: WhisperRecognizer,
               sentences: tuple[str, ...], stock: dict, stock_embeddings: dict, vocoded: list[np.ndarray],
-              baseline: dict, full: bool) -> dict | None:
+              baseline: dict, full: bool, wanted: set[str], tts: SpeechCatalogue) -> dict | None:
     audio = np.asarray(load_audio(MEDIA / speaker.path), np.float32)
     cut = len(audio) - int(speaker.held_out * RATE) if speaker.held_out else len(audio)
     reference = embed(audio[cut:] if speaker.held_out else audio, RATE)
@@ -186,7 +200,6 @@ def _evaluate(speaker: Speaker, seconds: float, done: float, cloner: WorldVoiceC
     row["similarity"]["stock"] = max(similarity(e, reference) for e in stock_embeddings.values())
     row["similarity"]["vocoded"] = similarity(embed(np.concatenate(vocoded), RATE), reference)
     row["error"].update(baseline)
-    stock_seconds = sum(len(a) for a in stock[lang]) / RATE
     with tempfile.TemporaryDirectory() as folder:
         sample = Path(folder) / "sample.wav"
         write_wav([AudioChunk(sample_audio, RATE)], sample)
@@ -210,27 +223,54 @@ def _evaluate(speaker: Speaker, seconds: float, done: float, cloner: WorldVoiceC
             methods.update({"par-s5": (plain, replace(par, parallel_smooth=5), fast.parallel),
                             "par-s15": (plain, replace(par, parallel_smooth=15), fast.parallel),
                             "par-quiet": (plain, replace(par, loudness=0.0), fast.parallel)})
+        if fast.parallel is not None:
+            before = replace(fast.conversion, intonation=0.0, tempo=False, own=0.0, gv=1.0)
+            variants = {"before": before, "intonation": replace(before, intonation=1.0),
+                        "tempo": replace(before, tempo=True), "own-0.5": replace(before, own=0.5),
+                        "gv-1.5": replace(before, gv=1.5),
+                        "all": replace(before, intonation=1.0, tempo=True, gv=1.5)}
+            methods.update({name: (fast.target, c, fast.parallel) for name, c in variants.items()})
         methods["fast"] = (fast.target, fast.conversion, fast.parallel)
         if full:
             methods["full"] = (models["full"].target, models["full"].conversion, models["full"].parallel)
+        methods = {name: m for name, m in methods.items() if name in wanted or name == "fast"}
         outputs = {}
+        paced = None  # the sentences said at the speaker's own rate, made once
+        row["speed"] = fast.parallel.frames.speed if fast.parallel is not None else 1.0
         for name, (target, conversion, parallel) in methods.items():
+            said = stock[lang]
+            if conversion.tempo and parallel is not None:
+                if paced is None:
+                    paced = [_stock(tts, s, SOURCE_VOICES[lang], row["speed"]) for s in sentences]
+                said = paced
             started = time.perf_counter()
-            outputs[name] = [speak_as(a, source, target, conversion, parallel) for a in stock[lang]]
-            row["rtf"][name] = round((time.perf_counter() - started) / stock_seconds, 3)
+            outputs[name] = [speak_as(a, source, target, conversion, parallel) for a in said]
+            row["rtf"][name] = round((time.perf_counter() - started) / (sum(len(a) for a in said) / RATE), 3)
             row["similarity"][name] = similarity(embed(np.concatenate(outputs[name]), RATE), reference)
             if name != "f0":
                 row["error"][name] = _error(asr, outputs[name], sentences, lang)
         row["rtf"]["end_to_end"] = _rtf(cloner, Path(folder) / "fast", sentences)
-        _spectrograms(f"{speaker.name}_{seconds:.0f}s", {"stock voice": stock[lang][0],
-                      "mcep (previous fast)": outputs["mcep"][0], f"fast {fast.meta['conversion']}":
-                      outputs["fast"][0], "the real speaker (held out)": audio[cut:] if speaker.held_out
-                      else audio})
+        real = audio[cut:] if speaker.held_out else audio
+        shown = {"stock voice": stock[lang][0]}
+        shown.update({f"{name} (previous fast)": outputs[name][0] for name in ("before", "mcep") if name in outputs})
+        shown.update({f"fast {fast.meta['conversion']}": outputs["fast"][0], "the real speaker (held out)": real})
+        _spectrograms(f"{speaker.name}_{seconds:.0f}s", shown)
+        # pitch style of what is compared: level (Hz), range (log-F0 sd) and phrase intonation
+        tracks = {"stock": [analyse(a).f0 for a in stock[lang]], "real": [analyse(real).f0]}
+        tracks.update({name: [analyse(a).f0 for a in outputs[name]] for name in ("before", "fast") if name in outputs})
+        row["pitch"] = {name: _pitch_style(f0s) for name, f0s in tracks.items()}
     return row
 
 
-def _stock(tts: SpeechCatalogue, text: str, voice: str) -> np.ndarray:
-    chunks = list(tts.synthesize(text, voice, SpeechOptions()))
+def _pitch_style(tracks: list[np.ndarray]) -> dict:
+    voiced = np.log(np.concatenate([t[t > 0] for t in tracks]))
+    style = Intonation.of(tracks)
+    return {"hz": round(float(np.exp(voiced.mean())), 1), "sd": round(float(voiced.std()), 3),
+            **(style.to_json() if style else {})}
+
+
+def _stock(tts: SpeechCatalogue, text: str, voice: str, speed: float = 1.0) -> np.ndarray:
+    chunks = list(tts.synthesize(text, voice, SpeechOptions(temperature=0.0, speed=speed)))
     return np.concatenate([resample(c.samples, c.sample_rate, RATE) for c in chunks]).astype(np.float32)
 
 
@@ -278,7 +318,8 @@ def _spectrograms(name: str, audio: dict[str, np.ndarray]) -> None:
 
 
 def _print(rows: list[dict]) -> None:
-    methods = ["stock", "vocoded", *METHODS]
+    measured = [m for m in METHODS if any(m in r["similarity"] for r in rows)]
+    methods = ["stock", "vocoded", *measured]
     print("\n## Speaker similarity (GE2E cosine to held-out speech)\n")
     print("| speaker | ref s | same speaker | " + " | ".join(methods) + " | fast - stock |")
     print("|---" * (len(methods) + 4) + "|")
@@ -289,20 +330,21 @@ def _print(rows: list[dict]) -> None:
               + " | ".join(f"{sims[m]:.3f}" if m in sims else "-" for m in methods)
               + f" | {sims['fast'] - sims['stock']:+.3f} |")
     print("\n## Intelligibility (WER en / CER zh)\n")
-    errors = ["stock", "vocoded", *METHODS[1:]]
+    errors = ["stock", "vocoded", *[m for m in measured if m != "f0"]]
     print("| speaker | ref s | " + " | ".join(errors) + " |")
     print("|---" * (len(errors) + 2) + "|")
     for r in rows:
         e = r["error"]
         print(f"| {r['speaker']} | {r['reference_s']:.1f} | " + " | ".join(f"{e[m]:.3f}" if m in e else "-"
                                                                         for m in errors) + " |")
-    print("\n## Speed: training s, conversion RTF per method, end-to-end RTF (fast model)\n")
-    print("| speaker | ref s | train fast s | train full s | " + " | ".join(METHODS) + " | end to end |")
-    print("|---" * (len(METHODS) + 5) + "|")
+    print("\n## Speed: training s, speaking rate, conversion RTF per method, end-to-end RTF (fast model)\n")
+    print("| speaker | ref s | train fast s | train full s | rate | " + " | ".join(measured) + " | end to end |")
+    print("|---" * (len(measured) + 6) + "|")
     for r in rows:
         t = r["rtf"]
         print(f"| {r['speaker']} | {r['reference_s']:.1f} | {r['train_s'].get('fast', 0):.1f} | "
-              f"{r['train_s'].get('full', 0):.1f} | " + " | ".join(f"{t[m]:.2f}" if m in t else "-" for m in METHODS)
+              f"{r['train_s'].get('full', 0):.1f} | {r.get('speed', 1.0):.2f} | "
+              + " | ".join(f"{t[m]:.2f}" if m in t else "-" for m in measured)
               + f" | {t['end_to_end']:.2f} |")
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from digihuman.speech.voices.features import Frames, warp, with_context
+from digihuman.speech.voices.intonation import Intonation, restyle
 
 if TYPE_CHECKING:
     from digihuman.speech.voices.parallel import ParallelIndex
@@ -53,6 +54,13 @@ class Conversion:
     # amplitude) it may move each frame's loudness about the utterance's own (0: the stock contour kept).
     parallel_smooth: int = 0
     loudness: float = 0.0
+    # With parallel frames: how far each frame is replaced by the mean of the reference's own frames paired
+    # with its nearest rendition frames (0: only their difference from the stock voice is added).
+    own: float = 0.0
+    # How far the pitch takes the target's phrase style (declination, swings, wobble; see intonation.py)
+    # beyond its level and range, where both voices' styles are known (models from before have none).
+    intonation: float = 0.0
+    tempo: bool = False  # speak at the speaker's own rate (measured with the parallel frames)
 
     def to_json(self) -> dict[str, float]:
         return asdict(self)
@@ -79,6 +87,7 @@ class SpeakerStats:
 
     mean: np.ndarray  # (ORDER + 1,)
     pitch: Pitch
+    intonation: Intonation | None = None  # measured where pauses are kept (not on joined speech frames)
 
     @classmethod
     def of(cls, frames: Frames) -> SpeakerStats:
@@ -126,6 +135,10 @@ def convert(source: Frames, source_stats: SpeakerStats, target: TargetFrames, co
             parallel: ParallelIndex | None = None) -> Frames:
     """``source`` frames spoken with the target's pitch and timbre (through ``parallel`` frames if given)."""
     f0 = _map_pitch(source.f0, source_stats.pitch, target.stats.pitch, conversion)
+    styles = source_stats.intonation, target.stats.intonation
+    if conversion.intonation > 0 and styles[0] is not None and styles[1] is not None:
+        gain = target.stats.pitch.std / source_stats.pitch.std * conversion.f0_spread
+        f0 = restyle(f0, styles[0], styles[1], gain, conversion.intonation)
     if parallel is not None and conversion.parallel_smooth > 0 and len(source):
         return Frames(f0, _parallel_envelope(source, target, conversion, parallel), source.bap)
     envelope = warp(source.mcep, conversion.warp)
@@ -153,7 +166,7 @@ def _parallel_envelope(source: Frames, target: TargetFrames, conversion: Convers
     similarity in bench/voice_eval.py) but only within ``loudness`` of the utterance's own
     level, so no word is dropped or shouted.
     """
-    correction = parallel.correction(source)
+    correction = parallel.correction(source, conversion.own)
     speech = source.speech()
     if conversion.loudness > 0 and speech.any():
         level = correction[:, 0] - np.median(correction[speech, 0])  # the overall level stays the stock's

@@ -38,6 +38,9 @@ MAX_TOTAL_S = 30.0
 _STEPS = 4  # the reference may advance 0..3 encoder frames per rendition frame (up to 3x slower)
 _HOP = 4  # WORLD frames (5 ms) per encoder frame (20 ms)
 _BLOCK = 1024
+# Bounds of the speaking rate taken from the speaker: beyond them a sample's hesitations or a hurried
+# reading would set every later sentence's pace.
+SPEEDS = (0.8, 1.25)
 
 
 @dataclass(frozen=True)
@@ -47,19 +50,23 @@ class ParallelFrames:
     keys: np.ndarray  # (N, ORDER + 1) mel-cepstra of the stock voice saying the reference's words
     voiced: np.ndarray  # (N,) bool
     delta: np.ndarray  # (N, ORDER + 1) the paired reference frame's mel-cepstrum minus the key's
+    # The speaker's speaking rate against the stock voice's on the same words (speech frames of the
+    # rendition over the reference's; < 1: slower), 1.0 in models made before it was measured.
+    speed: float = 1.0
 
     def __len__(self) -> int:
         return len(self.keys)
 
     def save(self, path: Path) -> None:
         np.savez_compressed(path, keys=self.keys.astype(np.float32), voiced=self.voiced,
-                            delta=self.delta.astype(np.float32))
+                            delta=self.delta.astype(np.float32), speed=np.float64(self.speed))
 
     @classmethod
     def load(cls, path: Path) -> ParallelFrames:
         with np.load(path) as data:
+            speed = float(data["speed"]) if "speed" in data.files else 1.0
             return cls(data["keys"].astype(np.float64), data["voiced"].astype(bool),
-                       data["delta"].astype(np.float64))
+                       data["delta"].astype(np.float64), speed)
 
 
 class ParallelIndex:
@@ -73,10 +80,16 @@ class ParallelIndex:
             rows = np.flatnonzero(frames.voiced == voiced)
             self._pools.append((rows, keys[rows], np.einsum("ij,ij->i", keys[rows], keys[rows])))
 
-    def correction(self, source: Frames) -> np.ndarray:
-        """Per stock frame, the mean reference-minus-stock change of its ``K`` nearest rendition frames."""
+    def correction(self, source: Frames, own: float = 0.0) -> np.ndarray:
+        """Per stock frame, the mean reference-minus-stock change of its ``K`` nearest rendition frames.
+
+        ``own`` > 0 moves the result towards the reference's own paired frames themselves (kNN frame
+        replacement): their mean envelope minus the stock frame's, with weight ``own``. Matching stays
+        within the stock voice, so the replacing frames are the reference saying the same sound.
+        """
         query = with_context(source.mcep[:, 1:KNN_DIMS], CONTEXT).astype(np.float32)
         out = np.zeros_like(source.mcep)
+        nearest = np.zeros_like(source.mcep) if own > 0 else None
         for is_voiced, pool in zip((True, False), self._pools):
             which = np.flatnonzero(source.voiced == is_voiced)
             if not len(pool[0]):  # no such frames in the rendition: fall back on the other pool
@@ -90,6 +103,13 @@ class ParallelIndex:
                 distance = norms[None, :] - 2.0 * (query[part] @ keys.T)  # + |q|^2, the same for all
                 best = np.argpartition(distance, k - 1, axis=1)[:, :k]
                 out[part] = self.frames.delta[rows[best]].mean(axis=1)
+                if nearest is not None:
+                    nearest[part] = self.frames.keys[rows[best]].mean(axis=1)
+        if nearest is not None:
+            # reference frames = keys + delta: the residual between the stock frame and the keys it
+            # matched is what separates "the difference" from "the reference's frames"; loudness (c0)
+            # stays a difference, bounded by the conversion
+            out[:, 1:] += own * (nearest[:, 1:] - source.mcep[:, 1:])
         return out
 
 
@@ -113,7 +133,9 @@ def build(units: list[tuple[np.ndarray, str, Frames | None]], speak: Callable[[s
     parts = [p for p in parts if p is not None]
     if not parts:
         return None
-    return ParallelFrames(*(np.concatenate([p[i] for p in parts]) for i in range(3)))
+    said, heard = sum(p[3][0] for p in parts), sum(p[3][1] for p in parts)
+    speed = float(np.clip(said / max(heard, 1), *SPEEDS))
+    return ParallelFrames(*(np.concatenate([p[i] for p in parts]) for i in range(3)), speed=speed)
 
 
 def units_of(audio: np.ndarray, text: str | None, segments: list[tuple[float, float, str]] | None,
@@ -177,9 +199,13 @@ def align(stock: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.maximum(path, 0)
 
 
-def _pair(rendition: Frames, rendition_states: np.ndarray, reference: Frames,
-          reference_states: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Speech frames of the rendition paired with the reference frames aligned to them."""
+def _pair(rendition: Frames, rendition_states: np.ndarray, reference: Frames, reference_states: np.ndarray
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]] | None:
+    """Speech frames of the rendition paired with the reference frames aligned to them.
+
+    Also the speech frames within each side's span (rendition, reference): their ratio is how much
+    faster than the speaker the stock voice says the same words.
+    """
     rs, ts = _span(rendition), _span(reference)
     if rs is None or ts is None:
         return None
@@ -199,8 +225,10 @@ def _pair(rendition: Frames, rendition_states: np.ndarray, reference: Frames,
     keep = rendition.speech()[frames] & reference.speech()[paired]
     if keep.sum() < 10:
         return None
+    lengths = int(rendition.speech()[r0:r1].sum()), int(reference.speech()[t0:t1].sum())
     frames, paired = frames[keep], paired[keep]
-    return (rendition.mcep[frames], rendition.voiced[frames], reference.mcep[paired] - rendition.mcep[frames])
+    return (rendition.mcep[frames], rendition.voiced[frames], reference.mcep[paired] - rendition.mcep[frames],
+            lengths)
 
 
 def _span(frames: Frames) -> tuple[int, int] | None:

@@ -9,11 +9,15 @@ the stock voice's chunking and keeps its timed phones.
 
 Fast training also has the stock voice say the samples' own words (their transcripts, or what
 whisper hears) and pairs its frames with the samples' (see :mod:`digihuman.speech.voices.parallel`):
-new stock speech then takes how the target says each sound, matched within one voice.
+new stock speech then takes how the target says each sound, matched within one voice. The pairs
+also measure how fast the speaker talks against the stock voice, and the stock voice then speaks at
+that rate; the pitch takes the speaker's phrase intonation (see :mod:`~digihuman.speech.voices.intonation`).
+Without a transcript or language hint, the first sample is recognised once, which names its language too.
 
 Files in a model folder: ``voice.json`` (format, languages, seconds, conversion), ``frames.npz``
 (the target's speech frames) and, where the samples' words were known, ``parallel.npz`` (stock
-frames of those words with their differences from the target's). Models without it convert as before.
+frames of those words with their differences from the target's, and the speaking rate). Models without
+it, or without the intonation in ``voice.json``, convert as before.
 """
 
 from __future__ import annotations
@@ -31,12 +35,13 @@ import numpy as np
 from digihuman.errors import InvalidInput, MediaRejected, NotFound
 from digihuman.media.audio import resample
 from digihuman.progress import Progress
-from digihuman.speech.asr.base import Recognizer
+from digihuman.speech.asr.base import Recognizer, Transcript
 from digihuman.speech.frontend.segment import text_language
 from digihuman.speech.tts.base import AudioChunk, SpeechOptions, TextToSpeech
 from digihuman.speech.voices.base import VoiceModelInfo, VoiceTrainOptions
 from digihuman.speech.voices.conversion import Conversion, SpeakerStats, TargetFrames, convert, fit_warp
 from digihuman.speech.voices.features import FRAME_MS, RATE, Frames, analyse, vocode
+from digihuman.speech.voices.intonation import Intonation
 from digihuman.speech.voices.parallel import ParallelFrames, ParallelIndex
 
 FORMAT = 1
@@ -126,17 +131,28 @@ class WorldVoiceCloner:
         frames = _joined([f.take(f.speech()) for f in analysed])
         if len(frames) < 200:
             raise MediaRejected("The samples hold less than a second of clear speech: send at least 3 seconds.")
-        language = _language(options.language, texts, audio, self.asr)
+        heard = None
+        if options.train_mode == "fast" and _unlabelled(options.language, texts) and self._can_pair():
+            # fast training hears the first sample's words anyway: hearing them once names the language too
+            from digihuman.speech.frontend import base_language
+            from digihuman.speech.voices.parallel import MAX_TOTAL_S
+
+            heard = self.asr.transcribe(audio[0][: int((MAX_TOTAL_S + 5.0) * RATE)])
+            language = "zh" if base_language(heard.language) == "zh" else "en"
+            if heard.language != language:  # another language (or none heard): its words do not fit the stock voice
+                heard = None
+        else:
+            language = _language(options.language, texts, audio, self.asr)
         progress(35.0, "preparing the stock voice")
         source_stats, calibration = self._source(language)
         conversion = fast_conversion(seconds, source_stats, SpeakerStats.of(frames), language)
         parallel = None
         if options.train_mode == "fast":
             progress(40.0, "pairing the stock voice with the samples")
-            parallel = self._parallel(audio, analysed, texts, language)
+            parallel = self._parallel(audio, analysed, texts, language, heard)
             if parallel is not None:
                 conversion = replace(conversion, parallel_smooth=parallel_smoothing(seconds, language),
-                                     loudness=LOUDNESS[language])
+                                     loudness=LOUDNESS[language], intonation=1.0, tempo=True)
         if options.train_mode == "full":
             from digihuman.speech.voices.tuning import tune
 
@@ -150,16 +166,23 @@ class WorldVoiceCloner:
         meta = {"format": FORMAT, "engine": ENGINE, "languages": list(languages), "language": language,
                 "speech_seconds": round(seconds, 2), "train_mode": options.train_mode,
                 "conversion": conversion.to_json(), "train_seconds": round(time.monotonic() - started, 2)}
+        intonation = Intonation.of([f.f0 for f in analysed])
+        if intonation is not None:
+            meta["intonation"] = intonation.to_json()
         (model_dir / "voice.json").write_text(json.dumps(meta, indent=1))
         progress(100.0, "voice model ready")
         return VoiceModelInfo(languages=languages, speech_seconds=round(seconds, 2), warnings=tuple(warnings))
 
+    def _can_pair(self) -> bool:
+        return self.asr is not None and getattr(self.asr, "encoder_states", None) is not None
+
     def _parallel(self, audio: list[np.ndarray], analysed: list[Frames], texts: list[str] | None,
-                  language: str) -> ParallelFrames | None:
+                  language: str, heard_first: Transcript | None = None) -> ParallelFrames | None:
         """The stock voice saying the samples' words, paired with them; None without a recogniser that can.
 
         A sample's transcript is used when the whole sample fits in the reference aligned
-        (:data:`~digihuman.speech.voices.parallel.MAX_TOTAL_S`); otherwise its first part is recognised.
+        (:data:`~digihuman.speech.voices.parallel.MAX_TOTAL_S`); otherwise its first part is recognised
+        (``heard_first``: the first sample's, already recognised while naming the language).
         """
         from digihuman.speech.voices.parallel import MAX_TOTAL_S, build, units_of
 
@@ -174,7 +197,10 @@ class WorldVoiceCloner:
         for i, samples in enumerate(audio):
             found = units_of(samples, texts[i] if texts else None, None, budget)
             if not found:  # no transcript, or a sample longer than what is aligned: hear its first part
-                heard = self.asr.transcribe(samples[: int((budget + 5.0) * RATE)], language=language)
+                if i == 0 and heard_first is not None:
+                    heard = heard_first
+                else:
+                    heard = self.asr.transcribe(samples[: int((budget + 5.0) * RATE)], language=language)
                 segments = [(seg.start, seg.end, seg.text) for seg in heard.segments]
                 found = units_of(samples, None, segments, budget)
             for piece, text, offset in found:
@@ -198,7 +224,8 @@ class WorldVoiceCloner:
         if not text.strip():
             raise InvalidInput("text is empty: give the words to speak.")
         language = text_language(text)
-        stock = self.tts.synthesize(text, SOURCE_VOICES[language], replace(options, sample_rate=None))
+        speed = float(np.clip(options.speed * model.speed_for(language), 0.25, 4.0))
+        stock = self.tts.synthesize(text, SOURCE_VOICES[language], replace(options, sample_rate=None, speed=speed))
         return self._converted(stock, model, options)
 
     def _converted(self, stock: Iterator[AudioChunk], model: _Model, options: SpeechOptions) -> Iterator[AudioChunk]:
@@ -222,7 +249,8 @@ class WorldVoiceCloner:
                     audio = np.concatenate([resample(c.samples, c.sample_rate, RATE) for c in chunks])
                     frames.append(analyse(audio))
                 joined = Frames(*(np.concatenate([getattr(f, n) for f in frames]) for n in ("f0", "mcep", "bap")))
-                self._sources[language] = (SpeakerStats.of(joined), frames)
+                stats = replace(SpeakerStats.of(joined), intonation=Intonation.of([f.f0 for f in frames]))
+                self._sources[language] = (stats, frames)
             return self._sources[language]
 
     def _model(self, model_dir: Path) -> _Model:
@@ -252,6 +280,15 @@ class _Model:
         self.target = target
         self.parallel = parallel
 
+    def speed_for(self, language: str) -> float:
+        """How much faster than the stock voice to speak: the speaker's own rate, where training measured it.
+
+        Measured against the stock voice of the samples' language only; the other one keeps its pace.
+        """
+        if self.parallel is None or language != self.language or not self.conversion.tempo:
+            return 1.0
+        return self.parallel.frames.speed
+
     def conversion_for(self, language: str, source: SpeakerStats) -> Conversion:
         """The trained conversion; speaking through the other language's stock voice, warp and smoothing are redone.
 
@@ -279,7 +316,10 @@ class _Model:
         parallel = None
         if (model_dir / "parallel.npz").is_file():
             parallel = ParallelIndex(ParallelFrames.load(model_dir / "parallel.npz"))
-        return cls(meta, TargetFrames(frames, context=int(meta["conversion"].get("context", 2))), parallel)
+        target = TargetFrames(frames, context=int(meta["conversion"].get("context", 2)))
+        # older models have no intonation: their conversions (intonation 0) never ask for it
+        target.stats = replace(target.stats, intonation=Intonation.from_json(meta.get("intonation")))
+        return cls(meta, target, parallel)
 
 
 def speak_as(samples: np.ndarray, source: SpeakerStats, target: TargetFrames, conversion: Conversion,
@@ -324,6 +364,11 @@ def _read_plainly(samples: list[Path]) -> tuple[list[np.ndarray], float, list[st
     audio = [np.asarray(load_audio(Path(p)), np.float32) for p in samples]  # 16 kHz mono
     seconds = sum(float(np.mean(np.abs(a) > 0.01)) * len(a) / RATE for a in audio if len(a))
     return audio, seconds, []
+
+
+def _unlabelled(hint: str | None, texts: list[str] | None) -> bool:
+    """Neither a language hint nor any transcript: the language must be heard."""
+    return not hint and not (texts and any(t.strip() for t in texts))
 
 
 def _language(hint: str | None, texts: list[str] | None, audio: list[np.ndarray], asr: Recognizer | None) -> str:
