@@ -17,6 +17,8 @@ from tests.services import (  # noqa: F401
     postgres_server, postgres_url, redis_server, redis_url, s3_server, s3_storage_url)
 
 API_KEY = "test-key-0123456789"
+# where the stock voices' analysed calibration frames are kept, as the server keeps them by default
+STOCK_VOICE_FRAMES = Path.home() / ".cache" / "digihuman" / "models" / "stock-voices"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 

@@ -161,7 +161,7 @@ def _voice_cloner(settings: Settings, tts: TextToSpeech | None, asr: Recognizer 
     # Stock voices speak the text; WORLD converts it into the target's voice. The recogniser
     # detects the samples' language when no transcript or hint gives it, hears their words when
     # no transcript is given, and aligns the stock voice saying them with the samples (fast training).
-    return WorldVoiceCloner(tts, asr)
+    return WorldVoiceCloner(tts, asr, settings.models_dir / "stock-voices")
 
 
 def _remixer(asr: Recognizer | None, talking_head: TalkingHead | None, chat: ChatModel | None) -> Remixer | None:

@@ -22,6 +22,7 @@ from digihuman.speech.tts.catalogue import SpeechCatalogue
 from digihuman.speech.voices.base import VoiceTrainOptions
 from digihuman.speech.voices.conversion import Conversion, Pitch, SpeakerStats, TargetFrames, convert, fit_warp
 from digihuman.speech.voices.features import RATE, analyse, vocode, warp
+from tests.conftest import STOCK_VOICE_FRAMES
 from tests.shared_media import shared
 
 pytestmark = pytest.mark.skipif(
@@ -60,8 +61,9 @@ def model(catalogue: SpeechCatalogue, speaker: tuple[Path, np.ndarray], tmp_path
 
     reports: list[tuple[float, str]] = []
     model_dir = tmp_path_factory.mktemp("voice")
-    info = WorldVoiceCloner(catalogue).train([speaker[0]], None, VoiceTrainOptions(language="en"), model_dir,
-                                              lambda p, s: reports.append((p, s)))
+    cloner = WorldVoiceCloner(catalogue, cache_dir=STOCK_VOICE_FRAMES)
+    info = cloner.train([speaker[0]], None, VoiceTrainOptions(language="en"), model_dir,
+                        lambda p, s: reports.append((p, s)))
     return model_dir, info, reports
 
 
@@ -135,7 +137,7 @@ def test_a_fresh_instance_speaks_english_and_mandarin_in_the_voice(  # type: ign
     from digihuman.speech.voices.world import WorldVoiceCloner
 
     model_dir = model[0]
-    cloner = WorldVoiceCloner(catalogue)
+    cloner = WorldVoiceCloner(catalogue, cache_dir=STOCK_VOICE_FRAMES)
     target_f0 = analyse(speaker[1]).f0
     target_median = np.median(target_f0[target_f0 > 0])
     for text, stock_voice in ((EN, "en-joe"), (ZH, "zh-baker")):
@@ -161,7 +163,7 @@ def test_cloned_english_sounds_more_like_the_speaker_than_the_stock_voice(  # ty
 
     text = f"{EN} The weather should be fine for a walk along the river this afternoon."
     reference = embed(speaker[1], RATE)
-    cloner = WorldVoiceCloner(catalogue)
+    cloner = WorldVoiceCloner(catalogue, cache_dir=STOCK_VOICE_FRAMES)
 
     def closeness(speak) -> float:  # type: ignore[no-untyped-def]
         # The stock voice samples its prosody, so one sentence's score moves by a few hundredths from
@@ -181,7 +183,7 @@ def test_cloned_english_sounds_more_like_the_speaker_than_the_stock_voice(  # ty
 def test_bad_inputs_get_clear_errors(model, catalogue, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from digihuman.speech.voices.world import WorldVoiceCloner
 
-    cloner = WorldVoiceCloner(catalogue)
+    cloner = WorldVoiceCloner(catalogue, cache_dir=STOCK_VOICE_FRAMES)
     with pytest.raises(InvalidInput):
         list(cloner.synthesize(model[0], "   ", SpeechOptions()))
     with pytest.raises(NotFound):

@@ -21,6 +21,7 @@ from digihuman.speech.voices.base import VoiceTrainOptions
 from digihuman.speech.voices.conversion import Conversion, Pitch, SpeakerStats, TargetFrames, convert
 from digihuman.speech.voices.features import ORDER, RATE, Frames
 from digihuman.speech.voices.parallel import K, ParallelFrames, ParallelIndex, align, units_of
+from tests.conftest import STOCK_VOICE_FRAMES
 from tests.shared_media import shared
 
 
@@ -105,7 +106,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SpeechCatal
     sample = folder / "a05.wav"
     write_wav([AudioChunk(audio[: 12 * RATE], RATE)], sample)
     catalogue = SpeechCatalogue.installed()
-    WorldVoiceCloner(catalogue, WhisperRecognizer()).train(
+    WorldVoiceCloner(catalogue, WhisperRecognizer(), STOCK_VOICE_FRAMES).train(
         [sample], None, VoiceTrainOptions(language="en"), folder / "voice", lambda p, s: None)
     return folder / "voice", catalogue
 
@@ -121,7 +122,7 @@ def test_fast_training_pairs_the_stock_voice_with_the_samples_and_older_models_s
     pairs = ParallelFrames.load(model_dir / "parallel.npz")
     assert len(pairs) > 500  # most of ~8 s of speech was paired
     assert np.median(np.abs(pairs.delta[:, 1:])) < 1.0  # paired frames are the same sound, not noise
-    cloner = WorldVoiceCloner(catalogue)
+    cloner = WorldVoiceCloner(catalogue, cache_dir=STOCK_VOICE_FRAMES)
     for text in ("Please bring the blue folder to the meeting room.", "我们明天上午在会议室见面。"):
         spoken = cloner.synthesize(model_dir, text, SpeechOptions())
         audio = np.concatenate([c.samples for c in spoken])

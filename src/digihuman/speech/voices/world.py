@@ -111,9 +111,11 @@ def fast_conversion(seconds: float, source: SpeakerStats, target: SpeakerStats, 
 class WorldVoiceCloner:
     """A :class:`~digihuman.speech.voices.base.VoiceCloner` on WORLD frames, speaking through stock voices."""
 
-    def __init__(self, tts: TextToSpeech, asr: Recognizer | None = None) -> None:
+    def __init__(self, tts: TextToSpeech, asr: Recognizer | None = None,
+                 cache_dir: Path | None = None) -> None:
         self.tts = tts
         self.asr = asr
+        self.cache_dir = cache_dir  # where the stock voices' calibration frames are kept between processes
         self._models: OrderedDict[tuple[str, float], _Model] = OrderedDict()
         self._sources: dict[str, tuple[SpeakerStats, list[Frames]]] = {}
         self._lock = threading.Lock()
@@ -241,13 +243,17 @@ class WorldVoiceCloner:
         """Statistics and frames of the stock voice for ``language``, made once per process."""
         with self._lock:
             if language not in self._sources:
-                frames = []
-                for sentence in CALIBRATION[language]:
+                from digihuman.speech.voices.stock_frames import cached_frames
+
+                def spoken(sentence: str) -> Frames:
                     # no sampling noise: the same samples must give the same model in every process
                     chunks = list(self.tts.synthesize(sentence, SOURCE_VOICES[language],
                                                       SpeechOptions(temperature=0.0)))
-                    audio = np.concatenate([resample(c.samples, c.sample_rate, RATE) for c in chunks])
-                    frames.append(analyse(audio))
+                    return analyse(np.concatenate([resample(c.samples, c.sample_rate, RATE) for c in chunks]))
+
+                sentences = CALIBRATION[language]
+                frames = cached_frames(self.cache_dir, language, SOURCE_VOICES[language], sentences,
+                                       lambda: [spoken(sentence) for sentence in sentences])
                 joined = Frames(*(np.concatenate([getattr(f, n) for f in frames]) for n in ("f0", "mcep", "bap")))
                 stats = replace(SpeakerStats.of(joined), intonation=Intonation.of([f.f0 for f in frames]))
                 self._sources[language] = (stats, frames)
