@@ -212,13 +212,21 @@ class WhisperRecognizer:
             folder = whisper_models.tiny_en_dir()
         else:
             folder = whisper_models.base_dir(self.cache_dir)
-        return _faster_whisper().WhisperModel(
-            str(folder),
-            device="cpu",
-            compute_type=self.options.compute_type,
-            cpu_threads=self.threads,
-            local_files_only=True,
-        )
+        return _loaded(str(folder), self.options.compute_type, self.threads)
+
+
+_LOADED: dict[tuple[str, str, int], object] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def _loaded(folder: str, compute_type: str, threads: int):  # type: ignore[no-untyped-def]
+    """One model per folder and settings in a process, however many recognisers are made (~1 CPU-s a load)."""
+    with _LOADED_LOCK:
+        key = (folder, compute_type, threads)
+        if key not in _LOADED:
+            _LOADED[key] = _faster_whisper().WhisperModel(
+                folder, device="cpu", compute_type=compute_type, cpu_threads=threads, local_files_only=True)
+        return _LOADED[key]
 
 
 def _faster_whisper():  # type: ignore[no-untyped-def]
