@@ -209,7 +209,7 @@ def test_two_speakers_train_with_a_warning_on_the_model(real: tuple[TestClient, 
     from digihuman.speech.align.features import load_audio
 
     client, services, root = real
-    two = np.concatenate([load_audio(shared("audio/a05_*"))[: 15 * 16000], load_audio(shared("audio/a03_*"))])
+    two = np.concatenate([load_audio(shared("audio/a05_*"))[: 9 * 16000], load_audio(shared("audio/a03_*"))])
     path = _sample(root, "interview.wav", two)
     created = client.post("/model", data={"title": "two", "enhance_audio_quality": "true"},
                           files=[("voices", (path.name, path.read_bytes(), "audio/wav"))])
