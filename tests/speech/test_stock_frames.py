@@ -37,6 +37,8 @@ def test_frames_are_made_once_then_read_back_exactly(tmp_path: Path) -> None:
     cached_frames(tmp_path, "zh", "en-joe", SENTENCES, make)
     cached_frames(tmp_path, "en", "en-joe", SENTENCES[:1], make)
     assert len(made) == 4
+    # each made file replaces the language's older ones, which no version reads any more
+    assert sorted(p.name.split("-")[0] for p in tmp_path.iterdir()) == ["en", "zh"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no partial files left
 
 

@@ -42,6 +42,9 @@ def cached_frames(folder: Path | None, language: str, voice: str, sentences: Seq
     with partial.open("wb") as out:
         np.savez(out, **{f"{name}{i}": getattr(f, name) for i, f in enumerate(frames) for name in FIELDS})
     partial.replace(path)  # atomic: processes making it at once each write a whole file
+    for older in folder.glob(f"{language}-*.npz"):  # made by an earlier version: never read again
+        if older != path:
+            older.unlink(missing_ok=True)
     return frames
 
 
