@@ -24,6 +24,9 @@ import numpy as np
 # +0.01 on lv02, +0.07 on v09 (lip-sync bench clips, planning only); tripling it, with the kernel
 # mapping: +0.015 on lv03, +0.01 on v09, -0.002 on lv02 (bench/lipsync_ablation.py).
 WEIGHTS = np.array([3.0, 0.6, 0.5, 0.6, 0.3], np.float32)
+# target cost added to a mouth turned further than SelectOptions.max_pose from its background frame:
+# larger than any descriptor distance, so it is chosen only when every candidate is as far turned
+TOO_TURNED = 1e4
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,12 @@ class SelectOptions:
     # bent onto the background's jaw and shaded to its light, so a small pose difference no longer
     # shows, and a large weight filled the candidates with well-posed mouths of the wrong opening
     pose: float = 0.02
+    # degrees (yaw + pitch) beyond which a mouth's head is too far turned from the background's for
+    # the jaw bend to carry: its cheek edge lands inside the background's face (lv03 bench render: a
+    # mouth 18 degrees of yaw from its background showed a dark patch on the cheek). Such mouths are
+    # chosen only when no other candidate is left (lip-sync bench: 2 of 600 frames on lv03, 2 of 604 on
+    # lv02, none on v09 had been further; lv03's dark patch went, r unchanged).
+    max_pose: float = 20.0
     # frames each side averaged into the target: none, the mapping's context already smooths it and
     # averaging flattened the peaks (lip-sync bench: selected r +0.02 to +0.03 on lv02, lv03)
     smooth_target: int = 0
@@ -145,7 +154,8 @@ def select_units(targets: np.ndarray, library: np.ndarray, usable: np.ndarray, l
     for lo in range(0, t_count, 512):  # blocks: (512, N) distances at a time, whatever the length
         hi = min(t_count, lo + 512)
         d = target_cost(targets[lo:hi], library[pool])
-        d += options.pose * np.abs(background_pose[lo:hi, None, :] - library_pose[pool][None, :, :]).sum(2)
+        turn = np.abs(background_pose[lo:hi, None, :] - library_pose[pool][None, :, :]).sum(2)
+        d += options.pose * turn + np.where(turn > options.max_pose, TOO_TURNED, 0.0)
         if k < len(pool):
             part = np.argpartition(d, k - 1, axis=1)[:, :k]
         else:
