@@ -87,7 +87,7 @@ class SpeakerStats:
 
     mean: np.ndarray  # (ORDER + 1,)
     pitch: Pitch
-    intonation: Intonation | None = None  # measured where pauses are kept (not on joined speech frames)
+    intonation: Intonation | None = None  # the target's, measured where pauses are kept (not on joined frames)
 
     @classmethod
     def of(cls, frames: Frames) -> SpeakerStats:
@@ -135,10 +135,8 @@ def convert(source: Frames, source_stats: SpeakerStats, target: TargetFrames, co
             parallel: ParallelIndex | None = None) -> Frames:
     """``source`` frames spoken with the target's pitch and timbre (through ``parallel`` frames if given)."""
     f0 = _map_pitch(source.f0, source_stats.pitch, target.stats.pitch, conversion)
-    styles = source_stats.intonation, target.stats.intonation
-    if conversion.intonation > 0 and styles[0] is not None and styles[1] is not None:
-        gain = target.stats.pitch.std / source_stats.pitch.std * conversion.f0_spread
-        f0 = restyle(f0, styles[0], styles[1], gain, conversion.intonation)
+    if conversion.intonation > 0 and target.stats.intonation is not None:
+        f0 = restyle(f0, target.stats.intonation, conversion.intonation)
     if parallel is not None and conversion.parallel_smooth > 0 and len(source):
         return Frames(f0, _parallel_envelope(source, target, conversion, parallel), source.bap)
     envelope = warp(source.mcep, conversion.warp)

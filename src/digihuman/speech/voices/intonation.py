@@ -9,9 +9,13 @@ Three things of that way are measured here on every phrase (voiced stretches bet
 - spread about that line, smoothed over 50 ms: how much the pitch swings on stressed words;
 - micro-variation: what is left within 50 ms (quick wobble, creak, a tense or relaxed voice).
 
-Restyling keeps each stock phrase's own line, swings and wobble, and moves each of the three
-towards the target's: the line's slope by the difference in declination, the swings and the
-wobble scaled by the ratio of spreads (bounded, so one odd phrase cannot make a voice sing).
+Restyling measures each stock phrase as it comes and moves it towards the target's style: its
+line's slope half way to the target's declination (half of its own is kept, so a question still
+rises), its swings and wobble scaled to the target's spreads (bounded, so one odd phrase cannot
+make a voice sing or shake). Measuring the stock phrase itself, rather than the stock voice's style
+over its calibration sentences, matters: five sentences, one of them a question, put the stock
+voice's declination at +0.05 per second where the bench's ten sentences measure -0.11, and
+restyling by that difference made a05's clone fall three times as steeply as a05 does.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ MIN_PHRASE = 40  # voiced frames a phrase needs to have a slope worth measuring
 SMOOTH = 10  # frames (50 ms) that separate swings from micro-variation
 MAX_SLOPE = 1.0  # natural-log F0 per second a measured declination is clipped to
 SCALES = (0.5, 2.0)  # bounds of the ratios applied to swings and wobble
+KEEP_SLOPE = 0.5  # share of each stock phrase's own slope kept (questions rise, lists fall)
 
 
 @dataclass(frozen=True)
@@ -73,26 +78,23 @@ def phrases(f0: np.ndarray) -> list[slice]:
     return [slice(int(a), int(b)) for a, b in zip(starts, ends) if (f0[a:b] > 0).sum() >= MIN_PHRASE]
 
 
-def restyle(f0: np.ndarray, source: Intonation, target: Intonation, gain: float, amount: float = 1.0) -> np.ndarray:
-    """``f0`` (already moved to the target's level and range by ``gain``) with the target's phrase style.
+def restyle(f0: np.ndarray, target: Intonation, amount: float = 1.0) -> np.ndarray:
+    """``f0`` (already at the target's level and range) with each phrase moved to the target's style.
 
-    ``gain`` is what the level-and-range mapping multiplied log-F0 deviations by, so the stock
-    voice's style now measures ``gain`` times its own; ``amount`` 0 leaves ``f0`` as it is.
+    ``amount`` 0 leaves ``f0`` as it is, 1 goes the whole way described above.
     """
     out = f0.copy()
     if amount <= 0:
         return out
-    swing = _ratio(target.swing, gain * source.swing) ** amount
-    micro = _ratio(target.micro, gain * source.micro) ** amount
-    extra_slope = amount * (target.slope - gain * source.slope)
     for phrase in phrases(f0):
         part = f0[phrase]
         voiced = part > 0
-        t = np.arange(len(part)) * FRAME_MS / 1000.0
-        log = np.log(part[voiced])
-        (slope, level), smooth, rest = _fit(t[voiced], log)
-        centre = t[voiced].mean()
-        line = level + slope * t[voiced] + extra_slope * (t[voiced] - centre)
+        t = np.arange(len(part))[voiced] * FRAME_MS / 1000.0
+        (slope, level), smooth, rest = _fit(t, np.log(part[voiced]))
+        wanted = KEEP_SLOPE * slope + (1.0 - KEEP_SLOPE) * target.slope
+        line = level + slope * t + amount * (wanted - slope) * (t - t.mean())
+        swing = _ratio(target.swing, float(smooth.std())) ** amount
+        micro = _ratio(target.micro, float(rest.std())) ** amount
         restyled = part.copy()
         restyled[voiced] = np.exp(line + swing * smooth + micro * rest)
         out[phrase] = restyled

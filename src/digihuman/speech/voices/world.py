@@ -10,9 +10,12 @@ the stock voice's chunking and keeps its timed phones.
 Fast training also has the stock voice say the samples' own words (their transcripts, or what
 whisper hears) and pairs its frames with the samples' (see :mod:`digihuman.speech.voices.parallel`):
 new stock speech then takes how the target says each sound, matched within one voice. The pairs
-also measure how fast the speaker talks against the stock voice, and the stock voice then speaks at
-that rate; the pitch takes the speaker's phrase intonation (see :mod:`~digihuman.speech.voices.intonation`).
-Without a transcript or language hint, the first sample is recognised once, which names its language too.
+also measure how fast the speaker talks against the stock voice, and the model stores the speaker's
+phrase intonation (see :mod:`~digihuman.speech.voices.intonation`); a conversion may take either
+(``tempo``, ``intonation``), but fast training does not: in bench/voice_eval.py (2026-12-03) the
+speaker's rate cost 0.009-0.011 similarity at ~10 s of reference and the intonation moved it by
+-0.006 to +0.009, within the run-to-run spread. Without a transcript or language hint, the first
+sample is recognised once, which names its language too.
 
 Files in a model folder: ``voice.json`` (format, languages, seconds, conversion), ``frames.npz``
 (the target's speech frames) and, where the samples' words were known, ``parallel.npz`` (stock
@@ -154,7 +157,7 @@ class WorldVoiceCloner:
             parallel = self._parallel(audio, analysed, texts, language, heard)
             if parallel is not None:
                 conversion = replace(conversion, parallel_smooth=parallel_smoothing(seconds, language),
-                                     loudness=LOUDNESS[language], intonation=1.0, tempo=True)
+                                     loudness=LOUDNESS[language])
         if options.train_mode == "full":
             from digihuman.speech.voices.tuning import tune
 
@@ -255,8 +258,7 @@ class WorldVoiceCloner:
                 frames = cached_frames(self.cache_dir, language, SOURCE_VOICES[language], sentences,
                                        lambda: [spoken(sentence) for sentence in sentences])
                 joined = Frames(*(np.concatenate([getattr(f, n) for f in frames]) for n in ("f0", "mcep", "bap")))
-                stats = replace(SpeakerStats.of(joined), intonation=Intonation.of([f.f0 for f in frames]))
-                self._sources[language] = (stats, frames)
+                self._sources[language] = (SpeakerStats.of(joined), frames)
             return self._sources[language]
 
     def _model(self, model_dir: Path) -> _Model:
