@@ -104,6 +104,7 @@ VARIANTS = {
     "bframes=5": {**BASE, "x264-params": "me=dia:subme=1:bframes=5"},
     "partitions=none:weightp=0": {**BASE, "x264-params": "me=dia:subme=1:partitions=none:weightp=0"},
     "subme=0": {**BASE, "x264-params": "me=dia:subme=0"},
+    "crf=17": {**BASE, "crf": "17", "x264-params": "me=dia:subme=1:partitions=none"},
 }
 
 

@@ -44,7 +44,7 @@ CROSSFADE = 3  # V2: frames over which a jump between library frames is faded in
 # lv02 0.53 -> 0.56 against 0.04 s and every pause)
 SILENCE_MARGIN_S = 0.2
 SILENCE_MIN_S = 0.6
-OUTPUT_CRF = 18  # the background was encoded once already (at 16): keep the second generation clean
+OUTPUT_CRF = 17  # the background clip's second generation: at 18 a grainy clip (v09) fell under 40 dB
 INTERMEDIATE_CRF = 14  # with the fastest preset (2x faster than veryfast): bigger, as clean, encoded again
 # threads preparing frames (the mouth placed, bent and shaded) while this one finishes them in order:
 # on two cores one thread left the other idle whenever the encoder had little to do (512, 720p)
