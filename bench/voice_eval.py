@@ -30,6 +30,11 @@ the held-out speech:
     fast         what fast training chose (parallel frames where the words were known)
     full         what full training tuned (unless --no-full)
   --methods picks rows (the default leaves out the older mcep / par-* rows to save time).
+  Measured 2026-12-03 (a05, lv03, a09 at ~10 s and 13-38 s of speech; a03, a06 at 5-6 s), each against
+  before: intonation -0.006..+0.009, own-0.5 -0.003..+0.010, gv-1.5 -0.001..+0.004 similarity, all
+  within the spread between speakers; tempo -0.009..-0.011 on English at ~10 s and Mandarin CER
+  0.09 -> 0.15; own-0.5 also cost words (lv03 38 s WER 0.08 -> 0.12, a09 CER 0.10 -> 0.15). So fast
+  training kept before's conversion, with the correction averaged over 9 frames from 30 s as well.
   Stock speech is made without sampling noise (temperature 0), so rows differ by their method alone;
   tempo rows have the stock voice say the sentences again at the speaker's rate.
   Measured 2026-12-02 and dropped from the rows: mcep-s9 (correction smoothed over 9 frames), k8-s9

@@ -94,6 +94,8 @@ def test_parallel_correction_is_averaged_less_than_the_cross_speaker_one_on_shor
     for language in ("en", "zh"):
         widths = [parallel_smoothing(s, language) for s in (4.0, 10.0, 40.0, 300.0)]
         assert widths == sorted(widths, reverse=True) and all(w % 2 == 1 for w in widths)
+        # long references keep the words as well as short ones do: no less averaging than at 10 s
+        assert parallel_smoothing(300.0, language) == parallel_smoothing(10.0, language)
         assert all(parallel_smoothing(s, language) <= smoothing_for(s, language) for s in (4.0, 10.0, 20.0))
 
 

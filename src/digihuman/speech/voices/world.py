@@ -79,13 +79,14 @@ def parallel_smoothing(seconds: float, language: str = "en") -> int:
 
     Matching within one voice finds the same sound far more often than across voices, so far less
     averaging keeps the words than :func:`smoothing_for` needs. Measured in bench/voice_eval.py:
-    English 9 frames at ~10 s of speech, 5 from 30 s (similarity +0.02-0.03 over 9 or 15), 15 below
-    8 s (a03, 6 s: WER 0.07 at 9 frames, 0.02 at 15); Mandarin 21 (a09: CER 0.16 at 15, 0.05 at 21,
-    similarity 0.70 against 0.66 for the cross-speaker kNN).
+    English 9 frames from 8 s of speech, 15 below (a03, 6 s: WER 0.07 at 9 frames, 0.02 at 15);
+    Mandarin 21 (a09: CER 0.16 at 15, 0.05 at 21, similarity 0.70 against 0.66 for the cross-speaker
+    kNN). 5 frames from 30 s cost words (38 s of a05 / lv03, 10 sentences, 2026-12-03: WER 0.044 /
+    0.080 at 5 frames, 0.018 / 0.035 at 9, stock 0) for 0.002-0.003 similarity.
     """
     if language == "zh":
         return 21
-    return 15 if seconds < 8.0 else 9 if seconds < 30.0 else 5
+    return 15 if seconds < 8.0 else 9
 
 
 def smoothing_for(seconds: float, language: str = "en") -> int:
