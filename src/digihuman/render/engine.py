@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from digihuman.errors import EngineUnavailable
 from digihuman.progress import Progress, scaled
-from digihuman.render.avatar import MANIFEST, TrainOptions, train_avatar
+from digihuman.render.avatar import MANIFEST, AvatarModel, TrainOptions, train_avatar
 from digihuman.render.base import AvatarInfo, RenderOptions, RenderResult
 from digihuman.timings import stage
 
@@ -46,13 +46,15 @@ class SampleTalkingHead:
     def render(self, avatar: Path, speech: Speech, out_dir: Path, options: RenderOptions,
                progress: Progress) -> RenderResult:
         """Render ``avatar`` (an avatar model folder, a talking video or a photo) saying ``speech``."""
-        from digihuman.render.video import render_model
+        from digihuman.render.video import render_model, speech_content
 
         avatar, out_dir = Path(avatar), Path(out_dir)
+        trained = avatar.is_dir() and (avatar / MANIFEST).is_file()
+        content = speech_content(AvatarModel.load(avatar), speech) if trained else None
         with stage("speech analysis"):
             timeline = self.timeline(speech)
-        if avatar.is_dir() and (avatar / MANIFEST).is_file():
-            return render_model(avatar, speech, out_dir, options, progress, timeline)
+        if trained:
+            return render_model(avatar, speech, out_dir, options, progress, timeline, content)
         if avatar.suffix.lower() in IMAGE_SUFFIXES:
             return self._render_photo(avatar, speech, out_dir, options, progress, timeline)
         model_dir = Path(tempfile.mkdtemp(prefix="avatar-", dir=out_dir if out_dir.is_dir() else None))

@@ -61,7 +61,8 @@ class SpeechFeatures:
 
 
 def speech_features(audio: Path | np.ndarray, mouth: MouthTrack, frames: int | None = None,
-                    times: np.ndarray | None = None, bands: int = 0, content: str = "") -> SpeechFeatures:
+                    times: np.ndarray | None = None, bands: int = 0, content: str = "",
+                    states: np.ndarray | None = None) -> SpeechFeatures:
     """Features of ``audio`` (a file, or mono 16 kHz samples) at ``mouth``'s frame rate.
 
     ``frames`` fixes the number of rows (default: ``len(mouth)``); rows past the audio's end are silence.
@@ -69,7 +70,8 @@ def speech_features(audio: Path | np.ndarray, mouth: MouthTrack, frames: int | N
     frames are not always evenly spaced (phones and screen recorders drop and repeat frames), and
     pairing its mouths with the sound by frame number would drift out of sync.
     ``bands`` > 0 appends that many log-mel band energies (:func:`mel_bands`); ``content`` (an encoder's
-    name) then appends that encoder's states (:mod:`digihuman.render.content`) at each frame.
+    name) then appends that encoder's states (:mod:`digihuman.render.content`) at each frame: ``states``
+    when the caller has them (computed beside other work), else computed here.
     """
     from digihuman.speech.align.features import HOP, analyse, load_audio
 
@@ -102,7 +104,7 @@ def speech_features(audio: Path | np.ndarray, mouth: MouthTrack, frames: int | N
     if content:
         from digihuman.render.content import at_frames, content_states
 
-        parts.append(at_frames(content_states(samples, content), centre))
+        parts.append(at_frames(content_states(samples, content) if states is None else states, centre))
     return SpeechFeatures(np.concatenate(parts, axis=1).astype(np.float32), fps)
 
 

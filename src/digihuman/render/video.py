@@ -67,11 +67,14 @@ class RenderPlan:
 
 def plan_render(model: AvatarModel, audio: Path | np.ndarray, timeline: Timeline, mouth: MouthTrack,
                 quality: str = "standard", select: SelectOptions = SelectOptions(),
-                background: np.ndarray | None = None) -> RenderPlan:
+                background: np.ndarray | None = None,
+                content: Future[np.ndarray] | None = None) -> RenderPlan:
     """The per-frame plan of a render of ``audio`` (a file, or mono 16 kHz samples) whose ``timeline``
     and ``mouth`` track are known, the track at the model's frame rate. ``background`` gives each
     frame's background-window frame when the render does not start the window from its beginning
-    (a live stream continues the window where the last utterance left it)."""
+    (a live stream continues the window where the last utterance left it). ``content``: the audio's
+    encoder states when the model's mapping reads them and they were started beforehand
+    (:func:`speech_content`); else they are computed here."""
     from digihuman.render.clip import ping_pong
     from digihuman.render.mapping import silent_frames, speech_features
 
@@ -81,7 +84,8 @@ def plan_render(model: AvatarModel, audio: Path | np.ndarray, timeline: Timeline
     background = ping_pong(count, frames) if background is None else np.asarray(background, np.int64)[:frames]
     with stage("speech analysis"):
         features = speech_features(audio, mouth, frames, bands=model.mapping.bands,
-                                   content=model.mapping.content)
+                                   content=model.mapping.content,
+                                   states=None if content is None else content.result())
     targets = model.mapping.predict(features)
     silent = silent_frames(timeline, frames, model.fps, SILENCE_MARGIN_S, SILENCE_MIN_S)
     library = (a["descriptors"] - a["z_mean"]) / a["z_std"]
@@ -91,10 +95,24 @@ def plan_render(model: AvatarModel, audio: Path | np.ndarray, timeline: Timeline
                       crossfade=CROSSFADE if quality == "v2" else 0)
 
 
+def speech_content(model: AvatarModel, speech: Speech) -> Future[np.ndarray] | None:
+    """The encoder states of ``speech`` that ``model``'s mouth mapping reads, started now in the
+    background (None when it reads none): ask before building the speech's timeline, so both run at
+    once (:func:`digihuman.render.content.beside`)."""
+    if not model.mapping.content:
+        return None
+    from digihuman.render.content import beside
+    from digihuman.speech.align.features import RATE
+
+    return beside(speech.at(RATE), model.mapping.content)
+
+
 def render_model(model_dir: Path, speech: Speech | Path, out_dir: Path, options: RenderOptions,
-                 progress: Progress = no_progress, timeline: Timeline | None = None) -> RenderResult:
+                 progress: Progress = no_progress, timeline: Timeline | None = None,
+                 content: Future[np.ndarray] | None = None) -> RenderResult:
     """Render the avatar model in ``model_dir`` saying ``speech`` (or an audio file, decoded here)
-    into ``out_dir``; ``timeline``: the speech's, when the caller has built it."""
+    into ``out_dir``; ``timeline``: the speech's, when the caller has built it; ``content``: its
+    encoder states, when the caller started them (:func:`speech_content`)."""
     from digihuman.speech.align import mouth_track
     from digihuman.speech.align.features import RATE
     from digihuman.speech.align.timeline import default_builder
@@ -104,13 +122,15 @@ def render_model(model_dir: Path, speech: Speech | Path, out_dir: Path, options:
     progress(1, "reading the speech")
     if not isinstance(speech, Speech):
         speech = Speech.from_file(Path(speech))
+    if content is None:
+        content = speech_content(model, speech)
     if timeline is None:
         with stage("speech analysis"):
             timeline = default_builder().for_speech(speech)
     progress(5, "choosing mouths")
     with stage("selection"):
         mouth = mouth_track(timeline, model.fps)
-        plan = plan_render(model, speech.at(RATE), timeline, mouth, options.quality)
+        plan = plan_render(model, speech.at(RATE), timeline, mouth, options.quality, content=content)
     return write_render(model, plan, speech, Path(out_dir), options, scaled(progress, 8, 100))
 
 
