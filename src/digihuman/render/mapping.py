@@ -277,8 +277,13 @@ def fit_mapping(features: SpeechFeatures, targets: np.ndarray, usable: np.ndarra
     xs = (x[usable] - x_mean) / x_std
     y = targets[usable]
     # the bias is not penalised: fit it as the target mean of the standardised inputs
-    a = xs.T @ xs + ridge * np.eye(xs.shape[1])
-    w = np.linalg.solve(a, xs.T @ (y - y.mean(axis=0)))
+    centred = y - y.mean(axis=0)
+    n, p = xs.shape
+    if n < p:  # the same ridge solution from the frames' n x n system: with the encoder states a
+        # 10 s training clip has ~250 frames for ~2000 columns, and this costs a tenth
+        w = xs.T @ np.linalg.solve(xs @ xs.T + ridge * np.eye(n), centred)
+    else:
+        w = np.linalg.solve(xs.T @ xs + ridge * np.eye(p), xs.T @ centred)
     weights = np.vstack([w, y.mean(axis=0)[None, :]]).astype(np.float32)
     pred = xs @ w + y.mean(axis=0)
     r = np.array([_pearson(pred[:, k], y[:, k]) for k in range(y.shape[1])], np.float32)
