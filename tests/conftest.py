@@ -12,13 +12,14 @@ from fastapi.testclient import TestClient
 from digihuman.api.app import create_app
 from digihuman.config import Settings
 from digihuman.services import Services
+from digihuman.speech.asr.whisper_models import default_cache_dir
 from tests.support.live_server import run_queued as run_all
 from tests.services import (  # noqa: F401
     postgres_server, postgres_url, redis_server, redis_url, s3_server, s3_storage_url)
 
 API_KEY = "test-key-0123456789"
 # where the stock voices' analysed calibration frames are kept, as the server keeps them by default
-STOCK_VOICE_FRAMES = Path.home() / ".cache" / "digihuman" / "models" / "stock-voices"
+STOCK_VOICE_FRAMES = default_cache_dir() / "stock-voices"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 
 
