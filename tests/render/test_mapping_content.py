@@ -96,3 +96,47 @@ def test_speech_features_append_the_encoder_states_at_the_video_frames() -> None
     speaking, silent = features.values[30, feature_width(BANDS):], features.values[5, feature_width(BANDS):]
     np.testing.assert_allclose(speaking, states[60:62].mean(axis=0), atol=0.5)
     assert np.linalg.norm(speaking - silent) > 1.0  # the encoder hears the difference
+
+
+
+def _spoken(frames: int, seed: int, noise: float) -> tuple[np.ndarray, np.ndarray]:
+    """As :func:`_speech`, with 192 state columns whose own noise is ``noise`` (the signal's is ~0.45)."""
+    rng = np.random.default_rng(seed)
+    said = np.convolve(rng.normal(size=frames + 8), np.ones(5) / 5, "same")[:frames]
+    states = np.outer(said, np.random.default_rng(99).normal(size=192)) + noise * rng.normal(size=(frames, 192))
+    y = np.zeros((frames, 5))
+    y[2:, 0] = said[:-2] / said.std()
+    y[:, 1:] = 0.2 * rng.normal(size=(frames, 4))
+    sound = rng.normal(size=(frames, feature_width(BANDS)))
+    return np.concatenate([sound, states], axis=1).astype(np.float32), y.astype(np.float32)
+
+
+def test_noisy_states_are_read_through_their_leading_axes_which_are_saved(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from digihuman.render import mapping as module
+
+    x, y = _spoken(600, 4, 2.0)
+    new_x, new_y = _spoken(300, 5, 2.0)
+    usable = np.ones(len(x), bool)
+    mapping = fit_kernel_mapping(SpeechFeatures(x, 25.0), y, usable, bands=BANDS, content="tiny.en",
+                                 content_columns=192)
+    assert mapping.content_basis is not None and mapping.content_basis.shape[0] == 192
+    assert mapping.content_basis.shape[1] < 192 and mapping.content_mean.shape == (192,)
+    pred = mapping.predict(SpeechFeatures(new_x, 25.0))[:, 0]
+    monkeypatch.setattr(module, "CONTENT_DIMS", ())
+    whole = fit_kernel_mapping(SpeechFeatures(x, 25.0), y, usable, bands=BANDS, content="tiny.en",
+                               content_columns=192)
+    assert whole.content_basis is None
+    # the cross-validation chose the reduced states because new speech is predicted better from them
+    assert _r(pred, new_y[:, 0]) > _r(whole.predict(SpeechFeatures(new_x, 25.0))[:, 0], new_y[:, 0]) > 0.85
+    path = tmp_path / "mapping.npz"
+    mapping.save(path)
+    loaded = MouthMapping.load(path)
+    assert loaded.content_basis.shape == mapping.content_basis.shape
+    np.testing.assert_allclose(loaded.predict(SpeechFeatures(new_x, 25.0))[:, 0], pred, atol=1e-4)
+
+
+def test_clean_states_are_read_whole() -> None:
+    x, y = _spoken(150, 0, 0.3)
+    mapping = fit_kernel_mapping(SpeechFeatures(x, 25.0), y, np.ones(len(x), bool), bands=BANDS,
+                                 content="tiny.en", content_columns=192)
+    assert mapping.content_basis is None and mapping.content_mean is None

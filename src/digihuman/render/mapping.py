@@ -46,6 +46,13 @@ KERNEL_VIEWS = ((tuple((k, k) for k in range(-CONTEXT, CONTEXT + 1)), 0.25),
 CONTENT_OFFSETS = (-4, -2, 0, 2, 4)
 CONTENT_RIDGES = (100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0)
 CONTENT_FOLDS = 5
+# Fewer encoder dimensions the linear part may read instead of all 384: the states' leading principal
+# components over the training clip, chosen with the ridge by the same blocked cross-validation. A
+# clip of a few seconds has a few hundred frames for 5 x 384 state columns, and the map learned
+# noise (lip-sync bench, rendered opening r: v09, 9 s of training, 0.324 with all, 0.412 with the 32
+# the CV picks; v03, 3 s, lag-0 r 0.589 -> 0.760 with 8; the 30 s clips keep all 384, as their CV
+# prefers, and render as before).
+CONTENT_DIMS = (8, 16, 32, 64)
 CONTENT_STRETCH = 0.5  # full stretch over-widened the range (selected spread 1.14-1.18x, 1.02-1.10x at 0.5)
 
 
@@ -222,10 +229,16 @@ class MouthMapping:
     kernels: tuple[KernelPart, ...] = ()
     content: str = ""  # the encoder whose states end the features ("": none, as in models trained before)
     kernel_columns: int = 0  # columns (from first_column) the kernels see; 0: all
+    # the encoder states' mean (S,) and leading principal axes (S, k) the linear part reads them
+    # through; None: all S states as they are (long clips, and models trained before)
+    content_mean: np.ndarray | None = None
+    content_basis: np.ndarray | None = None
 
     def predict(self, features: SpeechFeatures) -> np.ndarray:
         """(T, 5) standardised descriptors."""
         values = features.values[:, self.first_column:]
+        if self.content_basis is not None:
+            values = _project_states(values, self.content_mean, self.content_basis)
         bias = self.weights[-1]
         x = (with_context(values, offsets=self.offsets) - self.x_mean) / self.x_std
         pred = x @ self.weights[:-1] + bias
@@ -244,7 +257,9 @@ class MouthMapping:
         np.savez(path, weights=self.weights, x_mean=self.x_mean, x_std=self.x_std, fitted_r=self.fitted_r,
                  gain=gain, bands=np.int32(self.bands), offsets=np.asarray(self.offsets, np.int32),
                  first_column=np.int32(self.first_column), content=np.str_(self.content),
-                 kernel_columns=np.int32(self.kernel_columns), **kernel)
+                 kernel_columns=np.int32(self.kernel_columns), **kernel,
+                 **({} if self.content_basis is None else
+                    {"content_mean": self.content_mean, "content_basis": self.content_basis}))
 
     @classmethod
     def load(cls, path: Path) -> MouthMapping:
@@ -261,8 +276,10 @@ class MouthMapping:
                 kernels.append(KernelPart(tuple((int(lo), int(hi)) for lo, hi in z[f"k{j}_spans"]), z[f"k{j}_x_mean"],
                                           z[f"k{j}_x_std"], z[f"k{j}_anchors"], z[f"k{j}_alpha"],
                                           float(z[f"k{j}_gamma"])))
+            basis = z["content_basis"] if "content_basis" in z else None
             return cls(z["weights"], z["x_mean"], z["x_std"], z["fitted_r"], gain, bands, offsets, first,
-                       tuple(kernels), content, kernel_columns)
+                       tuple(kernels), content, kernel_columns,
+                       None if basis is None else z["content_mean"], basis)
 
 
 def fit_mapping(features: SpeechFeatures, targets: np.ndarray, usable: np.ndarray,
@@ -323,7 +340,8 @@ def fit_kernel_mapping(features: SpeechFeatures, targets: np.ndarray, usable: np
     see only the sound's own columns, and they learn what the linear part leaves on frames it did
     not see (its cross-validated predictions): its in-sample fit with that many inputs is too good,
     and kernels fitted to its in-sample residual learned nothing (lip-sync bench, selected opening r
-    0.631 → 0.650).
+    0.631 → 0.650). On a short clip the linear part may read the states' leading principal axes
+    instead of all of them (:func:`_content_view`, :data:`CONTENT_DIMS`).
     """
     values = features.values[:, first_column:]
     sound = values[:, :values.shape[1] - content_columns]
@@ -337,8 +355,11 @@ def fit_kernel_mapping(features: SpeechFeatures, targets: np.ndarray, usable: np
     chosen[rows] = True
     y = targets[rows].astype(np.float64)
     stretch = STRETCH
+    states_mean = states_basis = None
     if content_columns:
-        linear_ridge = _blocked_ridge(values, targets, chosen, CONTENT_OFFSETS, CONTENT_RIDGES, CONTENT_FOLDS)
+        states_mean, states_basis, linear_ridge = _content_view(values, targets, chosen, content_columns)
+        if states_basis is not None:
+            values = _project_states(values, states_mean, states_basis)
         linear = replace(fit_mapping(SpeechFeatures(values, features.fps), targets, chosen,
                                      ridge=linear_ridge, bands=bands, offsets=CONTENT_OFFSETS), gain=None)
         base = _held_out(values, targets, chosen, CONTENT_OFFSETS, linear_ridge, CONTENT_FOLDS)[rows]
@@ -367,7 +388,41 @@ def fit_kernel_mapping(features: SpeechFeatures, targets: np.ndarray, usable: np
     gain = np.clip(1.0 + stretch * (spread - 1.0), 1.0, MAX_GAIN).astype(np.float32)
     return MouthMapping(linear.weights, linear.x_mean, linear.x_std, r, gain, bands, linear.offsets, first_column,
                         tuple(parts), content if content_columns else "",
-                        sound.shape[1] if content_columns else 0)
+                        sound.shape[1] if content_columns else 0, states_mean, states_basis)
+
+
+def _project_states(values: np.ndarray, mean: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """``values`` whose last ``len(mean)`` columns (encoder states) are replaced by their
+    coordinates on ``basis``'s axes."""
+    states = len(mean)
+    head = values[:, :values.shape[1] - states]
+    return np.concatenate([head, (values[:, -states:] - mean) @ basis], axis=1).astype(np.float32)
+
+
+def _content_view(values: np.ndarray, targets: np.ndarray, usable: np.ndarray, states: int,
+                  ) -> tuple[np.ndarray | None, np.ndarray | None, float]:
+    """(states' mean, principal axes, ridge) of the linear part: all ``states`` encoder columns
+    (mean and axes None) or their leading :data:`CONTENT_DIMS` principal components, with one of
+    :data:`CONTENT_RIDGES`, whichever blocked cross-validation (:func:`_blocked_errors`) predicts the
+    opening best from. The axes come from the training clip's own states (no targets involved)."""
+    rows = np.flatnonzero(usable)
+    best = _blocked_errors(values, targets, usable, CONTENT_OFFSETS, CONTENT_RIDGES, CONTENT_FOLDS)
+    choice: tuple[np.ndarray | None, np.ndarray | None, float] = (None, None, CONTENT_RIDGES[int(np.argmin(best))])
+    best_error = float(best.min())
+    if len(rows) < 2 * CONTENT_FOLDS:
+        return choice
+    mean = values[rows, -states:].astype(np.float64).mean(axis=0)
+    _, _, axes = np.linalg.svd(values[rows, -states:] - mean, full_matrices=False)
+    for dims in CONTENT_DIMS:
+        if dims >= min(states, len(rows)):
+            break
+        basis = axes[:dims].T.astype(np.float32)
+        errors = _blocked_errors(_project_states(values, mean.astype(np.float32), basis), targets, usable,
+                                 CONTENT_OFFSETS, CONTENT_RIDGES, CONTENT_FOLDS)
+        if float(errors.min()) < best_error:
+            best_error = float(errors.min())
+            choice = (mean.astype(np.float32), basis, CONTENT_RIDGES[int(np.argmin(errors))])
+    return choice
 
 
 def _folds(rows: np.ndarray, folds: int) -> list[np.ndarray]:
@@ -380,23 +435,36 @@ def _folds(rows: np.ndarray, folds: int) -> list[np.ndarray]:
 def _blocked_ridge(values: np.ndarray, targets: np.ndarray, usable: np.ndarray, offsets: tuple[int, ...],
                    ridges: tuple[float, ...], folds: int) -> float:
     """The ridge of ``ridges`` whose linear map predicts the opening best on held-out runs of frames."""
+    return float(ridges[int(np.argmin(_blocked_errors(values, targets, usable, offsets, ridges, folds)))])
+
+
+def _blocked_errors(values: np.ndarray, targets: np.ndarray, usable: np.ndarray, offsets: tuple[int, ...],
+                    ridges: tuple[float, ...], folds: int) -> np.ndarray:
+    """(len(ridges),) squared error of the opening on held-out runs of frames (:func:`_folds`) of
+    the linear map with each of ``ridges``; the middle ridge alone scores 0 when the frames are too few."""
     x = with_context(values, offsets=offsets).astype(np.float64)
     rows = np.flatnonzero(usable)
-    if len(rows) < 2 * folds:
-        return ridges[len(ridges) // 2]
     errors = np.zeros(len(ridges))
+    if len(rows) < 2 * folds:
+        errors[:] = 1.0
+        errors[len(ridges) // 2] = 0.0
+        return errors
     for held in _folds(rows, folds):
         fit = np.setdiff1d(rows, held)
         mean, std = x[fit].mean(axis=0), x[fit].std(axis=0) + 1e-3
         xs, xh = (x[fit] - mean) / std, (x[held] - mean) / std
         y_mean = targets[fit, 0].mean()
-        # the dual form: a frame has hundreds of inputs and a fold a few hundred frames
-        eig, vectors = np.linalg.eigh(xs @ xs.T)
-        projected = vectors.T @ (targets[fit, 0] - y_mean)
-        cross = xh @ xs.T @ vectors
+        if xs.shape[1] < len(fit):  # fewer inputs than frames (the states' leading axes): the inputs' form
+            eig, vectors = np.linalg.eigh(xs.T @ xs)
+            projected = vectors.T @ (xs.T @ (targets[fit, 0] - y_mean))
+            cross = xh @ vectors
+        else:  # the dual form: with all states a frame has ~2000 inputs and a fold a few hundred frames
+            eig, vectors = np.linalg.eigh(xs @ xs.T)
+            projected = vectors.T @ (targets[fit, 0] - y_mean)
+            cross = xh @ xs.T @ vectors
         for j, ridge in enumerate(ridges):
             errors[j] += float(((cross @ (projected / (eig + ridge)) + y_mean - targets[held, 0]) ** 2).sum())
-    return float(ridges[int(np.argmin(errors))])
+    return errors
 
 
 def _held_out(values: np.ndarray, targets: np.ndarray, usable: np.ndarray, offsets: tuple[int, ...],
