@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from digihuman.media.probe import probe
-from digihuman.render.output import (PreviewCollector, RenderWriter, VideoSpec, VideoWriter, to_yuv,
-                                     watermark, watermark_yuv, write_cover)
+from digihuman.render.output import (PreviewCollector, RenderWriter, Soundtrack, VideoSpec, VideoWriter,
+                                     to_yuv, watermark, watermark_yuv, write_cover)
 from tests.mediagen import make_wav
 
 
@@ -84,6 +84,38 @@ def test_render_writer_encodes_both_copies_in_threads(tmp_path: Path) -> None:
     differs = np.argwhere(np.abs(clean - marked).max(axis=2) > 24)
     assert differs.size > 0 and differs[:, 0].min() > 120 * 0.6 and differs[:, 1].min() > 160 * 0.4
     assert writer.preview.is_file()
+
+
+def decoded_sound(path: Path) -> np.ndarray:
+    with av.open(str(path)) as c:
+        return np.concatenate([f.to_ndarray()[0] for f in c.decode(audio=0)])
+
+
+def test_both_copies_carry_the_same_sound_encoded_once(tmp_path: Path) -> None:
+    wav = make_wav(tmp_path / "a.wav", seconds=3.0)
+    with RenderWriter(tmp_path, VideoSpec(160, 120, 25), wav, "digihuman") as writer:
+        for img in frames(50):
+            writer.write(img)
+    alone = tmp_path / "alone.mp4"
+    with VideoWriter(alone, VideoSpec(160, 120, 25), audio=wav) as single:
+        for img in frames(50):
+            single.write(img)
+    clean, marked, own = (decoded_sound(p) for p in (writer.video, writer.watermarked, alone))
+    assert np.array_equal(clean, marked) and np.array_equal(clean, own)
+    assert abs(stream_seconds(writer.watermarked)["audio"] - 2.0) < 0.03  # cut to the video
+
+
+def test_a_soundtrack_hands_every_reader_every_packet_at_its_own_pace(tmp_path: Path) -> None:
+    sound = Soundtrack(make_wav(tmp_path / "a.wav", seconds=2.0))
+    fast, slow = sound.reader(), sound.reader()
+    got: dict[int, list] = {fast: [], slow: []}
+    for k in range(1, 9):
+        got[fast] += [(bytes(p), p.pts) for p in sound.packets(fast, k * 0.25, final=k == 8)]
+        if k % 4 == 0:  # the slow one asks only twice, then the buffer is empty again
+            got[slow] += [(bytes(p), p.pts) for p in sound.packets(slow, k * 0.25, final=k == 8)]
+    assert got[fast] == got[slow] and len(got[fast]) > 90  # 2 s of 1024-sample AAC frames at 48 kHz
+    assert [pts for _, pts in got[fast]] == sorted(pts for _, pts in got[fast])
+    assert not sound._packets  # nothing kept once both took it
 
 
 def test_render_writer_abandons_on_error(tmp_path: Path) -> None:
