@@ -22,6 +22,12 @@ from tests.text.chat_fakes import ScriptedModel
 THREADS = 1
 
 
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the bundled Gemma is joined from its parts once for the module (253 MB; its own test joins it anew)."""
+    return tmp_path_factory.mktemp("models")
+
+
 def test_router_sends_each_model_to_its_backend() -> None:
     a, b = ScriptedModel(name="a", answer=lambda s: "from a"), ScriptedModel(name="b", answer=lambda s: "from b")
     router = ChatRouter([a, b])
@@ -69,8 +75,8 @@ def test_gguf_header_gives_size_and_kind(tmp_path: Path) -> None:
         gguf_models.read_header(Path(__file__))
 
 
-def test_install_from_a_file_checks_it_is_complete(tmp_path: Path) -> None:
-    gemma = gguf_models.gemma_path(tmp_path / "cache")
+def test_install_from_a_file_checks_it_is_complete(tmp_path: Path, models_dir: Path) -> None:
+    gemma = gguf_models.gemma_path(models_dir)
     cut = tmp_path / "cut.gguf"
     with open(gemma, "rb") as src, open(cut, "wb") as dst:
         dst.write(src.read(10_000_000))
@@ -84,9 +90,9 @@ def test_install_from_a_file_checks_it_is_complete(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not gguf_models.gemma_installed(), reason="the bundled Gemma is not installed")
-def test_bundled_gemma_runs_through_llama_server(tmp_path: Path) -> None:
+def test_bundled_gemma_runs_through_llama_server(tmp_path: Path, models_dir: Path) -> None:
     """The real runtime: start llama-server on the bundled Gemma, complete, stream, stop."""
-    chat = LlamaCppChat([LocalModel("gemma3-270m", lambda: gguf_models.gemma_path(tmp_path))],
+    chat = LlamaCppChat([LocalModel("gemma3-270m", lambda: gguf_models.gemma_path(models_dir))],
                         ServerOptions(threads=THREADS, log_dir=tmp_path / "logs", context=1024))
     try:
         assert chat.continues_text("gemma3-270m")  # no chat template in the GGUF: a base model
@@ -106,7 +112,7 @@ def test_bundled_gemma_runs_through_llama_server(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not gguf_models.gemma_installed(), reason="the bundled Gemma is not installed")
-def test_the_server_ends_with_its_parent_even_on_kill_9(tmp_path: Path) -> None:
+def test_the_server_ends_with_its_parent_even_on_kill_9(models_dir: Path) -> None:
     import signal
     import subprocess
     import sys
@@ -116,7 +122,7 @@ import sys, threading
 from pathlib import Path
 from digihuman.text import gguf_models
 from digihuman.text.llamacpp import LlamaCppChat, LocalModel, ServerOptions
-chat = LlamaCppChat([LocalModel("g", lambda: gguf_models.gemma_path(Path({str(tmp_path)!r})), base=True)],
+chat = LlamaCppChat([LocalModel("g", lambda: gguf_models.gemma_path(Path({str(models_dir)!r})), base=True)],
                     ServerOptions(threads={THREADS}))
 # started from a short-lived thread, as a request thread would
 threading.Thread(target=lambda: chat._servers["g"].url()).start()
@@ -151,10 +157,10 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not gguf_models.gemma_installed(), reason="the bundled Gemma is not installed")
-def test_the_local_server_answers_only_with_its_key(tmp_path: Path) -> None:
+def test_the_local_server_answers_only_with_its_key(models_dir: Path) -> None:
     import httpx
 
-    chat = LlamaCppChat([LocalModel("g", lambda: gguf_models.gemma_path(tmp_path), base=True)],
+    chat = LlamaCppChat([LocalModel("g", lambda: gguf_models.gemma_path(models_dir), base=True)],
                         ServerOptions(threads=THREADS))
     try:
         assert chat.complete_prompt(PromptRequest("g", "Hello", max_tokens=2, temperature=0.0)).completion_tokens
