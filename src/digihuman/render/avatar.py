@@ -18,9 +18,11 @@ once to cut the mouths and copy the background window. Neither pass holds more t
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +32,9 @@ from digihuman.render.base import AvatarInfo
 from digihuman.render.mapping import (BANDS, DESCRIPTORS, MouthMapping, feature_width, fit_kernel_mapping,
                                      prior_mapping, speech_features)
 from digihuman.render.select import colour_outliers
+
+if TYPE_CHECKING:
+    from digihuman.speech.align.timeline import Timeline
 
 MODEL_VERSION = 1
 MANIFEST = "manifest.json"
@@ -142,6 +147,7 @@ def train_avatar(video: Path, model_dir: Path, progress: Progress = no_progress,
             f"needed, 30-300 s of speaking recommended): send a longer video of the person talking.")
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
+    heard = hear_beside(video, recognizer)
     track = track_video(video, progress=scaled(progress, 0, 65))
     n = len(track)
     descriptors = _descriptors(track)
@@ -151,7 +157,7 @@ def train_avatar(video: Path, model_dir: Path, progress: Progress = no_progress,
     ppu = float(np.clip(round(float(np.median(track.scale))), 48, options.max_crop_px_per_unit))
 
     progress(66, "learning the voice-to-mouth mapping")
-    mapping, warnings, pauses = _learn_mapping(video, track, descriptors, usable, recognizer)
+    mapping, warnings, pauses = _learn_mapping(track, descriptors, usable, heard.result())
     rest = rest_frame(descriptors, usable, motion, track.angles, pauses)
     cover_at = start + int(np.argmin(np.abs(np.arange(start, start + frames) - rest)))  # nearest calm frame
     offsets, lip_lab = _cut_library(video, track, ppu, start, frames, cover_at, model_dir, options,
@@ -293,37 +299,71 @@ def _standardisation(descriptors: np.ndarray, usable: np.ndarray) -> tuple[np.nd
     return d.mean(axis=0).astype(np.float32), (d.std(axis=0) + 1e-4).astype(np.float32)
 
 
-def _learn_mapping(video: Path, track, descriptors: np.ndarray, usable: np.ndarray,  # noqa: ANN001
-                   recognizer: object | None = None,
-                   ) -> tuple[MouthMapping, tuple[str, ...], np.ndarray | None]:
-    """Fit the speech → descriptor regression on the video's own soundtrack; also returns the frames
-    in the soundtrack's pauses (:func:`pause_frames`; None without speech)."""
-    from digihuman.speech.align import mouth_track
+@dataclass(frozen=True)
+class HeardSpeech:
+    """What a training video's soundtrack says: its samples, timeline and (where the encoder is
+    installed) speech-content states; ``timeline`` None when the video has no speech soundtrack."""
+
+    samples: np.ndarray
+    timeline: Timeline | None
+    states: np.ndarray | None
+
+
+def hear_beside(video: Path, recognizer: object | None = None) -> Future[HeardSpeech]:
+    """:func:`hear` of ``video``, from now on in a background thread.
+
+    Tracking the face keeps about one core busy and recognising the soundtrack two threads, and
+    neither needs the other: together they take the time of the longer, not of both.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="avatar soundtrack")
+    try:
+        return pool.submit(hear, video, recognizer)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with its one job
+
+
+def hear(video: Path, recognizer: object | None = None) -> HeardSpeech:
+    """Decode ``video``'s soundtrack once; its timeline and content states for the mouth mapping."""
+    from digihuman.render import content
     from digihuman.speech.align.features import RATE
     from digihuman.speech.align.timeline import default_builder
     from digihuman.speech.utterance import Speech
 
-    z_mean, z_std = _standardisation(descriptors, usable)
     try:
-        speech = Speech.from_file(Path(video))  # decoded once: the timeline and the features share it
+        speech = Speech.from_file(Path(video))
         timeline = default_builder().for_speech(speech, recognizer)  # type: ignore[arg-type]
     except MediaRejected:
-        timeline = None
-    if timeline is None or timeline.method == "silence":
+        return HeardSpeech(np.zeros(0, np.float32), None, None)
+    if timeline.method == "silence":
+        return HeardSpeech(speech.at(RATE), None, None)
+    # what is said, read by whisper's encoder, where it is installed (a server without it keeps the
+    # mapping from the sound alone, and renders of this avatar then do not need it either)
+    states = content.content_states(speech.at(RATE)) if content.available() else None
+    return HeardSpeech(speech.at(RATE), timeline, states)
+
+
+def _learn_mapping(track, descriptors: np.ndarray, usable: np.ndarray,  # noqa: ANN001
+                   sound: HeardSpeech) -> tuple[MouthMapping, tuple[str, ...], np.ndarray | None]:
+    """Fit the speech → descriptor regression on the video's own soundtrack; also returns the frames
+    in the soundtrack's pauses (:func:`pause_frames`; None without speech)."""
+    from digihuman.render import content
+    from digihuman.speech.align import mouth_track
+
+    z_mean, z_std = _standardisation(descriptors, usable)
+    if sound.timeline is None:
         why = ("the video has no speech soundtrack: a generic mouth mapping is used instead of the "
                "person's own")
         return prior_mapping(10), (why,), None
-    from digihuman.render import content
-
-    mouth = mouth_track(timeline, track.fps)
-    # what is said, read by whisper's encoder, where it is installed (a server without it keeps the
-    # mapping from the sound alone, and renders of this avatar then do not need it either)
-    encoder = content.ENCODER if content.available() else ""
-    features = speech_features(speech.at(RATE), mouth, times=track.times, bands=BANDS, content=encoder)
+    mouth = mouth_track(sound.timeline, track.fps)
+    encoder = content.ENCODER if sound.states is not None else ""
+    features = speech_features(sound.samples, mouth, times=track.times, bands=BANDS, content=encoder,
+                               states=sound.states)
     targets = (descriptors - z_mean) / z_std
     mapping = fit_kernel_mapping(features, targets, usable, bands=BANDS, content=encoder,
                                  content_columns=features.values.shape[1] - feature_width(BANDS))
-    return mapping, (), pause_frames(timeline, track.times, track.fps)
+    return mapping, (), pause_frames(sound.timeline, track.times, track.fps)
 
 
 def _cut_library(video: Path, track, ppu: float, start: int, frames: int, cover_at: int,  # noqa: ANN001
