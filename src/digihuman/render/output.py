@@ -378,7 +378,8 @@ class PreviewCollector:
             stream = container.add_stream("libwebp_anim", rate=PREVIEW_FPS)
             stream.height, stream.width = self.frames[0].shape[:2]
             stream.pix_fmt = "yuva420p"
-            stream.options = {"quality": "70"}
+            # effort 2 of 6: 0.27 instead of 0.42 CPU-s for a 320² preview, 8 % larger (~135 kB)
+            stream.options = {"quality": "70", "compression_level": "2"}
             for rgb in self.frames:
                 for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
                     container.mux(packet)
