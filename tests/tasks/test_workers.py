@@ -110,8 +110,10 @@ def final(services: Services, task_id: str) -> bool:
 
 def test_two_worker_processes_share_the_load(settings: Settings, workers: Workers) -> None:
     services = Services(settings)
-    workers.start(DIGIHUMAN_FAKE_DELAY_S="0.6")
-    workers.start(DIGIHUMAN_FAKE_DELAY_S="0.6")
+    # 0.3 s per job step (two steps a task): long enough that neither process drains the queue alone
+    workers.start(DIGIHUMAN_FAKE_DELAY_S="0.3")
+    workers.start(DIGIHUMAN_FAKE_DELAY_S="0.3")
+    wait_for(lambda: workers.logs().count('"worker started"') == 2, "both workers to start", workers)
     tasks = [speak_task(services, f"sentence {i}") for i in range(8)]
     wait_for(lambda: all(final(services, t.id) for t in tasks), "all tasks to finish", workers, 60)
     done = [services.tasks.get(t.id) for t in tasks]
@@ -122,7 +124,8 @@ def test_two_worker_processes_share_the_load(settings: Settings, workers: Worker
 
 def test_worker_killed_mid_task_is_retried(settings: Settings, workers: Workers) -> None:
     services = Services(settings)
-    workers.start(DIGIHUMAN_FAKE_DELAY_S="3")
+    # 1.5 s per job step (two steps a task): the kill lands within the first one, and the retry is not long
+    workers.start(DIGIHUMAN_FAKE_DELAY_S="1.5")
     task = speak_task(services)
     wait_for(lambda: services.tasks.get(task.id).status is TaskStatus.RUNNING, "the task to start", workers)
     pid = int(services.tasks.get(task.id).worker.rsplit(":", 1)[1])
