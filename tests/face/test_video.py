@@ -162,3 +162,26 @@ def test_truncated_video_keeps_the_frames_before_the_damage(tmp_path):
     frames = list(read_frames(cut))
     assert 0 < len(frames) < 20
     assert [f.index for f in frames] == list(range(len(frames)))
+
+
+class _ManyFaces(FaceMesh):
+    """Tracking with the many-face graph throughout (the detector runs on every frame)."""
+
+    def faces(self, rgb):
+        return self._process(rgb, self.max_faces)
+
+
+@pytest.mark.media
+def test_a_lone_face_is_tracked_by_the_one_face_graph_with_the_same_landmarks():
+    from digihuman.face import read_frames
+
+    frames = [f.rgb for f in read_frames(shared("video/v01_*"), max_frames=12)]
+    frames[6] = np.zeros_like(frames[6])  # the face is lost, then found again
+    narrow, wide = FaceMesh(static=False), _ManyFaces(static=False)
+    graphs = []
+    with narrow, wide:
+        for rgb in frames:
+            a, b = narrow.detect(rgb), wide.detect(rgb)
+            graphs.append(narrow._faces)
+            assert (a is None) == (b is None) and (a is None or np.array_equal(a, b))
+    assert graphs == [1] * 6 + [3] + [1] * 5
