@@ -24,7 +24,13 @@ from digihuman.speech.asr.scoring import (
     normalize_english,
     number_words,
 )
-from digihuman.speech.asr.whisper import WhisperRecognizer, _timed_words, normalize_language, split_characters
+from digihuman.speech.asr.whisper import (
+    WhisperOptions,
+    WhisperRecognizer,
+    _timed_words,
+    normalize_language,
+    split_characters,
+)
 from digihuman.speech.asr.whisper_models import base_dir
 from digihuman.timeline import Word
 from digihuman.speech.tts.base import AudioChunk
@@ -123,6 +129,20 @@ def test_second_mandarin_clip_with_a_hint_has_no_echo(recognizer: WhisperRecogni
     # whisper re-reads the sentence into the last 0.4 s unless the echo is dropped
     assert t.text.count("希望") + t.text.count("以后") <= 2, t.text
     _assert_timed(t)
+
+
+@pytest.mark.media
+@pytest.mark.slow
+def test_default_beam_hears_what_five_beams_hear(
+    recognizer: WhisperRecognizer, english: Transcript, chinese: Transcript
+) -> None:
+    # The default searches fewer beams to spend less CPU; it must not change the words.
+    assert WhisperOptions().beam_size < 5
+    five = WhisperRecognizer(recognizer.cache_dir, options=WhisperOptions(beam_size=5))
+    for clip, heard in ((EN_CLIP, english), (ZH_CLIP, chinese)):
+        wide = five.transcribe(clip, heard.language)
+        assert wide.text == heard.text
+        assert [w.text for w in wide.words] == [w.text for w in heard.words]
 
 
 @pytest.mark.media
