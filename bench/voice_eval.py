@@ -21,7 +21,10 @@ the held-out speech:
                  encoder states, see speech/voices/parallel.py), correction smoothed over 5 frames
     par-s15      the same over 15 frames
     par-quiet    parallel frames, the stock voice's loudness contour kept
-    before       fast training's conversion before intonation and speaking rate (parallel frames, gv 1)
+    before       fast training's conversion before intonation, speaking rate and fine envelope (parallel
+                 frames, gv 1)
+    detail-13    + mel-cepstral coefficients 13.. from the reference's own 2 closest paired frames, unsmoothed
+    sharpen      + mel-cepstral post-filter (coefficients 2.. x 1.15, energy kept)
     intonation   + the speaker's phrase intonation (declination, swings, wobble; speech/voices/intonation.py)
     tempo        + the speaker's speaking rate (stock speech said at the rate the pairs measured)
     own-0.5      + each frame half replaced by the speaker's own frames paired with its nearest sounds
@@ -35,6 +38,19 @@ the held-out speech:
   within the spread between speakers; tempo -0.009..-0.011 on English at ~10 s and Mandarin CER
   0.09 -> 0.15; own-0.5 also cost words (lv03 38 s WER 0.08 -> 0.12, a09 CER 0.10 -> 0.15). So fast
   training kept before's conversion, with the correction averaged over 9 frames from 30 s as well.
+  Measured 2026-12-03 at 12 s (a05, lv03, a03, a09, a06; 10 sentences), each against before: detail-13
+  +0.003 / +0.002 / +0.012 / +0.025..+0.029 / -0.007 similarity, WER 0.035 / 0.018 / 0.080 -> 0.035 /
+  0.035 / 0.035, CER a09 0.097 -> 0.097 or 0.132 (two runs), a06 0.104 -> 0.111, conversion time the same:
+  fast training takes it in English only. sharpen +0.001..+0.006 for 7 % more conversion time: left off.
+  Coefficients from 8 on gained more (a09 +0.058) but cost words (a09 CER 0.097 -> 0.181, a05 WER +0.018).
+  What separates clone and person is not the average spectrum: matching the clone's long-term spectrum
+  (voiced frames, cepstrum liftered to 8 or 20), F0 level and range or aperiodicity to the person's
+  held-out speech itself moved similarity by < 0.012 (a05, a03, a09); fitted on the reference instead,
+  the spectrum correction cost a05 0.012. On the reference re-synthesised by WORLD (a05 / a03 / a09:
+  0.937 / 0.790 / 0.908), keeping only coefficients 0-12 gave 0.769 / 0.766 / 0.842, smoothing the
+  envelope over 25 frames 0.688 / 0.717 / 0.803, a flat F0 0.860 / 0.727 / 0.872, a smoothed F0 (21 frames)
+  0.914 / 0.768 / 0.884, mean aperiodicity 0.936 / 0.788 / 0.916: the per-frame fine envelope and its
+  movement carry the speaker.
   Stock speech is made without sampling noise (temperature 0), so rows differ by their method alone;
   tempo rows have the stock voice say the sentences again at the speaker's rate.
   Measured 2026-12-02 and dropped from the rows: mcep-s9 (correction smoothed over 9 frames), k8-s9
@@ -135,9 +151,9 @@ SPEAKERS = (
     Speaker("r02", "voice_ref/r02_zh_f5tts_basic_ref_zh.wav", "zh", 0.0),
     Speaker("r03", "voice_ref/r03_zh_f_cosyvoice_zero_shot_prompt.wav", "zh", 0.0),
 )
-METHODS = ("f0", "mcep", "par-s5", "par-s15", "par-quiet", "before", "intonation", "tempo", "own-0.5", "gv-1.5",
-           "all", "fast", "full")
-DEFAULT_METHODS = ("before", "intonation", "tempo", "own-0.5", "gv-1.5", "all", "fast", "full")
+METHODS = ("f0", "mcep", "par-s5", "par-s15", "par-quiet", "before", "detail-13", "sharpen", "intonation", "tempo",
+           "own-0.5", "gv-1.5", "all", "fast", "full")
+DEFAULT_METHODS = ("before", "detail-13", "sharpen", "intonation", "tempo", "own-0.5", "gv-1.5", "all", "fast", "full")
 
 
 def main() -> None:
@@ -229,8 +245,9 @@ def _evaluate(speaker: Speaker, seconds: float, done: float, cloner: WorldVoiceC
                             "par-s15": (plain, replace(par, parallel_smooth=15), fast.parallel),
                             "par-quiet": (plain, replace(par, loudness=0.0), fast.parallel)})
         if fast.parallel is not None:
-            before = replace(fast.conversion, intonation=0.0, tempo=False, own=0.0, gv=1.0)
-            variants = {"before": before, "intonation": replace(before, intonation=1.0),
+            before = replace(fast.conversion, intonation=0.0, tempo=False, own=0.0, gv=1.0, detail=0, sharpen=0.0)
+            variants = {"before": before, "detail-13": replace(before, detail=13),
+                        "sharpen": replace(before, sharpen=0.15), "intonation": replace(before, intonation=1.0),
                         "tempo": replace(before, tempo=True), "own-0.5": replace(before, own=0.5),
                         "gv-1.5": replace(before, gv=1.5),
                         "all": replace(before, intonation=1.0, tempo=True, gv=1.5)}

@@ -18,9 +18,10 @@ from digihuman.speech.asr.base import Segment, Transcript
 from digihuman.speech.tts.base import AudioChunk, SpeechOptions
 from digihuman.speech.voices.base import VoiceTrainOptions
 from digihuman.speech.voices.conversion import Conversion, Pitch, SpeakerStats, TargetFrames, convert
-from digihuman.speech.voices.features import ORDER, RATE, Frames
+from digihuman.speech.voices.features import ORDER, RATE, Frames, with_context
 from digihuman.speech.voices.intonation import Intonation, phrases, restyle
-from digihuman.speech.voices.parallel import K, ParallelFrames, ParallelIndex, build
+from digihuman.speech.voices.parallel import (CONTEXT, DETAIL_K, KNN_DIMS, K, ParallelFrames, ParallelIndex,
+                                              build)
 
 FRAME_S = 0.005
 
@@ -124,6 +125,49 @@ def test_own_frames_replace_the_stock_envelope_but_not_its_loudness() -> None:
     half = index.correction(source, own=0.5)
     assert np.allclose(half, (own + difference) / 2)
 
+
+
+def test_fine_envelope_comes_from_the_closest_reference_frames_and_the_rest_is_the_difference() -> None:
+    rng = np.random.default_rng(7)
+    sounds = 3.0 * rng.standard_normal((2, ORDER + 1))
+    keys = np.repeat(sounds, K, axis=0) + 0.3 * rng.standard_normal((2 * K, ORDER + 1))
+    delta = rng.standard_normal((len(keys), ORDER + 1))
+    index = ParallelIndex(ParallelFrames(keys, np.ones(len(keys), bool), delta))
+    source = frames_of(np.repeat(sounds, 10, axis=0))
+    difference, close = index.corrections(source, detail=True)
+    assert np.array_equal(difference, index.correction(source))
+    reference = keys + delta
+    # each frame's fine envelope: the mean reference frame of its DETAIL_K closest keys (with context)
+    query = with_context(source.mcep[:, 1:KNN_DIMS], CONTEXT)
+    candidates = with_context(keys[:, 1:KNN_DIMS], CONTEXT)
+    for frame in (2, 15):
+        closest = np.argsort(np.sum((candidates - query[frame]) ** 2, axis=1))[:DETAIL_K]
+        assert np.allclose(close[frame], reference[closest].mean(axis=0))
+    stats = SpeakerStats(source.mcep.mean(axis=0), Pitch(float(np.log(120.0)), 0.1))
+    target = TargetFrames(frames_of(rng.standard_normal((300, ORDER + 1))))
+    plain = convert(source, stats, target, Conversion(parallel_smooth=3, loudness=0.0), index)
+    fine = convert(source, stats, target, Conversion(parallel_smooth=3, loudness=0.0, detail=13), index)
+    assert np.array_equal(fine.mcep[:, :13], plain.mcep[:, :13])
+    assert np.allclose(fine.mcep[:, 13:], close[:, 13:])
+
+
+def test_sharpening_deepens_formant_valleys_and_keeps_each_frames_energy() -> None:
+    from digihuman.speech.voices.features import _mcep_to_log_sp
+
+    rng = np.random.default_rng(8)
+    mcep = 0.3 * rng.standard_normal((50, ORDER + 1)) / (1 + np.arange(ORDER + 1))
+    source = frames_of(mcep)
+    stats = SpeakerStats(mcep.mean(axis=0), Pitch(float(np.log(120.0)), 0.1))
+    target = TargetFrames(frames_of(mcep))
+    plain = convert(source, stats, target, Conversion(knn_weight=0.0))
+    sharp = convert(source, stats, target, Conversion(knn_weight=0.0, sharpen=0.3))
+    log_sp = _mcep_to_log_sp()
+    energy = [np.log(np.exp(m @ log_sp.T).sum(axis=1)) for m in (plain.mcep, sharp.mcep)]
+    assert np.allclose(energy[0], energy[1])
+    assert np.allclose(sharp.mcep[:, 2:], 1.3 * plain.mcep[:, 2:])
+    assert np.array_equal(sharp.mcep[:, 1], plain.mcep[:, 1])
+    # peaks stand out more: a wider spread of each frame's log spectrum
+    assert np.all((sharp.mcep @ log_sp.T).std(axis=1) > (plain.mcep @ log_sp.T).std(axis=1))
 
 def tone(seconds: float, rate: float = 4.0) -> np.ndarray:
     """Voiced syllables at ``rate`` a second, silent between them, as a stand-in for speech."""

@@ -115,11 +115,12 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SpeechCatal
 
 def test_fast_training_pairs_the_stock_voice_with_the_samples_and_older_models_still_speak(
         trained: tuple[Path, SpeechCatalogue], tmp_path: Path) -> None:
-    from digihuman.speech.voices.world import WorldVoiceCloner
+    from digihuman.speech.voices.world import DETAIL, WorldVoiceCloner
 
     model_dir, catalogue = trained
     meta = json.loads((model_dir / "voice.json").read_text())
     assert meta["conversion"]["parallel_smooth"] > 0 and meta["conversion"]["loudness"] > 0
+    assert meta["conversion"]["detail"] == DETAIL["en"] > 0  # English takes the speaker's fine envelope
     assert "slope" in meta["intonation"] and ParallelFrames.load(model_dir / "parallel.npz").speed != 1.0
     pairs = ParallelFrames.load(model_dir / "parallel.npz")
     assert len(pairs) > 500  # most of ~8 s of speech was paired
@@ -133,7 +134,7 @@ def test_fast_training_pairs_the_stock_voice_with_the_samples_and_older_models_s
     old = tmp_path / "old"
     old.mkdir()
     (old / "frames.npz").write_bytes((model_dir / "frames.npz").read_bytes())
-    for key in ("parallel_smooth", "loudness", "own", "intonation", "tempo"):
+    for key in ("parallel_smooth", "loudness", "own", "intonation", "tempo", "detail", "sharpen"):
         del meta["conversion"][key]
     del meta["intonation"]
     (old / "voice.json").write_text(json.dumps(meta))

@@ -12,7 +12,10 @@ the words and their rhythm stay the stock voice's. What changes:
   are matched to voiced ones only and unvoiced to unvoiced;
 - spread: averaging frames flattens formant peaks (muffled, buzzy), so each coefficient's
   spread over the utterance is scaled back up towards the target's own (a global-variance
-  post-filter, weight ``gv``).
+  post-filter, weight ``gv``);
+- fine envelope: with parallel frames, coefficients from ``detail`` on are the reference's own
+  closest paired frames, unsmoothed: the envelope's fine detail tells the speaker apart more than
+  its average does (see world.DETAIL).
 
 Replacing frames by the target's own gives the target's timbre far more than any global
 mapping (measured in bench/voice_eval.py), but with little reference speech the nearest
@@ -26,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from digihuman.speech.voices.features import Frames, warp, with_context
+from digihuman.speech.voices.features import Frames, _mcep_to_log_sp, warp, with_context
 from digihuman.speech.voices.intonation import Intonation, restyle
 
 if TYPE_CHECKING:
@@ -57,6 +60,13 @@ class Conversion:
     # With parallel frames: how far each frame is replaced by the mean of the reference's own frames paired
     # with its nearest rendition frames (0: only their difference from the stock voice is added).
     own: float = 0.0
+    # With parallel frames: mel-cepstral coefficients from this order on (the fine envelope: formant
+    # sharpness and bandwidths, the speaker's detail above the formants) are taken unsmoothed from the
+    # reference's own frames paired with the nearest rendition frames (0: none; see _parallel_envelope).
+    detail: int = 0
+    # Mel-cepstral post-filter: coefficients 2.. scaled by 1 + sharpen (formant peaks raised, valleys
+    # lowered), each frame's energy kept.
+    sharpen: float = 0.0
     # How far the pitch takes the target's phrase style (declination, swings, wobble; see intonation.py)
     # beyond its level and range, where both voices' styles are known (models from before have none).
     intonation: float = 0.0
@@ -138,7 +148,8 @@ def convert(source: Frames, source_stats: SpeakerStats, target: TargetFrames, co
     if conversion.intonation > 0 and target.stats.intonation is not None:
         f0 = restyle(f0, target.stats.intonation, conversion.intonation)
     if parallel is not None and conversion.parallel_smooth > 0 and len(source):
-        return Frames(f0, _parallel_envelope(source, target, conversion, parallel), source.bap)
+        envelope = _parallel_envelope(source, target, conversion, parallel)
+        return Frames(f0, _sharpened(envelope, conversion.sharpen), source.bap)
     envelope = warp(source.mcep, conversion.warp)
     bap = source.bap
     if conversion.knn_weight > 0 and len(source):
@@ -152,7 +163,7 @@ def convert(source: Frames, source_stats: SpeakerStats, target: TargetFrames, co
     if conversion.gv > 0 and len(source):
         envelope = _restore_spread(envelope, source.speech(), target.spread, conversion.gv)
     envelope[:, 0] = source.mcep[:, 0]  # keep the stock voice's loudness contour
-    return Frames(f0, envelope, bap)
+    return Frames(f0, _sharpened(envelope, conversion.sharpen), bap)
 
 
 def _parallel_envelope(source: Frames, target: TargetFrames, conversion: Conversion,
@@ -164,7 +175,7 @@ def _parallel_envelope(source: Frames, target: TargetFrames, conversion: Convers
     similarity in bench/voice_eval.py) but only within ``loudness`` of the utterance's own
     level, so no word is dropped or shouted.
     """
-    correction = parallel.correction(source, conversion.own)
+    correction, close = parallel.corrections(source, conversion.own, detail=conversion.detail > 0)
     speech = source.speech()
     if conversion.loudness > 0 and speech.any():
         level = correction[:, 0] - np.median(correction[speech, 0])  # the overall level stays the stock's
@@ -174,6 +185,8 @@ def _parallel_envelope(source: Frames, target: TargetFrames, conversion: Convers
     envelope = source.mcep + _smoothed(correction, conversion.parallel_smooth)
     if conversion.gv > 0:
         envelope = _restore_spread(envelope, speech, target.spread, conversion.gv)
+    if close is not None:
+        envelope[:, conversion.detail:] = close[:, conversion.detail:]
     return envelope
 
 
@@ -198,6 +211,27 @@ def _restore_spread(envelope: np.ndarray, speech: np.ndarray, spread: np.ndarray
     gain = np.clip(spread[1:] / np.maximum(std, 1e-6), 1.0, 2.0) ** amount
     out[speech, 1:] = mean + (part - mean) * gain
     return out
+
+
+def _sharpened(envelope: np.ndarray, amount: float) -> np.ndarray:
+    """A mel-cepstral post-filter: coefficients 2.. scaled by ``1 + amount``, each frame's energy unchanged.
+
+    c1 (the overall tilt) is left alone; the energy is kept by moving c0, which shifts the whole
+    log spectrum by the same amount at every frequency.
+    """
+    if amount <= 0 or not len(envelope):
+        return envelope
+    log_sp = _mcep_to_log_sp()
+    before = _log_energy(envelope @ log_sp.T)
+    out = envelope.copy()
+    out[:, 2:] *= 1.0 + amount
+    out[:, 0] += (before - _log_energy(out @ log_sp.T)) / log_sp[:, 0].mean()
+    return out
+
+
+def _log_energy(log_power: np.ndarray) -> np.ndarray:
+    top = log_power.max(axis=1, keepdims=True)
+    return top[:, 0] + np.log(np.exp(log_power - top).sum(axis=1))
 
 
 def _smoothed(x: np.ndarray, width: int) -> np.ndarray:

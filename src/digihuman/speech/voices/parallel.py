@@ -28,6 +28,7 @@ from digihuman.speech.voices.features import RATE, Frames, analyse, with_context
 
 KNN_DIMS = 25  # cepstral coefficients 1..24 are matched, as in the cross-speaker kNN
 K = 8  # rendition frames whose differences are averaged per stock frame
+DETAIL_K = 2  # reference frames averaged for the fine envelope (more average its detail away)
 CONTEXT = 2  # frames each side that take part in matching
 UNIT_S = 30.0  # recognised segments are aligned in pieces of at most this (whisper's window)
 # Reference aligned in all. Hearing, saying and analysing the words costs about 0.7 s per second of
@@ -74,6 +75,7 @@ class ParallelIndex:
 
     def __init__(self, frames: ParallelFrames) -> None:
         self.frames = frames
+        self._reference = frames.keys + frames.delta  # the reference's own paired frames
         keys = with_context(frames.keys[:, 1:KNN_DIMS], CONTEXT).astype(np.float32)
         self._pools = []
         for voiced in (True, False):
@@ -87,9 +89,19 @@ class ParallelIndex:
         replacement): their mean envelope minus the stock frame's, with weight ``own``. Matching stays
         within the stock voice, so the replacing frames are the reference saying the same sound.
         """
+        return self.corrections(source, own)[0]
+
+    def corrections(self, source: Frames, own: float = 0.0, detail: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`correction`, and with ``detail`` the mean reference frame of the :data:`DETAIL_K` nearest.
+
+        Both come from one search: the closest of the ``K`` nearest rendition frames are the
+        reference frames that say the stock frame's sound most nearly.
+        """
         query = with_context(source.mcep[:, 1:KNN_DIMS], CONTEXT).astype(np.float32)
         out = np.zeros_like(source.mcep)
         nearest = np.zeros_like(source.mcep) if own > 0 else None
+        close = np.zeros_like(source.mcep) if detail else None
         for is_voiced, pool in zip((True, False), self._pools):
             which = np.flatnonzero(source.voiced == is_voiced)
             if not len(pool[0]):  # no such frames in the rendition: fall back on the other pool
@@ -105,12 +117,16 @@ class ParallelIndex:
                 out[part] = self.frames.delta[rows[best]].mean(axis=1)
                 if nearest is not None:
                     nearest[part] = self.frames.keys[rows[best]].mean(axis=1)
+                if close is not None:
+                    order = np.argsort(np.take_along_axis(distance, best, axis=1), axis=1)[:, :DETAIL_K]
+                    closest = np.take_along_axis(best, order, axis=1)
+                    close[part] = self._reference[rows[closest]].mean(axis=1)
         if nearest is not None:
             # reference frames = keys + delta: the residual between the stock frame and the keys it
             # matched is what separates "the difference" from "the reference's frames"; loudness (c0)
             # stays a difference, bounded by the conversion
             out[:, 1:] += own * (nearest[:, 1:] - source.mcep[:, 1:])
-        return out
+        return out, close
 
 
 def build(units: list[tuple[np.ndarray, str, Frames | None]], speak: Callable[[str], np.ndarray],

@@ -72,6 +72,14 @@ ZH_SMOOTH = 61  # Mandarin: the kNN correction averaged over ~300 ms, about a sy
 # Natural-log amplitude the parallel correction may move a frame's loudness: ±8.7 dB in English; ±6.5 dB
 # in Mandarin, heard worse through loudness changes (a09, 12 s: CER 0.16 at ±8.7 dB over 15 frames).
 LOUDNESS = {"en": 1.0, "zh": 0.75}
+# Mel-cepstral order from which the parallel conversion takes the reference's own closest frames, unsmoothed
+# (Conversion.detail; 0: none). Cutting real speech's envelope after c12 drops its similarity to the
+# same speaker more than anything measured (a05 vocoded 0.937 -> 0.769, a09 0.908 -> 0.842), while matching
+# the clone's mean spectrum, F0 level/range or aperiodicity to held-out speech of the person moved it
+# < 0.01 (bench/voice_eval.py, 12 s, 10 sentences, 2026-12-03). English: +0.002..+0.012 similarity (a05,
+# lv03, a03) with WER 0.035 / 0.018 / 0.080 -> 0.035 / 0.035 / 0.035 and the same conversion time.
+# Mandarin left out: a09 +0.025..+0.029 but CER 0.097 -> 0.132 in one of two runs, a06 -0.007.
+DETAIL = {"en": 13, "zh": 0}
 
 
 def parallel_smoothing(seconds: float, language: str = "en") -> int:
@@ -158,7 +166,7 @@ class WorldVoiceCloner:
             parallel = self._parallel(audio, analysed, texts, language, heard)
             if parallel is not None:
                 conversion = replace(conversion, parallel_smooth=parallel_smoothing(seconds, language),
-                                     loudness=LOUDNESS[language])
+                                     loudness=LOUDNESS[language], detail=DETAIL[language])
         if options.train_mode == "full":
             from digihuman.speech.voices.tuning import tune
 
