@@ -191,3 +191,21 @@ def test_video_avatar_trains_implicitly(clip: Path, speech: Path, tmp_path: Path
     assert result.video.is_file() and reports and max(reports) <= 100.0
     # the temporary model is gone
     assert [p for p in tmp_path.iterdir() if p.name.startswith("avatar-")] == []
+
+
+def test_background_encoded_beside_tracking_is_the_second_pass_clip(clip: Path, tmp_path: Path) -> None:
+    """A video that is all background has its clip encoded from the tracking decode: the very clip
+    the second pass makes, to the byte."""
+    from digihuman.face import track_video
+    from digihuman.face.tracking import video_rate
+    from digihuman.progress import no_progress
+    from digihuman.render.avatar import TrainOptions, _BackgroundBeside, _cut_library
+
+    beside = _BackgroundBeside(tmp_path / "beside.mp4", video_rate(clip)[0], TrainOptions().background_crf)
+    try:
+        track = track_video(clip, on_frame=beside.put)
+    finally:
+        beside.finish()
+    _cut_library(clip, track, 120.0, 0, len(track), 0, tmp_path, TrainOptions(), no_progress)
+    assert beside.frames == len(track) > 60
+    assert (tmp_path / "beside.mp4").read_bytes() == (tmp_path / "background.mp4").read_bytes()

@@ -12,7 +12,7 @@ orientation), so whatever draws on them must read them the same way: :func:`read
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,10 +113,11 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def read_frames(path: Path, *, stride: int = 1, max_frames: int | None = None,
-                yuv: bool = False) -> Iterator[VideoFrame]:
+                yuv: bool | range = False) -> Iterator[VideoFrame]:
     """Every ``stride``-th frame of the first video stream (at most ``max_frames`` of them); with
-    ``yuv``, each also as the decoder made it when that is limited-range YUV 4:2:0 of even size,
-    not rotated (an encoder can take it as it is, with no conversion and no rounding).
+    ``yuv`` (True, or the frame numbers that need it), each also as the decoder made it when that is
+    limited-range YUV 4:2:0 of even size, not rotated (an encoder can take it as it is, with no
+    conversion and no rounding).
 
     A file damaged part-way (a truncated upload) yields the frames before the damage, as probing
     accepts it; one that yields no frame at all raises MediaRejected.
@@ -139,7 +140,8 @@ def read_frames(path: Path, *, stride: int = 1, max_frames: int | None = None,
                     rgb = np.ascontiguousarray(np.rot90(rgb, turns))
                 planes = None
                 even = frame.width % 2 == frame.height % 2 == 0
-                if yuv and not turns and even and frame.format.name == "yuv420p":
+                wanted = yuv if isinstance(yuv, bool) else index in yuv
+                if wanted and not turns and even and frame.format.name == "yuv420p":
                     planes = frame.to_ndarray(format="yuv420p")
                 yield VideoFrame(index, float(frame.time or 0.0), rgb, planes)
                 kept += 1
@@ -212,11 +214,14 @@ def _check_size(size_px: float, what: str) -> None:
 
 def track_video(path: Path, *, stride: int = 1, max_frames: int | None = None,
                 progress: Progress | None = None, smoothing: OneEuroParams | None = OneEuroParams(),
-                mesh: FaceMesh | None = None) -> FaceTrack:
+                mesh: FaceMesh | None = None,
+                on_frame: Callable[[VideoFrame], None] | None = None) -> FaceTrack:
     """The face in every ``stride``-th frame of a video (the first ``max_frames`` of them).
 
     Landmarks are smoothed with ``smoothing`` (None: raw FaceMesh output). Raises MediaRejected when
-    the face is missing in more than half of the frames, or is too small.
+    the face is missing in more than half of the frames, or is too small. ``on_frame`` is handed
+    every tracked frame, with its YUV (see :func:`read_frames`), so that the same decode can feed
+    other work.
     """
     if stride < 1:
         raise ValueError(f"stride must be at least 1, not {stride}")
@@ -237,9 +242,11 @@ def track_video(path: Path, *, stride: int = 1, max_frames: int | None = None,
     # this one: at 1080p decoding costs half as much as the mesh, and PyAV works outside the GIL
     from digihuman.render.clip import read_ahead
 
-    decoded = read_ahead(read_frames(path, stride=stride, max_frames=max_frames))
+    decoded = read_ahead(read_frames(path, stride=stride, max_frames=max_frames, yuv=on_frame is not None))
     try:
         for frame in decoded:
+            if on_frame is not None:
+                on_frame(frame)
             size = frame.rgb.shape[1], frame.rgb.shape[0]
             indices.append(frame.index)
             times.append(frame.time)
@@ -274,6 +281,11 @@ def track_video(path: Path, *, stride: int = 1, max_frames: int | None = None,
     _check_size(float(np.median(sizes)), "video")
     report(100.0, "tracking the face")
     return _assemble(rows, np.array(indices, np.int32), np.array(times), size, fps / stride)
+
+
+def video_rate(path: Path) -> tuple[float, int | None]:
+    """A video's frame rate (as tracks give it) and how many frames it says it has (None: unknown)."""
+    return _video_facts(path, 1, None)
 
 
 def _video_facts(path: Path, stride: int, max_frames: int | None) -> tuple[float, int | None]:

@@ -12,7 +12,9 @@ An avatar model is a folder:
     cover.jpg       a still of the person, mouth at rest
 
 Training reads the video twice: once to track the face (the FaceMesh pass, the cost that matters),
-once to cut the mouths and copy the background window. Neither pass holds more than one frame.
+once to cut the mouths and copy the background window. Neither pass holds more than one frame. A
+video no longer than the background window is all background: its clip is encoded from the first
+pass, beside the tracking, instead of after it.
 """
 
 from __future__ import annotations
@@ -139,6 +141,7 @@ def train_avatar(video: Path, model_dir: Path, progress: Progress = no_progress,
     from timelines made the same way as the ones it will be applied to.
     """
     from digihuman.face import track_video
+    from digihuman.face.tracking import video_rate
 
     duration = _duration(video)
     if duration < options.min_duration_s:
@@ -148,12 +151,23 @@ def train_avatar(video: Path, model_dir: Path, progress: Progress = no_progress,
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     heard = hear_beside(video, recognizer)
-    track = track_video(video, progress=scaled(progress, 0, 65))
+    fps, total = video_rate(video)
+    beside = None
+    if total is not None and total <= round(options.max_background_s * fps):  # all of it is background
+        beside = _BackgroundBeside(model_dir / "background.mp4", fps, options.background_crf)
+    try:
+        track = track_video(video, progress=scaled(progress, 0, 65),
+                            on_frame=beside.put if beside is not None else None)
+    finally:
+        if beside is not None:
+            beside.finish()
     n = len(track)
     descriptors = _descriptors(track)
     usable = _usable(track)
     motion = _motion(track)
     start, frames = calm_window(motion, track.fps, options.max_background_s)
+    # the clip made beside the tracking is the one the cut would make, if the window is all of it
+    encoded = beside is not None and beside.frames == n and (start, frames) == (0, n)
     ppu = float(np.clip(round(float(np.median(track.scale))), 48, options.max_crop_px_per_unit))
 
     progress(66, "learning the voice-to-mouth mapping")
@@ -161,7 +175,7 @@ def train_avatar(video: Path, model_dir: Path, progress: Progress = no_progress,
     rest = rest_frame(descriptors, usable, motion, track.angles, pauses)
     cover_at = start + int(np.argmin(np.abs(np.arange(start, start + frames) - rest)))  # nearest calm frame
     offsets, lip_lab = _cut_library(video, track, ppu, start, frames, cover_at, model_dir, options,
-                                    scaled(progress, 68, 99))
+                                    scaled(progress, 68, 99), background=not encoded)
     usable &= np.diff(offsets) > 0  # a frame the second decode did not return has no mouth
     usable &= ~colour_outliers(lip_lab, usable)  # lips not coloured like the person's own: not shown
     if not (model_dir / "cover.jpg").is_file():
@@ -366,10 +380,48 @@ def _learn_mapping(track, descriptors: np.ndarray, usable: np.ndarray,  # noqa: 
     return mapping, (), pause_frames(sound.timeline, track.times, track.fps)
 
 
+class _BackgroundBeside:
+    """The background clip, encoded (in its own thread) from the frames as the tracking decodes them."""
+
+    def __init__(self, path: Path, fps: float, crf: int) -> None:
+        self.path, self.fps, self.crf = path, fps, crf
+        self.frames = 0
+        self._clip = None
+        self._encoder = None
+
+    def put(self, frame) -> None:  # noqa: ANN001 - VideoFrame
+        from digihuman.render.clip import ClipWriter
+        from digihuman.render.output import EncoderThread, to_yuv
+
+        if self._clip is None:
+            height, width = frame.rgb.shape[:2]
+            self._clip = ClipWriter(self.path, width, height, self.fps, crf=self.crf)
+            self._encoder = EncoderThread(self._clip, "encode background")
+        clip = self._clip
+        self._encoder.put(frame.yuv if frame.yuv is not None
+                          else to_yuv(frame.rgb[: clip.height, : clip.width]))
+        self.frames += 1
+
+    def finish(self) -> None:
+        """Wait for the queued frames and close the clip (on a failure, as far as it got)."""
+        if self._clip is None:
+            return
+        try:
+            self._encoder.finish()
+        except BaseException as e:
+            self._clip.__exit__(type(e), e, e.__traceback__)
+            raise
+        self._clip.__exit__(None, None, None)
+
+
 def _cut_library(video: Path, track, ppu: float, start: int, frames: int, cover_at: int,  # noqa: ANN001
-                 model_dir: Path, options: TrainOptions, progress: Progress) -> tuple[np.ndarray, np.ndarray]:
-    """Second pass over the video: write every frame's canonical mouth crop and the background window.
-    Returns the crops' offsets in mouths.bin and their lips' mean Lab colour (N, 3)."""
+                 model_dir: Path, options: TrainOptions, progress: Progress,
+                 background: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Second pass over the video: write every frame's canonical mouth crop and (with ``background``)
+    the background window. Returns the crops' offsets in mouths.bin and their lips' mean Lab colour
+    (N, 3)."""
+    from contextlib import ExitStack
+
     import cv2
 
     from digihuman.face.landmarks import LIPS_INNER, LIPS_OUTER
@@ -385,15 +437,20 @@ def _cut_library(video: Path, track, ppu: float, start: int, frames: int, cover_
     lip_lab = np.full((len(track), 3), np.nan, np.float32)
     row_of = {int(f): i for i, f in enumerate(track.frame_indices)}
     quality = [cv2.IMWRITE_JPEG_QUALITY, options.jpeg_quality]
-    with open(model_dir / "mouths.bin", "wb") as blob, \
-            ClipWriter(model_dir / "background.mp4", track.width, track.height, track.fps,
-                       crf=options.background_crf) as clip:
+    # the window's frame numbers: only those are also wanted as the decoder's YUV
+    window = range(int(track.frame_indices[start]), int(track.frame_indices[start + frames - 1]) + 1)
+    with ExitStack() as stack:
+        blob = stack.enter_context(open(model_dir / "mouths.bin", "wb"))
         # decoding runs a few frames ahead in its own thread and the background clip is encoded in
         # another, both beside the crops; the clip takes the decoder's own YUV where it can (no
         # conversion to RGB and back: its pictures are the video's, less only the encoder's loss)
-        background = EncoderThread(clip, "encode background")
+        clip = encoder = None
+        if background:
+            clip = stack.enter_context(ClipWriter(model_dir / "background.mp4", track.width, track.height,
+                                                  track.fps, crf=options.background_crf))
+            encoder = EncoderThread(clip, "encode background")
         try:
-            for frame in read_ahead(read_frames(video, yuv=True)):
+            for frame in read_ahead(read_frames(video, yuv=window if background else False)):
                 i = row_of.get(frame.index)
                 if i is None:
                     continue
@@ -407,15 +464,16 @@ def _cut_library(video: Path, track, ppu: float, start: int, frames: int, cover_
                 if track.detected[i]:
                     lm = track.landmarks[i][:, :2].astype(np.float64) @ m[:, :2].T + m[:, 2]
                     lip_lab[i] = lip_colour(crop, lm[list(LIPS_OUTER)], lm[list(LIPS_INNER)])
-                if start <= i < start + frames:
-                    background.put(frame.yuv if frame.yuv is not None
-                                   else to_yuv(frame.rgb[: clip.height, : clip.width]))
+                if encoder is not None and start <= i < start + frames:
+                    encoder.put(frame.yuv if frame.yuv is not None
+                                else to_yuv(frame.rgb[: clip.height, : clip.width]))
                 if i == cover_at:
                     write_cover(frame.rgb, model_dir / "cover.jpg")
                 if i % 30 == 0:
                     progress(100.0 * i / len(track), "cutting the mouth library")
         finally:
-            background.finish()  # every queued frame encoded before the clip closes
+            if encoder is not None:
+                encoder.finish()  # every queued frame encoded before the clip closes
     while len(offsets) < len(track) + 1:  # frames the second decode did not return (truncated file)
         offsets.append(offsets[-1])
     return np.array(offsets, np.int64), lip_lab
