@@ -107,6 +107,16 @@ def test_english_words_from_the_recogniser(recognizer) -> None:
     assert len(mouth_track(tl, 30)) == round(tl.duration * 30)
 
 
+def test_english_alignment_does_not_depend_on_what_was_aligned_before(recognizer) -> None:
+    from digihuman.speech.align.english import EnglishAligner
+
+    samples = load_audio(shared("audio/a05_en_m_musetalk_eng_60s.wav"))[: 30 * RATE]
+    words = recognizer.transcribe(samples, language="en").words
+    aligner = EnglishAligner()
+    first, again = (aligner.align(samples, words)[1] for _ in range(2))
+    assert len(first) > 200 and first == again
+
+
 def test_mandarin_known_text_gives_initials_and_finals() -> None:
     audio = shared("voice_ref/r02_zh_f5tts_basic_ref_zh.wav")
     tl = build_timeline(audio, text=transcript("voice_ref/r02_zh_f5tts_basic_ref_zh.wav"))
