@@ -136,7 +136,7 @@ async function watch(session) {
   pc.addTransceiver("video", { direction: "recvonly" });
   pc.addTransceiver("audio", { direction: "recvonly" });
   const events = pc.createDataChannel("events");
-  events.onmessage = (e) => { try { onEvent(JSON.parse(e.data)); } catch { /* not an event */ } };
+  events.onmessage = (e) => { try { onEvent(session, JSON.parse(e.data)); } catch { /* not an event */ } };
   const stream = new MediaStream();
   const video = $("live-video");
   pc.ontrack = (e) => {
@@ -211,7 +211,7 @@ async function watchSocket(session) {
     };
     ws.onmessage = (e) => {
       if (typeof e.data === "string") {
-        try { onEvent(JSON.parse(e.data)); } catch { /* not an event */ }
+        try { onEvent(session, JSON.parse(e.data)); } catch { /* not an event */ }
         return;
       }
       const data = new Uint8Array(e.data);
@@ -269,7 +269,9 @@ async function end(session, leaving) {
   } catch { /* already ended (idle timeout or server restart) */ }
 }
 
-function onEvent(event) {
+// An event still in flight when its session was stopped must not bring the stopped state back.
+function onEvent(session, event) {
+  if (session !== live) return;
   if (event.type === "speaking") setState("live.state.speaking", { text: event.text || "" });
   else if (event.type === "idle") setState("live.state.idle");
   else if (event.type === "error") logLine(t("live.error", { msg: event.msg || "" }), "error");
