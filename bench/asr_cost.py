@@ -53,7 +53,8 @@ from asr_eval import MEDIA, ROOT, find_clips, recognise, summary  # noqa: E402
 
 from digihuman.speech.asr import whisper as whisper_module  # noqa: E402
 from digihuman.speech.asr.scoring import error_rate  # noqa: E402
-from digihuman.speech.asr.whisper import SAMPLE_RATE, WhisperOptions, WhisperRecognizer, load_audio  # noqa: E402
+from digihuman.speech.asr.whisper import (SAMPLE_RATE, WhisperOptions, WhisperRecognizer,  # noqa: E402
+                                          load_audio)
 
 OUT = ROOT / "bench" / "results" / "asr_cost.json"
 STAGES = ("vad", "features", "encoder", "decoder", "word times", "language", "rest")
@@ -129,7 +130,8 @@ def instrument(meter: Meter) -> None:
     timed_vad = meter.timed("vad", vad.get_speech_timestamps)
     vad.get_speech_timestamps = timed_vad
     fw.get_speech_timestamps = timed_vad
-    fw.WhisperModel.add_word_timestamps = meter.timed("word times", fw.WhisperModel.add_word_timestamps, sticky=True)
+    fw.WhisperModel.add_word_timestamps = meter.timed("word times", fw.WhisperModel.add_word_timestamps,
+                                                      sticky=True)
     WhisperRecognizer._detect = meter.timed("language", WhisperRecognizer._detect, sticky=True)
     original = whisper_module._loaded
 
@@ -212,11 +214,13 @@ def main() -> int:
         clips = [c for c in find_clips() if c.group in ("voice_ref", "librivox", "cards")]
         for n in names:
             results = [recognise(recognizers[n], c, hint=False) for c in clips]
-            en, zh = summary(results, "en", ("voice_ref", "librivox", "cards")), summary(results, "zh", ("voice_ref",))
+            en = summary(results, "en", ("voice_ref", "librivox", "cards"))
+            zh = summary(results, "zh", ("voice_ref",))
             report["variants"][n]["wer_en"] = en["pooled_rate"]
             report["variants"][n]["cer_zh"] = zh["pooled_rate"]
             report["variants"][n]["texts"] = {r.clip: r.text for r in results}
-            print(f"{n:<20} WER en {en['pooled_rate']:.4f} ({en['clips']} clips)  CER zh {zh['pooled_rate']:.4f} "
+            print(f"{n:<20} WER en {en['pooled_rate']:.4f} ({en['clips']} clips)  "
+                  f"CER zh {zh['pooled_rate']:.4f} "
                   f"({zh['clips']} clips)", flush=True)
         base = report["variants"][names[0]]
         for n in names:

@@ -151,9 +151,10 @@ SPEAKERS = (
     Speaker("r02", "voice_ref/r02_zh_f5tts_basic_ref_zh.wav", "zh", 0.0),
     Speaker("r03", "voice_ref/r03_zh_f_cosyvoice_zero_shot_prompt.wav", "zh", 0.0),
 )
-METHODS = ("f0", "mcep", "par-s5", "par-s15", "par-quiet", "before", "detail-13", "sharpen", "intonation", "tempo",
-           "own-0.5", "gv-1.5", "all", "fast", "full")
-DEFAULT_METHODS = ("before", "detail-13", "sharpen", "intonation", "tempo", "own-0.5", "gv-1.5", "all", "fast", "full")
+METHODS = ("f0", "mcep", "par-s5", "par-s15", "par-quiet", "before", "detail-13", "sharpen", "intonation",
+           "tempo", "own-0.5", "gv-1.5", "all", "fast", "full")
+DEFAULT_METHODS = ("before", "detail-13", "sharpen", "intonation", "tempo", "own-0.5", "gv-1.5", "all", "fast",
+                   "full")
 
 
 def main() -> None:
@@ -245,9 +246,11 @@ def _evaluate(speaker: Speaker, seconds: float, done: float, cloner: WorldVoiceC
                             "par-s15": (plain, replace(par, parallel_smooth=15), fast.parallel),
                             "par-quiet": (plain, replace(par, loudness=0.0), fast.parallel)})
         if fast.parallel is not None:
-            before = replace(fast.conversion, intonation=0.0, tempo=False, own=0.0, gv=1.0, detail=0, sharpen=0.0)
+            before = replace(fast.conversion, intonation=0.0, tempo=False, own=0.0, gv=1.0, detail=0,
+                             sharpen=0.0)
             variants = {"before": before, "detail-13": replace(before, detail=13),
-                        "sharpen": replace(before, sharpen=0.15), "intonation": replace(before, intonation=1.0),
+                        "sharpen": replace(before, sharpen=0.15),
+                        "intonation": replace(before, intonation=1.0),
                         "tempo": replace(before, tempo=True), "own-0.5": replace(before, own=0.5),
                         "gv-1.5": replace(before, gv=1.5),
                         "all": replace(before, intonation=1.0, tempo=True, gv=1.5)}

@@ -103,7 +103,8 @@ def _spoken(frames: int, seed: int, noise: float) -> tuple[np.ndarray, np.ndarra
     """As :func:`_speech`, with 192 state columns whose own noise is ``noise`` (the signal's is ~0.45)."""
     rng = np.random.default_rng(seed)
     said = np.convolve(rng.normal(size=frames + 8), np.ones(5) / 5, "same")[:frames]
-    states = np.outer(said, np.random.default_rng(99).normal(size=192)) + noise * rng.normal(size=(frames, 192))
+    direction = np.random.default_rng(99).normal(size=192)
+    states = np.outer(said, direction) + noise * rng.normal(size=(frames, 192))
     y = np.zeros((frames, 5))
     y[2:, 0] = said[:-2] / said.std()
     y[:, 1:] = 0.2 * rng.normal(size=(frames, 4))
@@ -111,7 +112,8 @@ def _spoken(frames: int, seed: int, noise: float) -> tuple[np.ndarray, np.ndarra
     return np.concatenate([sound, states], axis=1).astype(np.float32), y.astype(np.float32)
 
 
-def test_noisy_states_are_read_through_their_leading_axes_which_are_saved(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_noisy_states_are_read_through_their_leading_axes_which_are_saved(
+        tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     from digihuman.render import mapping as module
 
     x, y = _spoken(600, 4, 2.0)

@@ -24,7 +24,8 @@ THREADS = 1
 
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the bundled Gemma is joined from its parts once for the module (253 MB; its own test joins it anew)."""
+    """Where the bundled Gemma is joined from its parts once for the module (253 MB; its own test
+    joins it anew)."""
     return tmp_path_factory.mktemp("models")
 
 

@@ -127,10 +127,10 @@ class FaceMesh:
 
     Tracking a face that is alone in the picture uses a one-face graph: a graph tracking fewer faces
     than it may find runs the face detector on every frame, on the whole picture (a quarter of
-    tracking's CPU, at 512² as at 1080p), and its landmarks are those of the one-face graph to the bit, as the face's
-    region comes from the last frame's landmarks either way. The switch is made at a frame where no
-    face was being tracked, so neither graph has history to lose; when the face is lost, the
-    many-face graph looks again.
+    tracking's CPU, at 512² as at 1080p), and its landmarks are those of the one-face graph to the bit,
+    as the face's region comes from the last frame's landmarks either way. The switch is made at a
+    frame where no face was being tracked, so neither graph has history to lose; when the face is
+    lost, the many-face graph looks again.
     """
 
     def __init__(self, *, static: bool, max_faces: int = 3, min_confidence: float = 0.5) -> None:

@@ -407,7 +407,8 @@ def _content_view(values: np.ndarray, targets: np.ndarray, usable: np.ndarray, s
     opening best from. The axes come from the training clip's own states (no targets involved)."""
     rows = np.flatnonzero(usable)
     best = _blocked_errors(values, targets, usable, CONTENT_OFFSETS, CONTENT_RIDGES, CONTENT_FOLDS)
-    choice: tuple[np.ndarray | None, np.ndarray | None, float] = (None, None, CONTENT_RIDGES[int(np.argmin(best))])
+    choice: tuple[np.ndarray | None, np.ndarray | None, float] = (
+        None, None, CONTENT_RIDGES[int(np.argmin(best))])
     best_error = float(best.min())
     if len(rows) < 2 * CONTENT_FOLDS:
         return choice

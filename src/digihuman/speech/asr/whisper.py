@@ -53,8 +53,8 @@ class WhisperOptions:
     # Beams searched at once (temperature fallbacks keep faster-whisper's best_of 5 samples). The
     # decoder is the largest share of recognition: 60 s of speech on 2 cores, process CPU s
     # (bench/asr_cost.py: vad / features / encoder / decoder / word times / language detection):
-    #   English (tiny.en)  beam 5: 0.5 / 0.1 / 4.3 / 6.0 / 1.0 / 1.2 = 13.1 -> beam 3: decoder 4.7, 11.8 (0.90x)
-    #   Mandarin (base)    beam 5: 0.5 / 0.1 / 9.8 / 15.5 / 2.5 / 1.2 = 29.6 -> beam 3: decoder 11.8, 25.6 (0.87x)
+    #   English (tiny.en) beam 5: 0.5 / 0.1 / 4.3 / 6.0 / 1.0 / 1.2 = 13.1; beam 3: decoder 4.7, 11.8 (0.90x)
+    #   Mandarin (base)   beam 5: 0.5 / 0.1 / 9.8 / 15.5 / 2.5 / 1.2 = 29.6; beam 3: decoder 11.8, 25.6 (0.87x)
     # (a second run, load 8-11: 15.1 -> 12.3 and 31.8 -> 28.3, 0.82x and 0.89x), with the same WER
     # and CER over bench/asr_eval.py's 13 exact transcripts, the same 60 s of English word for word,
     # and 4 of 234 Mandarin characters different (homophones, as wrong as beam 5's).
