@@ -44,7 +44,10 @@ setup() {
     # uv installs the same pinned wheels as pip, with parallel downloads: about 15 s instead of 2 min.
     .venv/bin/python -m pip install --disable-pip-version-check -q "uv==$UV_VERSION"
     local uv=(.venv/bin/uv pip install --python .venv/bin/python -q --no-deps)
-    "${uv[@]}" --only-binary :all: "${files[@]}"
+    # Compiled to bytecode once here, as pip would: where PYTHONDONTWRITEBYTECODE is set (the Dockerfile
+    # sets it, and so do some machines) every process would otherwise compile each module it imports
+    # anew (the API server's imports: 10.7 instead of 4.1 CPU-s).
+    "${uv[@]}" --only-binary :all: --compile-bytecode "${files[@]}"
     "${uv[@]}" -e .
     touch "$stamp"
   fi
