@@ -32,11 +32,9 @@ PG_LOCK_KEY = zlib.crc32(b"digihuman.migrations")
 
 def upgrade(engine: Engine, revision: str = "head", scripts: Path = SCRIPTS) -> None:
     """Apply every revision up to ``revision``; processes starting together wait for each other."""
-    from alembic.config import Config
     from alembic.runtime.environment import EnvironmentContext
 
-    config = Config()
-    config.set_main_option("script_location", str(scripts))
+    config = _config(scripts)
     # What alembic's command.upgrade does, with this package's own revisions read once per process:
     # reading them is half the cost of migrating a new database, and tests open hundreds per process.
     script = _own_scripts() if scripts == SCRIPTS else _read_scripts(config)
@@ -45,6 +43,14 @@ def upgrade(engine: Engine, revision: str = "head", scripts: Path = SCRIPTS) -> 
         with EnvironmentContext(config, script, fn=lambda rev, _: script._upgrade_revs(revision, rev),
                                 as_sql=False, starting_rev=None, destination_rev=revision):
             script.run_env()
+
+
+def _config(scripts: Path) -> Config:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(scripts))
+    return config
 
 
 def _read_scripts(config: Config) -> ScriptDirectory:
@@ -57,11 +63,7 @@ def _read_scripts(config: Config) -> ScriptDirectory:
 
 @functools.cache
 def _own_scripts() -> ScriptDirectory:
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(SCRIPTS))
-    return _read_scripts(config)
+    return _read_scripts(_config(SCRIPTS))
 
 
 def current(engine: Engine) -> str | None:
