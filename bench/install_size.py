@@ -8,7 +8,8 @@ Run from the repository root (the standard library is enough; no venv needed):
 
 A virtual environment is built in a temporary folder from the given pinned files as run.sh builds it
 (its pinned uv, --no-deps, wheels only; no download cache), and measured as `du -sb` measures it (the
-budget is 2.0 GB, decimal; uv writes no .pyc files ahead, pip would add about 80 MB); the biggest packages are listed, and the set is checked to hold no TensorFlow, PyTorch or JAX. Then
+budget is 2.0 GB, decimal; bytecode compiled ahead, as run.sh does); the biggest packages are listed,
+and the set is checked to hold no TensorFlow, PyTorch or JAX. Then
 (unless --no-serve) a scratch copy of the project is laid around that venv, `./run.sh install` finishes
 it (the project itself and run.sh's stamp), and `./run.sh serve` is timed from its start to /health
 answering 200, on a free port with an empty data dir and models dir.
@@ -95,7 +96,7 @@ def measure(files: list[Path], scratch: Path, args: argparse.Namespace) -> dict:
     subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q",
                     f"uv=={uv_version()}"], check=True)
     subprocess.run([str(venv / "bin" / "uv"), "pip", "install", "--python", str(venv / "bin" / "python"), "-q",
-                    "--no-cache", "--no-deps", "--only-binary", ":all:", *reqs], check=True)
+                    "--no-cache", "--no-deps", "--only-binary", ":all:", "--compile-bytecode", *reqs], check=True)
     install_s = time.monotonic() - started
     total = du(venv)
     packages = json.loads(subprocess.run([str(venv / "bin" / "python"), "-c", SIZES], check=True,
