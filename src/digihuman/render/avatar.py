@@ -12,9 +12,11 @@ An avatar model is a folder:
     cover.jpg       a still of the person, mouth at rest
 
 Training reads the video twice: once to track the face (the FaceMesh pass, the cost that matters),
-once to cut the mouths and copy the background window. Neither pass holds more than one frame. A
-video no longer than the background window is all background: its clip is encoded from the first
-pass, beside the tracking, instead of after it.
+once to cut the mouths and copy the background window. Neither pass holds more than one frame. The
+background window is copied from the video's own packets where it can be
+(:mod:`digihuman.render.background`: no encoding at all); otherwise it is encoded, and a video no
+longer than the background window, all background, has its clip encoded from the first pass,
+beside the tracking, instead of after it.
 """
 
 from __future__ import annotations
@@ -142,6 +144,7 @@ def train_avatar(video: Path, model_dir: Path, progress: Progress = no_progress,
     """
     from digihuman.face import track_video
     from digihuman.face.tracking import video_rate
+    from digihuman.render.background import PacketSource
 
     duration = _duration(video)
     if duration < options.min_duration_s:
@@ -152,9 +155,11 @@ def train_avatar(video: Path, model_dir: Path, progress: Progress = no_progress,
     model_dir.mkdir(parents=True, exist_ok=True)
     heard = hear_beside(video, recognizer)
     fps, total = video_rate(video)
+    packets = PacketSource.open(video)
     beside = None
     if total is not None and total <= round(options.max_background_s * fps):  # all of it is background
-        beside = _BackgroundBeside(model_dir / "background.mp4", fps, options.background_crf)
+        if packets is None or not packets.copyable(0, len(packets.index)):
+            beside = _BackgroundBeside(model_dir / "background.mp4", fps, options.background_crf)
     try:
         track = track_video(video, progress=scaled(progress, 0, 65),
                             on_frame=beside.put if beside is not None else None)
@@ -168,6 +173,11 @@ def train_avatar(video: Path, model_dir: Path, progress: Progress = no_progress,
     start, frames = calm_window(motion, track.fps, options.max_background_s)
     # the clip made beside the tracking is the one the cut would make, if the window is all of it
     encoded = beside is not None and beside.frames == n and (start, frames) == (0, n)
+    copied = False
+    if not encoded and packets is not None:
+        (model_dir / "background.mp4").unlink(missing_ok=True)  # a partial clip made beside
+        start, frames, copied = _copy_background(packets, model_dir / "background.mp4", track, motion,
+                                                 start, frames)
     ppu = float(np.clip(round(float(np.median(track.scale))), 48, options.max_crop_px_per_unit))
 
     progress(66, "learning the voice-to-mouth mapping")
@@ -175,7 +185,7 @@ def train_avatar(video: Path, model_dir: Path, progress: Progress = no_progress,
     rest = rest_frame(descriptors, usable, motion, track.angles, pauses)
     cover_at = start + int(np.argmin(np.abs(np.arange(start, start + frames) - rest)))  # nearest calm frame
     offsets, lip_lab = _cut_library(video, track, ppu, start, frames, cover_at, model_dir, options,
-                                    scaled(progress, 68, 99), background=not encoded)
+                                    scaled(progress, 68, 99), background=not (encoded or copied))
     usable &= np.diff(offsets) > 0  # a frame the second decode did not return has no mouth
     usable &= ~colour_outliers(lip_lab, usable)  # lips not coloured like the person's own: not shown
     if not (model_dir / "cover.jpg").is_file():
@@ -193,7 +203,7 @@ def train_avatar(video: Path, model_dir: Path, progress: Progress = no_progress,
         "version": MODEL_VERSION, "kind": "sample-mouth-library", "source": Path(video).name,
         "fps": track.fps, "width": track.width, "height": track.height, "frames": n,
         "duration_s": round(duration, 3), "px_per_unit": ppu, "crop_box": CROP_BOX,
-        "background": {"start": start, "frames": frames, "file": "background.mp4"},
+        "background": {"start": start, "frames": frames, "file": "background.mp4", "copied": copied},
         "rest_frame": rest, "cover": "cover.jpg", "usable_frames": int(usable.sum()),
         "mapping_r": {k: round(float(v), 3) for k, v in zip(DESCRIPTORS, mapping.fitted_r)},
         "warnings": list(warnings),
@@ -259,6 +269,26 @@ def calm_window(motion: np.ndarray, fps: float, max_s: float) -> tuple[int, int]
     b = end - reach + int(np.argmin(motion[end - reach: hi + 1]))
     b = max(b, a + 1)
     return a, b - a + 1
+
+
+def _copy_background(packets, target: Path, track, motion: np.ndarray,  # noqa: ANN001
+                     start: int, frames: int) -> tuple[int, int, bool]:
+    """The background window (start, frames) and whether it was copied from the video's packets
+    to ``target``. A window that does not start at a keyframe is moved to start at one within a
+    third of a second, if that frame is as calm as the window typically is (the playback turns
+    around there)."""
+    indices = track.frame_indices
+    if not np.array_equal(indices, np.arange(len(indices))):
+        return start, frames, False  # rows are not the video's frames one for one
+    end = start + frames
+    reach = max(1, int(track.fps / 3))
+    calm = float(np.median(motion[start:end]))
+    near = [int(k) for k in packets.index.keyframes
+            if abs(int(k) - start) <= reach and int(k) < end - 1 and motion[int(k)] <= calm]
+    for first in [start] + sorted((k for k in near if k != start), key=lambda k: motion[k])[:1]:
+        if packets.copy(target, first, end - first):
+            return first, end - first, True
+    return start, frames, False
 
 
 def rest_frame(descriptors: np.ndarray, usable: np.ndarray, motion: np.ndarray, angles: np.ndarray,

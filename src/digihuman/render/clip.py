@@ -8,7 +8,9 @@ conversion to RGB and back (at 1080p those two cost as much CPU as compositing t
 Rendering plays the calm stretch of the training video back and forth (ping-pong), so it never
 cuts. H.264 can only be decoded forwards from a keyframe; with a keyframe every ``GOP`` frames a
 backward run decodes one GOP at a time and hands its frames out in reverse, holding at most
-``GOP`` frames (about 150 MB at 1080p).
+``GOP`` frames (about 50 MB of YUV at 1080p). A clip copied from the training video's own packets
+(:mod:`digihuman.render.background`) keeps that video's keyframes: the reader finds them in the
+packets, and decodes a GOP longer than it holds at a time again for each chunk of it.
 """
 
 from __future__ import annotations
@@ -76,25 +78,32 @@ class ClipWriter:
 
 
 class ClipReader:
-    """Frames of a clip written by :class:`ClipWriter`, by index, in any order of runs."""
+    """Frames of a background clip, by index, in any order of runs."""
 
     def __init__(self, path: Path) -> None:
         import av
+
+        from digihuman.render.background import chunk_frames, packet_index
 
         self._container = av.open(str(path))
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
         self._fps = float(self._stream.average_rate or self._stream.guessed_rate or 25)
+        # the keyframes and every frame's timestamp, from the packets alone (milliseconds)
+        self._packets = packet_index(self._container, self._stream)
+        self._index_of = {int(p): i for i, p in enumerate(self._packets.pts)}
+        self._chunk = chunk_frames(self._stream.width, self._stream.height)
         self._iter: Iterator[tuple[int, Any]] | None = None
         self._next = -1  # index the running decoder yields next
 
     def _index(self, frame) -> int:  # noqa: ANN001 - av.VideoFrame
-        return int(round(float(frame.pts * frame.time_base) * self._fps))
+        found = self._index_of.get(frame.pts) if frame.pts is not None else None
+        return found if found is not None else int(round(float(frame.pts * frame.time_base) * self._fps))
 
     def _decode_from(self, index: int) -> Iterator[tuple[int, Any]]:
         """Decode from the keyframe at or before ``index``: (index, av.VideoFrame), still in YUV."""
-        key = index - index % GOP
-        pts = int(key / self._fps / self._stream.time_base)
+        key = self._packets.keyframe_before(index)
+        pts = int(self._packets.pts[key]) if key < len(self._packets) else 0
         self._container.seek(pts, stream=self._stream, backward=True, any_frame=False)
         for frame in self._container.decode(self._stream):
             yield self._index(frame), frame
@@ -125,10 +134,11 @@ class ClipReader:
             i = index + 1
 
     def backward(self, start: int, stop: int, fmt: str = "rgb24") -> Iterator[np.ndarray]:
-        """Frames start, start-1, ..., stop+1 (start > stop), one GOP in memory at a time (in YUV)."""
+        """Frames start, start-1, ..., stop+1 (start > stop), one GOP (at most ``chunk_frames``) in
+        memory at a time, in YUV."""
         i = start
         while i > stop:
-            lo = max(stop + 1, i - i % GOP)
+            lo = max(stop + 1, self._packets.keyframe_before(i), i - self._chunk + 1)
             chunk = list(self._decoded(lo, i + 1))
             self._iter = None  # the next chunk lies before this one: seek again
             while chunk:
