@@ -15,8 +15,9 @@ from tests.support.browser import chromium
 from tests.studio.journey import STUDIO_KEY, open_page, studio_settings
 from tests.support.live_server import LiveServer, live_server
 
-# Each fake job step sleeps this long, reporting progress, so the page can show it moving.
-FAKE_DELAY_S = "1.5"
+# Each fake job step sleeps this long, reporting progress, so the page can show it moving: the worker
+# writes progress every 0.5 s and the task's event stream reads it within 0.1 s of a change.
+FAKE_DELAY_S = "0.8"
 
 
 # Package scope: Playwright's sync API keeps an event loop running in this thread while the browser

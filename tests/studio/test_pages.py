@@ -8,6 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from tests.studio.conftest import FAKE_DELAY_S
 from tests.studio.journey import VIDEO_TIMEOUT_MS, expect_progress_moves, expect_video_plays
 from tests.support.live_server import LiveServer
 
@@ -118,7 +119,7 @@ def test_tasks_lists_results_and_cancels(page: Page, server: LiveServer, media: 
         running.first.get_by_role("button", name=re.compile("Cancel")).click()
         expect(page.locator("#task-list .task .badge.cancelled").first).to_be_visible(timeout=20_000)
     finally:
-        os.environ["DIGIHUMAN_FAKE_DELAY_S"] = "1.5"
+        os.environ["DIGIHUMAN_FAKE_DELAY_S"] = FAKE_DELAY_S
     page.select_option("#tasks-status", "succeeded")
     done = page.locator("#task-list .task")
     expect(done.first).to_be_visible()
