@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -127,3 +129,11 @@ def test_a_later_revision_keeps_the_rows(backend: str, tmp_path: Path, request: 
     with db.engine.connect() as connection:
         assert connection.execute(text("SELECT priority FROM tasks WHERE id = 't1'")).scalar_one() == 0
     assert "notes" in inspect(db.engine).get_table_names()
+
+
+def test_a_start_on_a_database_at_the_newest_revision_does_not_import_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    Database(url)
+    assert migrations._own_head() == migrations._own_scripts().get_current_head()
+    start = f"import sys; from digihuman.database import Database; Database({url!r}); print('alembic' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", start], capture_output=True, text=True, check=True).stdout == "False\n"

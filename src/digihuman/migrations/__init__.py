@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import os
+import re
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -28,10 +30,13 @@ if TYPE_CHECKING:
 SCRIPTS = Path(__file__).parent
 # One key for PostgreSQL's advisory lock, the same in every process of every version.
 PG_LOCK_KEY = zlib.crc32(b"digihuman.migrations")
+_REVISION = re.compile(r"^(down_revision|revision)\s*=\s*(.+?)\s*$", re.MULTILINE)
 
 
 def upgrade(engine: Engine, revision: str = "head", scripts: Path = SCRIPTS) -> None:
     """Apply every revision up to ``revision``; processes starting together wait for each other."""
+    if revision == "head" and scripts == SCRIPTS and _at_own_head(engine):
+        return  # nothing to apply: most starts, which then need not import alembic (~0.5 CPU-s)
     from alembic.runtime.environment import EnvironmentContext
 
     config = _config(scripts)
@@ -43,6 +48,35 @@ def upgrade(engine: Engine, revision: str = "head", scripts: Path = SCRIPTS) -> 
         with EnvironmentContext(config, script, fn=lambda rev, _: script._upgrade_revs(revision, rev),
                                 as_sql=False, starting_rev=None, destination_rev=revision):
             script.run_env()
+
+
+def _at_own_head(engine: Engine) -> bool:
+    """Whether the database is at the newest of this package's revisions already."""
+    head = _own_head()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(text("SELECT version_num FROM alembic_version")).scalars()) == [head]
+    except DBAPIError:  # no alembic_version table: a new database, or one made before migrations
+        return False
+
+
+@functools.cache
+def _own_head() -> str | None:
+    """The one revision of ``versions/`` that no other revises, read from the files' plain assignments;
+    None where they say anything else (a merge, a branch), which alembic then works out itself."""
+    revisions, revised = set(), set()
+    for path in (SCRIPTS / "versions").glob("*.py"):
+        found = dict(_REVISION.findall(path.read_text(encoding="utf-8")))
+        names = {key: re.fullmatch(r"""(["'])(\w+)\1|None""", found.get(key, "")) for key in found}
+        if set(names) != {"revision", "down_revision"} or not all(names.values()) or names["revision"][2] is None:
+            return None
+        revisions.add(names["revision"][2])
+        if names["down_revision"][2] is not None:
+            revised.add(names["down_revision"][2])
+    heads = revisions - revised
+    return heads.pop() if len(heads) == 1 else None
 
 
 def _config(scripts: Path) -> Config:
