@@ -134,10 +134,8 @@ def read_frames(path: Path, *, stride: int = 1, max_frames: int | None = None,
             for index, frame in enumerate(container.decode(stream)):
                 if index % stride:
                     continue
-                rgb = frame.to_ndarray(format="rgb24")
-                turns = round((frame.rotation or 0) / 90) % 4  # display matrix: counter-clockwise degrees
-                if turns:
-                    rgb = np.ascontiguousarray(np.rot90(rgb, turns))
+                rgb = display_rgb(frame)
+                turns = round((frame.rotation or 0) / 90) % 4
                 planes = None
                 even = frame.width % 2 == frame.height % 2 == 0
                 wanted = yuv if isinstance(yuv, bool) else index in yuv
@@ -151,6 +149,13 @@ def read_frames(path: Path, *, stride: int = 1, max_frames: int | None = None,
         if kept == 0:
             why = "the avatar video could not be decoded: send an mp4, mov or webm file."
             raise MediaRejected(why) from e
+
+
+def display_rgb(frame) -> np.ndarray:  # noqa: ANN001 - av.VideoFrame
+    """A decoded frame as RGB (H, W, 3) uint8, in display orientation."""
+    rgb = frame.to_ndarray(format="rgb24")
+    turns = round((frame.rotation or 0) / 90) % 4  # display matrix: counter-clockwise degrees
+    return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 
 
 def analyse(rgb: np.ndarray, landmarks: np.ndarray, index: int = 0, time: float = 0.0) -> FaceFrame:
@@ -215,13 +220,15 @@ def _check_size(size_px: float, what: str) -> None:
 def track_video(path: Path, *, stride: int = 1, max_frames: int | None = None,
                 progress: Progress | None = None, smoothing: OneEuroParams | None = OneEuroParams(),
                 mesh: FaceMesh | None = None,
-                on_frame: Callable[[VideoFrame], None] | None = None) -> FaceTrack:
+                on_frame: Callable[[VideoFrame], None] | None = None,
+                on_face: Callable[[VideoFrame, FaceFrame | None], None] | None = None) -> FaceTrack:
     """The face in every ``stride``-th frame of a video (the first ``max_frames`` of them).
 
     Landmarks are smoothed with ``smoothing`` (None: raw FaceMesh output). Raises MediaRejected when
     the face is missing in more than half of the frames, or is too small. ``on_frame`` is handed
     every tracked frame, with its YUV (see :func:`read_frames`), so that the same decode can feed
-    other work.
+    other work; ``on_face`` every tracked frame again once its face is known, with the FaceFrame
+    the track will hold for it (None where the face was not found: the track interpolates it later).
     """
     if stride < 1:
         raise ValueError(f"stride must be at least 1, not {stride}")
@@ -260,12 +267,16 @@ def track_video(path: Path, *, stride: int = 1, max_frames: int | None = None,
                 if expected and missing > MAX_MISSING * expected:
                     aborted = True  # the video will be rejected whatever follows: stop decoding
                     break
+                if on_face is not None:
+                    on_face(frame, None)
                 continue
             if smoother is not None:
                 # 3D eye-corner distance: a face-size unit that does not shrink when the head turns
                 unit = float(np.linalg.norm(landmarks[33] - landmarks[263]))
                 landmarks = smoother(landmarks, frame.time, unit)
             rows.append(analyse(frame.rgb, landmarks, frame.index, frame.time))
+            if on_face is not None:
+                on_face(frame, rows[-1])
             if len(rows) % 15 == 0 and expected:
                 report(min(99.0, 100.0 * len(rows) / expected), "tracking the face")
     finally:

@@ -11,8 +11,12 @@ An avatar model is a folder:
                     can be read backwards in small chunks)
     cover.jpg       a still of the person, mouth at rest
 
-Training reads the video twice: once to track the face (the FaceMesh pass, the cost that matters),
-once to cut the mouths and copy the background window. Neither pass holds more than one frame. The
+Training reads the video once to track the face (the FaceMesh pass, the cost that matters) and
+keeps the pixels around each frame's lower face from it (:class:`_FaceRegions`): the mouths are cut
+from those, with no second decode. A video whose regions would take too much memory, or whose face
+is missing in some frames (their landmarks are only known once the track is complete), or whose
+background window must be encoded after the tracking, is decoded a second time to cut the mouths and
+encode the window; that pass holds one frame at a time. The
 background window is copied from the video's own packets where it can be
 (:mod:`digihuman.render.background`: no encoding at all); otherwise it is encoded, and a video no
 longer than the background window, all background, has its clip encoded from the first pass,
@@ -22,6 +26,7 @@ beside the tracking, instead of after it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import cached_property
@@ -47,6 +52,8 @@ MANIFEST = "manifest.json"
 CROP_BOX = (-1.25, 0.25, 1.25, 1.8)
 # pauses the video needs before its rest mouth is taken from them (see rest_frame)
 REST_MIN_PAUSES = 2
+# memory for the lower-face pixels kept from the tracking decode (1080p: ~250 kB a frame, 48 s)
+REGIONS_BUDGET_BYTES = 300_000_000
 
 
 @dataclass(frozen=True)
@@ -160,9 +167,10 @@ def train_avatar(video: Path, model_dir: Path, progress: Progress = no_progress,
     if total is not None and total <= round(options.max_background_s * fps):  # all of it is background
         if packets is None or not packets.copyable(0, len(packets.index)):
             beside = _BackgroundBeside(model_dir / "background.mp4", fps, options.background_crf)
+    regions = _FaceRegions(REGIONS_BUDGET_BYTES)
     try:
         track = track_video(video, progress=scaled(progress, 0, 65),
-                            on_frame=beside.put if beside is not None else None)
+                            on_frame=beside.put if beside is not None else None, on_face=regions.put)
     finally:
         if beside is not None:
             beside.finish()
@@ -184,8 +192,11 @@ def train_avatar(video: Path, model_dir: Path, progress: Progress = no_progress,
     mapping, warnings, pauses = _learn_mapping(track, descriptors, usable, heard.result())
     rest = rest_frame(descriptors, usable, motion, track.angles, pauses)
     cover_at = start + int(np.argmin(np.abs(np.arange(start, start + frames) - rest)))  # nearest calm frame
+    background = not (encoded or copied)
+    kept = None if background else regions.frames(len(track))
     offsets, lip_lab = _cut_library(video, track, ppu, start, frames, cover_at, model_dir, options,
-                                    scaled(progress, 68, 99), background=not (encoded or copied))
+                                    scaled(progress, 68, 99), background=background, regions=kept)
+    del regions, kept
     usable &= np.diff(offsets) > 0  # a frame the second decode did not return has no mouth
     usable &= ~colour_outliers(lip_lab, usable)  # lips not coloured like the person's own: not shown
     if not (model_dir / "cover.jpg").is_file():
@@ -444,12 +455,64 @@ class _BackgroundBeside:
         self._clip.__exit__(None, None, None)
 
 
+class _FaceRegions:
+    """The pixels around every frame's lower face, kept from the tracking decode: each frame's
+    region is where its canonical crop (CROP_BOX) lies, by the transform the track will hold for
+    it, and a few pixels more (what bilinear sampling reads), so the mouth library cut from them is
+    the one cut from the whole frames, to the bit. Dropped (None) at the first frame without a face
+    or past ``budget`` bytes."""
+
+    MARGIN_PX = 4
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._kept: list[tuple[int, int, np.ndarray]] | None = []
+        self._bytes = 0
+
+    def put(self, frame, face) -> None:  # noqa: ANN001 - VideoFrame, FaceFrame | None
+        if self._kept is None:
+            return
+        if face is None:
+            self._kept = None  # its landmarks come later, from its neighbours
+            return
+        height, width = frame.rgb.shape[:2]
+        u0, v0, u1, v1 = CROP_BOX
+        to_pixels = np.linalg.inv(np.vstack([np.asarray(face.pose.to_canonical, np.float64), [0, 0, 1]]))
+        corners = to_pixels @ np.array([[u0, u0, u1, u1], [v0, v1, v0, v1], [1, 1, 1, 1]], np.float64)
+        x0, y0 = (int(max(0, np.floor(corners[k].min()) - self.MARGIN_PX)) for k in (0, 1))
+        x1 = int(min(width, np.ceil(corners[0].max()) + self.MARGIN_PX + 1))
+        y1 = int(min(height, np.ceil(corners[1].max()) + self.MARGIN_PX + 1))
+        region = frame.rgb[y0:max(y0, y1), x0:max(x0, x1)].copy()
+        self._bytes += region.nbytes
+        if self._bytes > self.budget:
+            self._kept = None
+            return
+        self._kept.append((x0, y0, region))
+
+    def frames(self, count: int) -> list[tuple[int, int, np.ndarray]] | None:
+        """The regions of ``count`` tracked frames, or None when they were not all kept."""
+        return self._kept if self._kept is not None and len(self._kept) == count else None
+
+
+def _pasted(regions: list[tuple[int, int, np.ndarray]], track) -> Iterator:  # noqa: ANN001
+    """The tracked frames rebuilt from their regions, each into the same full-size picture (only
+    the region's pixels are current: the crop reads no others)."""
+    from digihuman.face.tracking import VideoFrame
+
+    canvas = np.zeros((track.height, track.width, 3), np.uint8)
+    for i, (x0, y0, region) in enumerate(regions):
+        canvas[y0: y0 + region.shape[0], x0: x0 + region.shape[1]] = region
+        yield VideoFrame(int(track.frame_indices[i]), float(track.times[i]), canvas)
+
+
 def _cut_library(video: Path, track, ppu: float, start: int, frames: int, cover_at: int,  # noqa: ANN001
                  model_dir: Path, options: TrainOptions, progress: Progress,
-                 background: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Second pass over the video: write every frame's canonical mouth crop and (with ``background``)
-    the background window. Returns the crops' offsets in mouths.bin and their lips' mean Lab colour
-    (N, 3)."""
+                 background: bool = True,
+                 regions: list[tuple[int, int, np.ndarray]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Write every frame's canonical mouth crop and (with ``background``) the background window:
+    from the lower-face ``regions`` kept by the tracking (then without ``background``; the cover
+    is decoded on its own), else in a second pass over the video. Returns the crops' offsets in
+    mouths.bin and their lips' mean Lab colour (N, 3)."""
     from contextlib import ExitStack
 
     import cv2
@@ -480,7 +543,13 @@ def _cut_library(video: Path, track, ppu: float, start: int, frames: int, cover_
                                                   track.fps, crf=options.background_crf))
             encoder = EncoderThread(clip, "encode background")
         try:
-            for frame in read_ahead(read_frames(video, yuv=window if background else False)):
+            if regions is not None and not background:
+                source = _pasted(regions, track)
+                write_cover(_frame_at(video, float(track.times[cover_at])), model_dir / "cover.jpg")
+            else:
+                source = read_ahead(read_frames(video, yuv=window if background else False))
+                regions = None
+            for frame in source:
                 i = row_of.get(frame.index)
                 if i is None:
                     continue
@@ -497,7 +566,7 @@ def _cut_library(video: Path, track, ppu: float, start: int, frames: int, cover_
                 if encoder is not None and start <= i < start + frames:
                     encoder.put(frame.yuv if frame.yuv is not None
                                 else to_yuv(frame.rgb[: clip.height, : clip.width]))
-                if i == cover_at:
+                if i == cover_at and regions is None:
                     write_cover(frame.rgb, model_dir / "cover.jpg")
                 if i % 30 == 0:
                     progress(100.0 * i / len(track), "cutting the mouth library")
@@ -507,6 +576,29 @@ def _cut_library(video: Path, track, ppu: float, start: int, frames: int, cover_
     while len(offsets) < len(track) + 1:  # frames the second decode did not return (truncated file)
         offsets.append(offsets[-1])
     return np.array(offsets, np.int64), lip_lab
+
+
+def _frame_at(video: Path, time: float) -> np.ndarray:
+    """The frame of ``video`` shown at ``time`` (as :func:`digihuman.face.read_frames` gives it),
+    decoded from the keyframe before it."""
+    import av
+
+    from digihuman.face.tracking import display_rgb
+
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        container.seek(int(time / stream.time_base), stream=stream, backward=True, any_frame=False)
+        last = None
+        for frame in container.decode(stream):
+            if last is not None and float(frame.time or 0.0) > time + 1e-6:
+                break
+            last = frame
+            if abs(float(frame.time or 0.0) - time) < 1e-6:
+                break
+    if last is None:
+        raise MediaRejected("the avatar video could not be decoded: send an mp4, mov or webm file.")
+    return display_rgb(last)
 
 
 def _first_frame_cover(video: Path, path: Path) -> None:
