@@ -219,7 +219,7 @@ class Listener:
     def detect_language(self, audio: Path) -> tuple[str, float]:
         raise AssertionError("the language was heard with the words")
 
-    def encoder_states(self, samples: np.ndarray, language: str) -> np.ndarray:
+    def encoder_states(self, samples: np.ndarray, language: str, short_tail: bool = False) -> np.ndarray:
         return states(samples)
 
 

@@ -47,8 +47,12 @@ class Frames:
         return Frames(self.f0[keep], self.mcep[keep], self.bap[keep])
 
 
-def analyse(samples: np.ndarray) -> Frames:
-    """WORLD frames of mono float audio at :data:`RATE`."""
+def analyse(samples: np.ndarray, aperiodicity: bool = True) -> Frames:
+    """WORLD frames of mono float audio at :data:`RATE`.
+
+    Without ``aperiodicity`` the frames' ``bap`` is NaN, for frames that are only matched and
+    never vocoded: D4C is ~40 % of the analysis.
+    """
     import pyworld
 
     x = np.ascontiguousarray(samples, dtype=np.float64)
@@ -58,9 +62,11 @@ def analyse(samples: np.ndarray) -> Frames:
     f0 = pyworld.stonemask(x, f0, t, RATE)
     f0 = _clean_f0(f0)
     sp = pyworld.cheaptrick(x, f0, t, RATE, fft_size=FFT)
-    ap = pyworld.d4c(x, f0, t, RATE, fft_size=FFT)
     mcep = np.log(np.maximum(sp, 1e-300)) @ _sp_to_mcep().T
-    bap = pyworld.code_aperiodicity(ap, RATE)
+    if aperiodicity:
+        bap = pyworld.code_aperiodicity(pyworld.d4c(x, f0, t, RATE, fft_size=FFT), RATE)
+    else:
+        bap = np.full((len(f0), pyworld.get_num_aperiodicities(RATE)), np.nan)
     return Frames(f0, mcep.astype(np.float64), bap)
 
 
@@ -114,16 +120,28 @@ def _freqt(m1: int, m2: int, alpha: float) -> np.ndarray:
     the sections' state at the end. The cascade is time-invariant, so column k (c(k), fed k steps before
     the end) is the cascade's impulse response k steps after the impulse; each section is one IIR filter.
     """
-    from scipy.signal import lfilter
-
     impulse = np.zeros(m1 + 1)
     impulse[0] = 1.0
-    rows = [lfilter([1.0], [1.0, -alpha], impulse)]
+    rows = [_all_pole(impulse, alpha)]
     for j in range(1, m2 + 1):
         delayed = np.concatenate([[0.0], rows[-1][:-1]])
         drive = (1 - alpha * alpha) * delayed if j == 1 else delayed - alpha * rows[-1]
-        rows.append(lfilter([1.0], [1.0, -alpha], drive))
+        rows.append(_all_pole(drive, alpha))
     return np.array(rows)
+
+
+def _all_pole(x: np.ndarray, alpha: float) -> np.ndarray:
+    """y[n] = x[n] + alpha y[n - 1]: scipy's lfilter([1], [1, -alpha], x), bit for bit.
+
+    The matrices are built once per process from at most 40 x 1024 steps (~15 ms); importing
+    scipy.signal for it cost ~1.5 CPU-s in every process that analyses speech.
+    """
+    y = np.empty(len(x))
+    acc = 0.0
+    for n, value in enumerate(x.tolist()):
+        acc = value + alpha * acc
+        y[n] = acc
+    return y
 
 
 def with_context(x: np.ndarray, width: int) -> np.ndarray:

@@ -144,8 +144,10 @@ def build(units: list[tuple[np.ndarray, str, Frames | None]], speak: Callable[[s
         rendition = speak(text)
         if len(rendition) < RATE // 4:
             continue
-        reference = frames if frames is not None else analyse(audio)
-        parts.append(_pair(analyse(rendition), states(rendition), reference, states(audio)))
+        # pairs take envelopes and voicing only: neither side's aperiodicity is needed
+        reference = frames if frames is not None else analyse(audio, aperiodicity=False)
+        said = analyse(rendition, aperiodicity=False)
+        parts.append(_pair(said, states(rendition), reference, states(audio)))
     parts = [p for p in parts if p is not None]
     if not parts:
         return None
