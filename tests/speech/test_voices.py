@@ -165,18 +165,18 @@ def test_cloned_english_sounds_more_like_the_speaker_than_the_stock_voice(  # ty
     reference = embed(speaker[1], RATE)
     cloner = WorldVoiceCloner(catalogue, cache_dir=STOCK_VOICE_FRAMES)
 
-    def closeness(speak) -> float:  # type: ignore[no-untyped-def]
-        # The stock voice samples its prosody, so one sentence's score moves by a few hundredths from
-        # run to run: judge the mean of three.
-        scores = []
-        for _ in range(3):
-            chunks = list(speak())
-            audio = resample(np.concatenate([c.samples for c in chunks]), chunks[0].sample_rate, RATE)
-            scores.append(similarity(embed(audio, RATE), reference))
-        return float(np.mean(scores))
+    def closeness(chunks) -> float:  # type: ignore[no-untyped-def]
+        chunks = list(chunks)
+        audio = resample(np.concatenate([c.samples for c in chunks]), chunks[0].sample_rate, RATE)
+        return similarity(embed(audio, RATE), reference)
 
-    cloned = closeness(lambda: cloner.synthesize(model[0], text, SpeechOptions()))
-    stock = closeness(lambda: catalogue.synthesize(text, "en-joe", SpeechOptions()))
+    # Sampled prosody moves one sentence's score by a few hundredths from run to run; without sampling
+    # (temperature 0) the cloned voice converts exactly the stock speech it is compared with, so one
+    # rendition of each judges the conversion alone (0.69 against 0.65; sampled, means of three: 0.70
+    # against 0.65).
+    plain = SpeechOptions(temperature=0.0)
+    cloned = closeness(cloner.synthesize(model[0], text, plain))
+    stock = closeness(catalogue.synthesize(text, "en-joe", plain))
     assert cloned > stock + 0.015, (cloned, stock)
 
 
