@@ -103,6 +103,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         health_check_interval=2, initial_delay=0.05, max_delay=0.5,
     )
     die_with(consumer, os.getpid())
+    retry_when_dead(consumer, services)
     queue = "redis" if settings.redis_url else "sqlite"
     log.info("worker started", extra={"workers": args.workers, "queue": queue, "kinds": ",".join(groups),
                                       "pid": os.getpid()})
@@ -126,6 +127,29 @@ def die_with(consumer, parent: int) -> None:  # type: ignore[no-untyped-def]
         init_child(process)
 
     consumer.environment.init_child = init
+
+
+def retry_when_dead(consumer, services) -> None:  # type: ignore[no-untyped-def]
+    """When huey finds a job process dead (killed mid-task, say for memory) and replaces it, the task
+    it was running is retried, or failed with no attempts left, at once: not after tasks.stale_after_s
+    of silence (30 s by default), which remains for whole machines that stop."""
+    from digihuman.tasks.reaper import reap_once
+    from digihuman.tasks.worker import worker_name
+
+    check = consumer.check_worker_health
+
+    def checked() -> bool:
+        dead = [worker_name(process.pid) for _, process in consumer.worker_threads
+                if not consumer.environment.is_alive(process)]
+        healthy = check()
+        if dead:
+            try:
+                reap_once(services, dead_workers=dead)
+            except Exception:  # the reaper process retries it after the silence; keep consuming
+                log.exception("retrying the tasks of a dead job process failed", extra={"workers": dead})
+        return bool(healthy)
+
+    consumer.check_worker_health = checked
 
 
 def cmd_keys_create(args: argparse.Namespace) -> int:

@@ -101,6 +101,14 @@ def test_reaper_requeues_then_fails_silent_tasks(store: TaskStore) -> None:
     assert "attempt 2 of 2" in (dead.error_message or "")
 
 
+def test_tasks_of_a_worker_known_dead_are_reaped_without_waiting_for_silence(store: TaskStore) -> None:
+    task, other = new(store, max_attempts=2), new(store, max_attempts=2)
+    store.claim(task.id, "host:1")
+    store.claim(other.id, "host:2")
+    assert store.reap(stale_after_s=60, grace_s=1, dead_workers=["host:1"]) == Reaped([task.id], [])
+    assert store.get(task.id).status is TaskStatus.QUEUED and store.get(other.id).status is TaskStatus.RUNNING
+
+
 def test_reaper_fails_overdue_and_cancelled_tasks(store: TaskStore) -> None:
     overdue = new(store, timeout_s=0.01)
     store.claim(overdue.id, "w1")

@@ -122,15 +122,19 @@ def test_two_worker_processes_share_the_load(settings: Settings, workers: Worker
     assert all(services.storage.exists(t.outputs["video"]) for t in done)
 
 
-def test_worker_killed_mid_task_is_retried(settings: Settings, workers: Workers) -> None:
+def test_worker_killed_mid_task_is_retried_at_once(settings: Settings, workers: Workers) -> None:
+    # A minute of silence before a task counts as lost: only the consumer, which sees its job process die
+    # (every 2 s), can retry the task within the wait below.
+    settings = settings.model_copy(update={"tasks": settings.tasks.model_copy(update={"stale_after_s": 60.0})})
     services = Services(settings)
-    # 1.5 s per job step (two steps a task): the kill lands within the first one, and the retry is not long
-    workers.start(DIGIHUMAN_FAKE_DELAY_S="1.5")
+    workers.settings = settings
+    # 1 s per job step (two steps a task): the kill lands within the first one, and the retry is not long
+    workers.start(DIGIHUMAN_FAKE_DELAY_S="1.0")
     task = speak_task(services)
     wait_for(lambda: services.tasks.get(task.id).status is TaskStatus.RUNNING, "the task to start", workers)
     pid = int(services.tasks.get(task.id).worker.rsplit(":", 1)[1])
     os.kill(pid, signal.SIGKILL)  # the process running the job; its consumer survives and replaces it
-    wait_for(lambda: final(services, task.id), "the retried task to finish", workers, 60)
+    wait_for(lambda: final(services, task.id), "the retried task to finish", workers, 30)
     done = services.tasks.get(task.id)
     assert done.status is TaskStatus.SUCCEEDED, done.error_message
     assert done.attempts == 2

@@ -14,7 +14,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from digihuman.config import Settings
 from digihuman.services import Services
@@ -24,11 +24,12 @@ log = logging.getLogger(__name__)
 RETENTION_EVERY_S = 600.0
 
 
-def reap_once(services: Services) -> Reaped:
-    """Re-queue or fail tasks whose worker went silent or overran; returns what was done."""
+def reap_once(services: Services, dead_workers: Collection[str] = ()) -> Reaped:
+    """Re-queue or fail tasks whose worker went silent (or is among ``dead_workers``, names of processes
+    known to have died) or overran; returns what was done."""
     settings = services.settings.tasks
     # A stuck job gets a heartbeat interval of grace past its limit to stop by itself.
-    reaped = services.tasks.reap(settings.stale_after_s, grace_s=settings.stale_after_s)
+    reaped = services.tasks.reap(settings.stale_after_s, grace_s=settings.stale_after_s, dead_workers=dead_workers)
     for task_id in reaped.requeued:
         task = services.tasks.get(task_id)
         services.queue.submit(task_id, task.timeout_s, task.kind)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -222,11 +223,13 @@ class TaskStore:
         )
         return self.get(task_id)
 
-    def reap(self, stale_after_s: float, grace_s: float) -> Reaped:
+    def reap(self, stale_after_s: float, grace_s: float, dead_workers: Collection[str] = ()) -> Reaped:
         """Deal with running tasks whose worker went silent or that overran their time limit.
 
         A silent task with attempts left goes back to the queue; otherwise it fails
-        with a message saying why, so nothing stays "running" forever.
+        with a message saying why, so nothing stays "running" forever. Tasks of
+        ``dead_workers`` (worker names whose process is known to have died) count
+        as silent at once.
         """
         now = time.time()
         requeued: list[str] = []
@@ -244,7 +247,7 @@ class TaskStore:
                              worker=worker):
                     ended.append(task_id)
                 continue
-            if beat is not None and now - beat < stale_after_s:
+            if beat is not None and now - beat < stale_after_s and worker not in dead_workers:
                 continue
             if cancelled:
                 if self.fail(task_id, 499, "cancelled by the user.", worker=worker):

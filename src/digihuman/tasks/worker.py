@@ -75,6 +75,11 @@ class Heartbeat:
             self._stop.wait(min(0.5, self.interval_s))
 
 
+def worker_name(pid: int) -> str:
+    """How the job process ``pid`` of this machine signs the tasks it runs."""
+    return f"{socket.gethostname()}:{pid}"
+
+
 class Worker:
     """Executes task records by id; one instance per worker process."""
 
@@ -84,7 +89,7 @@ class Worker:
     @property
     def name(self) -> str:
         # Computed per call: huey forks worker processes after this object is made.
-        return f"{socket.gethostname()}:{os.getpid()}"
+        return worker_name(os.getpid())
 
     def run(self, task_id: str) -> None:
         store, worker = self.services.tasks, self.name
