@@ -67,7 +67,7 @@ class Timeline:
     phones: tuple[Phone, ...] = field(default=())
     visemes: tuple[Viseme, ...] = field(default=())
     silences: tuple[tuple[float, float], ...] = field(default=())  # (start, end) spans with no speech
-    method: str = ""  # how phones were found: "align", "pinyin", "acoustic", "tts"
+    method: str = ""  # how phones were found: "align", "pinyin", "acoustic", "tts" ("pauses": none were)
 
 
 def divide(start: float, end: float, weights: Sequence[float]) -> list[tuple[float, float]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -34,52 +33,26 @@ def generate(ctx: JobContext[AvatarGeneratePayload]) -> dict[str, Any]:
     model_id = ctx.payload.avatar_model_id
     if not model_id:
         return _render(ctx, head.render, avatar, speech, 20)
-    model_dir, trained, speech = _avatar_model(ctx, model_id, head, avatar, speech)
+    model_dir, trained = _avatar_model(ctx, model_id, head, avatar)
     outputs = _render(ctx, head.render, model_dir, speech, 55 if trained else 20)
     return {**outputs, "avatar_model_id": model_id, "avatar_trained": trained}
 
 
 def _avatar_model(ctx: JobContext[AvatarGeneratePayload], model_id: str, head: Any,
-                  video: Path, speech: Speech) -> tuple[Path, bool, Speech]:
-    """The folder of the task's avatar model, whether it had to be trained for this task, and the
-    speech (with its timeline, made while the avatar trained)."""
+                  video: Path) -> tuple[Path, bool]:
+    """The folder of the task's avatar model, and whether it had to be trained for this task."""
     prefix = avatar_model_prefix(model_id)
     try:
-        return ctx.storage.local_dir(prefix), False, speech
+        return ctx.storage.local_dir(prefix), False
     except NotFound:
         pass
     model_dir = ctx.workdir / "model"
     model_dir.mkdir()
-    speech = train_beside_timeline(ctx, head, video, model_dir, speech)
+    with ctx.stage("training"):
+        head.train(video, model_dir, scaled(ctx.progress, 20, 55))
     with ctx.stage("store"):
         ctx.storage.put_dir(prefix, model_dir)
-    return model_dir, True, speech
-
-
-def train_beside_timeline(ctx: JobContext[Any], head: Any, video: Path, model_dir: Path,
-                          speech: Speech) -> Speech:
-    """Train ``head``'s avatar model of ``video`` into ``model_dir`` while another thread makes the
-    speech's timeline (recognition and alignment need no avatar), when the engine makes timelines
-    (``head.timeline(speech)``) and the speech has none yet. Returns the speech with its timeline.
-
-    On two cores training leaves part of one idle, and the recogniser's first use loads its models:
-    both go on beside training instead of after it. The thread's CPU time shows in the training
-    stage (CPU seconds are the process's); the wait for it afterwards as "speech analysis".
-    """
-    timeline_of = getattr(head, "timeline", None)
-    if timeline_of is None or speech.timeline is not None:
-        with ctx.stage("training"):
-            head.train(video, model_dir, scaled(ctx.progress, 20, 55))
-        return speech
-    pool = ThreadPoolExecutor(1, thread_name_prefix="speech analysis")
-    try:
-        timed = pool.submit(timeline_of, speech)
-        with ctx.stage("training"):
-            head.train(video, model_dir, scaled(ctx.progress, 20, 55))
-        with ctx.stage("speech analysis"):
-            return speech.with_timeline(timed.result())
-    finally:
-        pool.shutdown(wait=True)  # a failed training still waits: no thread outlives its task
+    return model_dir, True
 
 
 def render_fast(ctx: JobContext[AvatarFastPayload]) -> dict[str, Any]:

@@ -143,12 +143,8 @@ def crop_size(px_per_unit: float) -> tuple[int, int]:
 
 
 def train_avatar(video: Path, model_dir: Path, progress: Progress = no_progress,
-                 options: TrainOptions = TrainOptions(), recognizer: object | None = None) -> AvatarInfo:
-    """Build an avatar model from ``video`` into ``model_dir`` (created; existing files replaced).
-
-    ``recognizer`` (a speech recogniser) should be the one renders will use: the mapping is learned
-    from timelines made the same way as the ones it will be applied to.
-    """
+                 options: TrainOptions = TrainOptions()) -> AvatarInfo:
+    """Build an avatar model from ``video`` into ``model_dir`` (created; existing files replaced)."""
     from digihuman.face import track_video
     from digihuman.face.tracking import video_rate
     from digihuman.render.background import PacketSource
@@ -160,7 +156,7 @@ def train_avatar(video: Path, model_dir: Path, progress: Progress = no_progress,
             f"needed, 30-300 s of speaking recommended): send a longer video of the person talking.")
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
-    heard = hear_beside(video, recognizer)
+    heard = hear_beside(video)
     fps, total = video_rate(video)
     packets = PacketSource.open(video)
     beside = None
@@ -356,39 +352,43 @@ def _standardisation(descriptors: np.ndarray, usable: np.ndarray) -> tuple[np.nd
 
 @dataclass(frozen=True)
 class HeardSpeech:
-    """What a training video's soundtrack says: its samples, timeline and (where the encoder is
-    installed) speech-content states; ``timeline`` None when the video has no speech soundtrack."""
+    """What a training video's soundtrack says: its samples, its timeline (pauses only) and (where the
+    encoder is installed) speech-content states; ``timeline`` None when the video has no speech
+    soundtrack."""
 
     samples: np.ndarray
     timeline: Timeline | None
     states: np.ndarray | None
 
 
-def hear_beside(video: Path, recognizer: object | None = None) -> Future[HeardSpeech]:
+def hear_beside(video: Path) -> Future[HeardSpeech]:
     """:func:`hear` of ``video``, from now on in a background thread.
 
-    Tracking the face keeps about one core busy and recognising the soundtrack two threads, and
-    neither needs the other: together they take the time of the longer, not of both.
+    Tracking the face keeps about one core busy and reading the soundtrack (whisper's encoder) two
+    threads, and neither needs the other: together they take the time of the longer, not of both.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     pool = ThreadPoolExecutor(1, thread_name_prefix="avatar soundtrack")
     try:
-        return pool.submit(hear, video, recognizer)
+        return pool.submit(hear, video)
     finally:
         pool.shutdown(wait=False)  # the thread ends with its one job
 
 
-def hear(video: Path, recognizer: object | None = None) -> HeardSpeech:
-    """Decode ``video``'s soundtrack once; its timeline and content states for the mouth mapping."""
+def hear(video: Path) -> HeardSpeech:
+    """Decode ``video``'s soundtrack once; its pauses and content states for the mouth mapping.
+
+    The mapping reads the sound itself (its timeline's mouth targets are left out, see
+    :func:`fit_kernel_mapping`), so the words said are not recognised: only the pauses are needed."""
     from digihuman.render import content
     from digihuman.speech.align.features import RATE
-    from digihuman.speech.align.timeline import default_builder
+    from digihuman.speech.align.timeline import pauses_only
     from digihuman.speech.utterance import Speech
 
     try:
         speech = Speech.from_file(Path(video))
-        timeline = default_builder().for_speech(speech, recognizer)  # type: ignore[arg-type]
+        timeline = pauses_only(speech)
     except MediaRejected:
         return HeardSpeech(np.zeros(0, np.float32), None, None)
     if timeline.method == "silence":

@@ -31,7 +31,8 @@ class SampleTalkingHead:
 
     ``recognizer`` (optional, a speech recogniser) gives the speech timeline words when nothing else
     does (the user's audio without its text), so English is force-aligned phone by phone instead of
-    read from the sound alone.
+    read from the sound alone: for photos, whose one mouth is moved by the phones, and for models whose
+    mapping reads them. Models trained now map the sound itself to the mouth and need only its pauses.
     """
 
     def __init__(self, recognizer: object | None = None,
@@ -41,27 +42,23 @@ class SampleTalkingHead:
 
     def train(self, video: Path, model_dir: Path, progress: Progress) -> AvatarInfo:
         """Build an avatar model from a talking video (>= 3 s) into ``model_dir``."""
-        return train_avatar(Path(video), Path(model_dir), progress, self.train_options, self.recognizer)
+        return train_avatar(Path(video), Path(model_dir), progress, self.train_options)
 
     def render(self, avatar: Path, speech: Speech, out_dir: Path, options: RenderOptions,
                progress: Progress) -> RenderResult:
         """Render ``avatar`` (an avatar model folder, a talking video or a photo) saying ``speech``."""
-        from digihuman.render.video import render_model, speech_content
-
         avatar, out_dir = Path(avatar), Path(out_dir)
-        trained = avatar.is_dir() and (avatar / MANIFEST).is_file()
-        content = speech_content(AvatarModel.load(avatar), speech) if trained else None
-        with stage("speech analysis"):
-            timeline = self.timeline(speech)
-        if trained:
-            return render_model(avatar, speech, out_dir, options, progress, timeline, content)
+        if avatar.is_dir() and (avatar / MANIFEST).is_file():
+            return self._render_model(avatar, speech, out_dir, options, progress)
         if avatar.suffix.lower() in IMAGE_SUFFIXES:
+            with stage("speech analysis"):
+                timeline = self.timeline(speech)
             return self._render_photo(avatar, speech, out_dir, options, progress, timeline)
         model_dir = Path(tempfile.mkdtemp(prefix="avatar-", dir=out_dir if out_dir.is_dir() else None))
         try:
             with stage("training"):
                 self.train(avatar, model_dir, scaled(progress, 0, 50))
-            return render_model(model_dir, speech, out_dir, options, scaled(progress, 50, 100), timeline)
+            return self._render_model(model_dir, speech, out_dir, options, scaled(progress, 50, 100))
         finally:
             shutil.rmtree(model_dir, ignore_errors=True)
 
@@ -71,6 +68,20 @@ class SampleTalkingHead:
         from digihuman.speech.align.timeline import default_builder
 
         return default_builder().for_speech(speech, self.recognizer)  # type: ignore[arg-type]
+
+    def _render_model(self, model_dir: Path, speech: Speech, out_dir: Path, options: RenderOptions,
+                      progress: Progress) -> RenderResult:
+        from digihuman.render.video import render_model, speech_content
+
+        model = AvatarModel.load(model_dir)
+        content = speech_content(model, speech)
+        timeline = None  # render_model then finds only the pauses: a mapping from the sound itself
+        # needs no more, and recognising and aligning the words would change nothing in the video
+        # (lip-sync bench: the same r with or without them) at most of a render's speech analysis
+        if model.mapping.reads_timeline:
+            with stage("speech analysis"):
+                timeline = self.timeline(speech)
+        return render_model(model_dir, speech, out_dir, options, progress, timeline, content)
 
     def _render_photo(self, image: Path, speech: Speech, out_dir: Path, options: RenderOptions,
                       progress: Progress, timeline: Timeline) -> RenderResult:

@@ -234,6 +234,13 @@ class MouthMapping:
     content_mean: np.ndarray | None = None
     content_basis: np.ndarray | None = None
 
+    @property
+    def reads_timeline(self) -> bool:
+        """Whether the speech timeline's mouth targets are among the inputs (the generic mapping, and
+        models trained before the sound alone was read): only then does a render need the speech's
+        words and phones, and not just its pauses."""
+        return self.first_column < SOUND_COLUMNS
+
     def predict(self, features: SpeechFeatures) -> np.ndarray:
         """(T, 5) standardised descriptors."""
         values = features.values[:, self.first_column:]

@@ -111,11 +111,12 @@ def render_model(model_dir: Path, speech: Speech | Path, out_dir: Path, options:
                  progress: Progress = no_progress, timeline: Timeline | None = None,
                  content: Future[np.ndarray] | None = None) -> RenderResult:
     """Render the avatar model in ``model_dir`` saying ``speech`` (or an audio file, decoded here)
-    into ``out_dir``; ``timeline``: the speech's, when the caller has built it; ``content``: its
-    encoder states, when the caller started them (:func:`speech_content`)."""
+    into ``out_dir``; ``timeline``: the speech's, when the caller has built it (else only its pauses,
+    unless the model's mapping reads phones); ``content``: its encoder states, when the caller started
+    them (:func:`speech_content`)."""
     from digihuman.speech.align import mouth_track
     from digihuman.speech.align.features import RATE
-    from digihuman.speech.align.timeline import default_builder
+    from digihuman.speech.align.timeline import default_builder, pauses_only
     from digihuman.speech.utterance import Speech
 
     model = AvatarModel.load(model_dir)
@@ -126,7 +127,8 @@ def render_model(model_dir: Path, speech: Speech | Path, out_dir: Path, options:
         content = speech_content(model, speech)
     if timeline is None:
         with stage("speech analysis"):
-            timeline = default_builder().for_speech(speech)
+            reads = model.mapping.reads_timeline
+            timeline = default_builder().for_speech(speech) if reads else pauses_only(speech)
     progress(5, "choosing mouths")
     with stage("selection"):
         mouth = mouth_track(timeline, model.fps)

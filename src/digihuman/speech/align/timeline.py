@@ -6,6 +6,7 @@
     anything else, or recognition failed      acoustic openness and rough shapes     method "acoustic"
     no speech at all                          one silence span                       method "silence"
     text-to-speech chunks with phones         the synthesiser's own phones           method "tts"
+    only where it pauses (:func:`pauses_only`)  silences, no phones                    method "pauses"
 
 Every method marks silences from the signal level, and gives each phone how open it sounded
 (``Phone.openness``, from the learned acoustic model), which the mouth track adds to the
@@ -157,6 +158,22 @@ class TimelineBuilder:
 def default_builder() -> TimelineBuilder:
     """The process-wide builder: one pocketsphinx decoder and one copy of the tables."""
     return TimelineBuilder()
+
+
+def pauses_only(speech: Speech) -> Timeline:
+    """Where ``speech`` pauses, from its level, and nothing else (no words, phones or shapes): all that a
+    mouth driven by the sound itself needs of a timeline, at a fraction of what recognition and
+    alignment cost. The speech's own timeline when it has one (text-to-speech)."""
+    if speech.timeline is not None:
+        return speech.timeline
+    samples = speech.at(RATE)
+    duration = round(len(samples) / RATE, 3)
+    level = energy_db(samples)
+    language = _language(speech.language, speech.text, None)
+    if not speech_mask(level).any():
+        whole = ((0.0, duration),) if duration > 0 else ()
+        return Timeline(duration, language, silences=whole, method="silence")
+    return Timeline(duration, language, silences=silence_spans(level, duration=duration), method="pauses")
 
 
 def build_timeline(audio: Path, *, text: str | None = None, language: str | None = None,
