@@ -7,8 +7,9 @@ An avatar model is a folder:
     mouths.bin      the mouth library: every frame's lower face warped into the canonical crop, JPEG,
                     one after the other (offsets in track.npz) — compact and randomly readable
     mapping.npz     the learned speech → mouth-descriptor regression (:mod:`.mapping`)
-    background.mp4  the calm stretch of the video the renders play back and forth (short GOP, so it
-                    can be read backwards in small chunks)
+    background.mp4  the calm stretch of the video the renders play back and forth: the video's own
+                    packets where they can be copied, else encoded with a short GOP (so it can be
+                    read backwards in small chunks)
     cover.jpg       a still of the person, mouth at rest
 
 Training reads the video once to track the face (the FaceMesh pass, the cost that matters) and
