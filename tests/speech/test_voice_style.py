@@ -246,3 +246,20 @@ def test_training_without_a_transcript_hears_the_sample_once_and_measures_the_sp
     voice.speeds.clear()
     list(cloner.synthesize(tmp_path / "voice", "Good morning to you all.", SpeechOptions(speed=1.2)))
     assert voice.speeds == [pytest.approx(1.2 * speed)]
+
+
+def test_training_again_on_the_same_words_reuses_the_stock_voices_rendition(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from digihuman.speech.voices import world
+
+    sample = tone(3.0, 4.0)
+    monkeypatch.setattr(world, "_load", lambda samples, texts, enhance: ([sample], 2.0, []))
+    voice = StockVoice()
+    cloner = world.WorldVoiceCloner(voice, Listener())  # type: ignore[arg-type]
+    for name in ("first", "again"):
+        cloner.train([tmp_path / "sample.wav"], None, VoiceTrainOptions(), tmp_path / name, lambda p, s: None)
+        if name == "first":
+            asked = len(voice.speeds)
+    assert asked > 0 and len(voice.speeds) == asked  # the same words were not said again
+    first, again = (ParallelFrames.load(tmp_path / name / "parallel.npz") for name in ("first", "again"))
+    assert np.array_equal(first.keys, again.keys) and np.array_equal(first.delta, again.delta)

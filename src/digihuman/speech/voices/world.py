@@ -130,6 +130,10 @@ class WorldVoiceCloner:
         self.cache_dir = cache_dir  # where the stock voices' calibration frames are kept between processes
         self._models: OrderedDict[tuple[str, float], _Model] = OrderedDict()
         self._sources: dict[str, tuple[SpeakerStats, list[Frames]]] = {}
+        # The stock voice saying a sample's words (see _parallel), by (language, words): without sampling
+        # noise the same words give the same audio, and create_voice trains on the same sample for
+        # every video made with it.
+        self._renditions: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     # -- training ------------------------------------------------------------------------------
@@ -225,8 +229,20 @@ class WorldVoiceCloner:
                 break
 
         def speak(text: str) -> np.ndarray:
-            chunks = list(self.tts.synthesize(text, SOURCE_VOICES[language], SpeechOptions(temperature=0.0)))
-            return np.concatenate([resample(c.samples, c.sample_rate, RATE) for c in chunks] or [np.zeros(0)])
+            key = (language, text)
+            with self._lock:
+                kept = self._renditions.get(key)
+            if kept is None:
+                options = SpeechOptions(temperature=0.0)
+                chunks = list(self.tts.synthesize(text, SOURCE_VOICES[language], options))
+                kept = np.concatenate([resample(c.samples, c.sample_rate, RATE) for c in chunks] or [np.zeros(0)])
+                kept = kept.astype(np.float32, copy=False)
+                kept.flags.writeable = False  # shared by every training that says these words
+                with self._lock:
+                    self._renditions[key] = kept
+                    while len(self._renditions) > _CACHE_SIZE:  # at most 8 x 30 s at 16 kHz: 15 MB
+                        self._renditions.popitem(last=False)
+            return kept
 
         # English pieces are encoded only as far as they go, not padded to whisper's 30 s window: a 5-10 s
         # piece then costs a quarter to a fifth of the encoder's CPU (tiny.en, 8 s: 0.34 against 1.53
