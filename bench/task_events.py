@@ -140,7 +140,8 @@ def main() -> None:
     results: dict[str, dict[str, object]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         with live_server(lambda url: make_settings(Path(tmp) / "data", public_url=url), work=False) as served:
-            for name, first in (("fixed", task_routes.EVENT_POLL_S), ("adaptive", task_routes.EVENT_POLL_FIRST_S)):
+            schedules = (("fixed", task_routes.EVENT_POLL_S), ("adaptive", task_routes.EVENT_POLL_FIRST_S))
+            for name, first in schedules:
                 task_routes.EVENT_POLL_FIRST_S = first
                 lags = end_lags(served.url, served.services)
                 idle, moving = (reads_per_s(served.url, served.services, m) for m in (False, True))

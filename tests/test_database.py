@@ -135,5 +135,7 @@ def test_a_start_on_a_database_at_the_newest_revision_does_not_import_alembic(tm
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     Database(url)
     assert migrations._own_head() == migrations._own_scripts().get_current_head()
-    start = f"import sys; from digihuman.database import Database; Database({url!r}); print('alembic' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", start], capture_output=True, text=True, check=True).stdout == "False\n"
+    start = (f"import sys; from digihuman.database import Database; Database({url!r}); "
+             "print('alembic' in sys.modules)")
+    started = subprocess.run([sys.executable, "-c", start], capture_output=True, text=True, check=True)
+    assert started.stdout == "False\n"

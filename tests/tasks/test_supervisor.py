@@ -12,8 +12,8 @@ def test_a_dead_worker_restarts_at_once_and_a_crash_loop_waits_longer_each_time(
     starts = tmp_path / "starts"
     supervisor = WorkerSupervisor(1, {}, restart_delay_s=0.4)
     # Stands in for a worker that fails as it starts: notes the time, then exits.
-    supervisor.command = [sys.executable, "-c",
-                          f"import time; open({str(starts)!r}, 'a').write(f'{{time.time()}}\\n'); raise SystemExit(3)"]
+    note = f"import time; open({str(starts)!r}, 'a').write(f'{{time.time()}}\\n'); raise SystemExit(3)"
+    supervisor.command = [sys.executable, "-c", note]
     supervisor.start()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and (not starts.exists() or len(starts.read_text().split()) < 4):

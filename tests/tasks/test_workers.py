@@ -125,7 +125,8 @@ def test_two_worker_processes_share_the_load(settings: Settings, workers: Worker
 def test_worker_killed_mid_task_is_retried_at_once(settings: Settings, workers: Workers) -> None:
     # A minute of silence before a task counts as lost: only the consumer, which sees its job process die
     # (every 2 s), can retry the task within the wait below.
-    settings = settings.model_copy(update={"tasks": settings.tasks.model_copy(update={"stale_after_s": 60.0})})
+    lifecycle = settings.tasks.model_copy(update={"stale_after_s": 60.0})
+    settings = settings.model_copy(update={"tasks": lifecycle})
     services = Services(settings)
     workers.settings = settings
     # 1 s per job step (two steps a task): the kill lands within the first one, and the retry is not long

@@ -57,7 +57,8 @@ def _at_own_head(engine: Engine) -> bool:
         return False
     try:
         with engine.connect() as connection:
-            return list(connection.execute(text("SELECT version_num FROM alembic_version")).scalars()) == [head]
+            found = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+            return list(found) == [head]
     except DBAPIError:  # no alembic_version table: a new database, or one made before migrations
         return False
 
@@ -70,7 +71,8 @@ def _own_head() -> str | None:
     for path in (SCRIPTS / "versions").glob("*.py"):
         found = dict(_REVISION.findall(path.read_text(encoding="utf-8")))
         names = {key: re.fullmatch(r"""(["'])(\w+)\1|None""", found.get(key, "")) for key in found}
-        if set(names) != {"revision", "down_revision"} or not all(names.values()) or names["revision"][2] is None:
+        plain = set(names) == {"revision", "down_revision"} and all(names.values())
+        if not plain or names["revision"][2] is None:
             return None
         revisions.add(names["revision"][2])
         if names["down_revision"][2] is not None:

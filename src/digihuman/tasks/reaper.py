@@ -29,7 +29,8 @@ def reap_once(services: Services, dead_workers: Collection[str] = ()) -> Reaped:
     known to have died) or overran; returns what was done."""
     settings = services.settings.tasks
     # A stuck job gets a heartbeat interval of grace past its limit to stop by itself.
-    reaped = services.tasks.reap(settings.stale_after_s, grace_s=settings.stale_after_s, dead_workers=dead_workers)
+    reaped = services.tasks.reap(settings.stale_after_s, grace_s=settings.stale_after_s,
+                                 dead_workers=dead_workers)
     for task_id in reaped.requeued:
         task = services.tasks.get(task_id)
         services.queue.submit(task_id, task.timeout_s, task.kind)
