@@ -1,4 +1,4 @@
-"""Fast training with whisper encoder states over whole 30 s windows, or encoded only as far as the speech goes.
+"""Fast training with whisper encoder states over whole 30 s windows, or only as far as the speech goes.
 
 Fast training aligns the stock voice's rendition of a sample's words with the sample on whisper's
 encoder states (speech/voices/parallel.py). Each sample below is trained both ways in one process
@@ -9,7 +9,8 @@ the same sentences are spoken by each model without sampling noise (temperature 
 - heard: what whisper hears of each sentence, and its word (character) error rate;
 - train CPU-s, parallel pairs kept and the measured speaking rate.
 
-Run from the repository root (about 3 minutes of CPU on two cores); writes bench/results/voice_pair_states.json:
+Run from the repository root (about 3 minutes of CPU on two cores); writes
+bench/results/voice_pair_states.json:
 
     .venv/bin/python bench/voice_pair_states.py
 """
@@ -27,7 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-EN = ["Please bring the blue book to the kitchen.", "Welcome to the course.", "We will meet again tomorrow morning."]
+EN = ["Please bring the blue book to the kitchen.", "Welcome to the course.",
+      "We will meet again tomorrow morning."]
 ZH = ["我们明天上午在会议室见面。", "今天天气很好。"]
 
 

@@ -60,9 +60,11 @@ def _packages() -> list[str]:
     # each one's METADATA (that took ~0.4 CPU-s in every process)
     found: set[str] = set()
     for entry in sys.path:
-        folder = Path(entry or ".")
-        if folder.is_dir():
-            found.update(p.name for p in folder.iterdir() if p.suffix in (".dist-info", ".egg-info"))
+        try:
+            listed = Path(entry or ".").iterdir()
+            found.update(p.name for p in listed if p.suffix in (".dist-info", ".egg-info"))
+        except OSError:  # a zip file, a missing or unreadable folder: no distributions listed there
+            continue
     return sorted(found)
 
 

@@ -235,8 +235,8 @@ class WorldVoiceCloner:
             if kept is None:
                 options = SpeechOptions(temperature=0.0)
                 chunks = list(self.tts.synthesize(text, SOURCE_VOICES[language], options))
-                kept = np.concatenate([resample(c.samples, c.sample_rate, RATE) for c in chunks] or [np.zeros(0)])
-                kept = kept.astype(np.float32, copy=False)
+                parts = [resample(c.samples, c.sample_rate, RATE) for c in chunks]
+                kept = np.concatenate(parts or [np.zeros(0)]).astype(np.float32, copy=False)
                 kept.flags.writeable = False  # shared by every training that says these words
                 with self._lock:
                     self._renditions[key] = kept
