@@ -51,6 +51,9 @@ setup() {
     "${uv[@]}" -e .
     touch "$stamp"
   fi
+  # The project's own modules too (editable: they stay in src/), again whenever one changes; a module
+  # already compiled costs nothing here (each process importing the server saves ~0.3 CPU-s).
+  .venv/bin/python -m compileall -q -j 0 src >/dev/null
 }
 
 # One install for serve, test and the container image (Dockerfile), so the image is built by the steps CI runs.
