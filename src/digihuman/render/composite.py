@@ -174,7 +174,7 @@ class Compositor:
         mask, alpha = self._eroded_contour(background_row, box, bg_pts[_LOWER] - origin, r, feather)
         inside = cv2.inRange(sample, (0.0, 0.0), (cw - 1.0, ch - 1.0))  # 255 where both lie in the picture
         if cv2.countNonZero(inside) < inside.size:
-            mask = np.minimum(mask, cv2.erode(inside, _disc(r)))
+            mask = np.minimum(mask, _erode_disc(inside, r))
             alpha = _soften(mask, feather)
         lips = None
         if o.colour:
@@ -220,7 +220,7 @@ class Compositor:
         x0, y0, x1, y1 = box
         contour = np.zeros((y1 - y0, x1 - x0), np.uint8)
         cv2.fillPoly(contour, [np.round(poly).astype(np.int32)], 255)
-        mask = cv2.erode(contour, _disc(r))
+        mask = _erode_disc(contour, r)
         alpha = _soften(mask, feather)
         mask.flags.writeable = alpha.flags.writeable = False  # shared by the frames of this background frame
         if self._contour_bytes + mask.nbytes + alpha.nbytes <= CONTOUR_CACHE_BYTES:
@@ -327,8 +327,13 @@ class Compositor:
         # tracking slip, not a colour, and is not followed
         delta = (dst - lips.src) * np.array([0.5, 1.0, 1.0])
         delta = np.clip(delta, -20.0, 20.0)
-        lab = lips.lab + lips.soft * delta.astype(np.float32)
-        return np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        lab = lips.soft * delta.astype(np.float32)
+        lab += lips.lab
+        # in place: the same float32 steps as the plain expression, without its temporaries
+        rgb = cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+        rgb *= np.float32(255.0)
+        rgb += np.float32(0.5)
+        return np.clip(rgb, 0, 255, out=rgb).astype(np.uint8)
 
 
 def lip_colour(picture: np.ndarray, outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
@@ -478,6 +483,37 @@ def _disc(r: int) -> np.ndarray:
     disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     disc.flags.writeable = False
     return disc
+
+
+@lru_cache(maxsize=64)
+def _disc_rects(r: int) -> tuple[np.ndarray, ...]:
+    """The rectangles whose union is :func:`_disc` of radius ``r``: one per distinct row width,
+    as tall as the rows at least that wide (the disc is symmetric and convex)."""
+    import cv2
+
+    widths = _disc(r).sum(axis=1) // 2  # each row's half-width
+    heights: dict[int, int] = {}
+    for row, half in enumerate(widths.tolist()):
+        heights[half] = max(heights.get(half, 0), abs(row - r))
+    rects = []
+    for half, height in heights.items():
+        rect = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * half + 1, 2 * height + 1))
+        rect.flags.writeable = False
+        rects.append(rect)
+    return tuple(rects)
+
+
+def _erode_disc(mask: np.ndarray, r: int) -> np.ndarray:
+    """``cv2.erode(mask, _disc(r))``, the same pixels at about half the cost (a face box at 512x512)
+    and less the wider the disc: eroding by a union of shapes is the minimum of the erosions by
+    each, and OpenCV erodes by a rectangle in two 1-D passes where a disc takes every pixel of it."""
+    import cv2
+
+    out = None
+    for rect in _disc_rects(r):
+        eroded = cv2.erode(mask, rect)
+        out = eroded if out is None else np.minimum(out, eroded, out=out)
+    return out
 
 
 def _soften(mask: np.ndarray, feather: float) -> np.ndarray:
