@@ -47,9 +47,10 @@ _FIXED = [2, 98, 327, 205, 425, 4, 5, 195, 50, 280, 187, 411]
 # first and are bent as before (lv03's test render: 575 of 600 frames; 22 the second, 3 the third).
 BEND_RIDGES = (1e-3, 1e-2, 1e-1, 1.0)
 BEND_MIN_JACOBIAN = 0.2
-# eroded face contours (and their soft edges) kept per background frame: a 30 s window of 512x512
-# faces fits, 1080p ones partly
+# eroded face contours kept per background frame: a 30 s window of 1080p faces fits, 4K ones partly
 CONTOUR_CACHE_BYTES = 96 << 20
+# and their soft edges (float, four times the size): a 30 s window of 512x512 faces fits (27 MB)
+SOFT_EDGE_CACHE_BYTES = 32 << 20
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,10 @@ class Compositor:
         self._scale = a["scale"]
         self._crop_to_canonical = model.crop_to_canonical()
         self._lip_target: np.ndarray | None = None
-        self._contours: dict[tuple[int, tuple[int, int, int, int], int], tuple[np.ndarray, np.ndarray]] = {}
-        self._contour_bytes = 0
+        # (background row, box, erosion) -> the eroded contour and its soft edge (None: over budget)
+        self._contours: dict[tuple[int, tuple[int, int, int, int], int],
+                             tuple[np.ndarray, np.ndarray | None]] = {}
+        self._contour_bytes = self._soft_edge_bytes = 0
 
     def mask_polygon(self, background_row: int, mouth_row: int) -> np.ndarray:
         """The region the mouth picture may cover, in canonical units: (1, len(LOWER_FACE), 2) — the
@@ -216,16 +219,19 @@ class Compositor:
         key = (background_row, box, r)
         kept = self._contours.get(key)
         if kept is not None:
-            return kept
+            mask, alpha = kept
+            return mask, _soften(mask, feather) if alpha is None else alpha
         x0, y0, x1, y1 = box
         contour = np.zeros((y1 - y0, x1 - x0), np.uint8)
         cv2.fillPoly(contour, [np.round(poly).astype(np.int32)], 255)
         mask = _erode_disc(contour, r)
         alpha = _soften(mask, feather)
         mask.flags.writeable = alpha.flags.writeable = False  # shared by the frames of this background frame
-        if self._contour_bytes + mask.nbytes + alpha.nbytes <= CONTOUR_CACHE_BYTES:
-            self._contours[key] = mask, alpha
-            self._contour_bytes += mask.nbytes + alpha.nbytes
+        if self._contour_bytes + mask.nbytes <= CONTOUR_CACHE_BYTES:
+            keep_alpha = self._soft_edge_bytes + alpha.nbytes <= SOFT_EDGE_CACHE_BYTES
+            self._contours[key] = mask, alpha if keep_alpha else None
+            self._contour_bytes += mask.nbytes
+            self._soft_edge_bytes += alpha.nbytes if keep_alpha else 0
         return mask, alpha
 
     def _match_shading(self, warped: np.ndarray, roi: np.ndarray, mask: np.ndarray,
