@@ -17,11 +17,10 @@ keeps the pixels around each frame's lower face from it (:class:`_FaceRegions`):
 from those, with no second decode. A video whose regions would take too much memory, or whose face
 is missing in some frames (their landmarks are only known once the track is complete), or whose
 background window must be encoded after the tracking, is decoded a second time to cut the mouths and
-encode the window; that pass holds one frame at a time. The
-background window is copied from the video's own packets where it can be
-(:mod:`digihuman.render.background`: no encoding at all); otherwise it is encoded, and a video no
-longer than the background window, all background, has its clip encoded from the first pass,
-beside the tracking, instead of after it.
+encode the window; that pass holds one frame at a time. The background window is copied from the
+video's own packets where it can be (:mod:`digihuman.render.background`: no encoding at all);
+otherwise it is encoded, and a video no longer than the background window, all background, has its
+clip encoded from the first pass, beside the tracking, instead of after it.
 """
 
 from __future__ import annotations
