@@ -477,8 +477,12 @@ class _FaceRegions:
             return
         height, width = frame.rgb.shape[:2]
         u0, v0, u1, v1 = CROP_BOX
-        to_pixels = np.linalg.inv(np.vstack([np.asarray(face.pose.to_canonical, np.float64), [0, 0, 1]]))
-        corners = to_pixels @ np.array([[u0, u0, u1, u1], [v0, v1, v0, v1], [1, 1, 1, 1]], np.float64)
+        # inverted by hand: numpy's inverse goes through threaded LAPACK, whose helper thread waits
+        # for a core that decoding and FaceMesh keep busy (10 s of 1080p: about 2 CPU-s spinning)
+        (a, b, tx), (c, d, ty) = np.asarray(face.pose.to_canonical, np.float64)
+        det = a * d - b * c
+        us, vs = np.array([u0, u0, u1, u1], np.float64) - tx, np.array([v0, v1, v0, v1], np.float64) - ty
+        corners = np.array([d * us - b * vs, a * vs - c * us]) / det
         x0, y0 = (int(max(0, np.floor(corners[k].min()) - self.MARGIN_PX)) for k in (0, 1))
         x1 = int(min(width, np.ceil(corners[0].max()) + self.MARGIN_PX + 1))
         y1 = int(min(height, np.ceil(corners[1].max()) + self.MARGIN_PX + 1))
