@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 
 JOE = Voice("en-joe", "Joe", "en-US", "male", 22050,
             "Piper VITS en_US-joe-medium (CC0 voice data; piper-tts is GPL-3.0).")
+# One ONNX session per model and settings in a process, however many backends are made (each speech
+# catalogue makes its own): opening one costs ~1 CPU-s. A session serves several threads at once.
+_LOADED: dict[tuple[str, str, bool, int], PiperVoice] = {}
+_LOADED_LOCK = threading.Lock()
 
 
 class PiperBackend:
@@ -83,7 +87,11 @@ class PiperBackend:
     def _load(self) -> PiperVoice:
         with self._lock:
             if self._piper is None:
-                self._piper = self._open()
+                key = (str(self._model_path), str(self._config_path), self._alignments, self._threads)
+                with _LOADED_LOCK:
+                    if key not in _LOADED:
+                        _LOADED[key] = self._open()
+                    self._piper = _LOADED[key]
             return self._piper
 
     def _open(self) -> PiperVoice:

