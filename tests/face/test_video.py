@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from digihuman.errors import MediaRejected
-from digihuman.face import MOUTH_DTYPE, FaceMesh, FaceTrack, track_video
+from digihuman.face import MOUTH_DTYPE, FaceBox, FaceMesh, FaceTrack, track_video
 from digihuman.face.landmarks import LEFT_EYE_OUTER, LIPS_INNER, RIGHT_EYE_OUTER
 from tests.face.conftest import shared
 from tests.mediagen import make_video
@@ -185,3 +185,61 @@ def test_a_lone_face_is_tracked_by_the_one_face_graph_with_the_same_landmarks():
             graphs.append(narrow._faces)
             assert (a is None) == (b is None) and (a is None or np.array_equal(a, b))
     assert graphs == [1] * 6 + [3] + [1] * 5
+
+
+def _eye_errors(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(frames, 478) distances between two tracks' landmarks, in eye-corner distances."""
+    eyes = np.linalg.norm(a[:, RIGHT_EYE_OUTER, :2] - a[:, LEFT_EYE_OUTER, :2], axis=1)
+    return np.linalg.norm(a[..., :2] - b[..., :2], axis=2) / eyes[:, None]
+
+
+@pytest.mark.media
+def test_a_small_face_is_tracked_in_a_window_with_the_same_landmarks(monkeypatch: pytest.MonkeyPatch):
+    """In a 1080x1920 half-body frame the mesh is given a window three faces wide, and the
+    landmarks are those of the whole frame; as the picture pans, the window follows the face."""
+    from digihuman.face import read_frames
+    from digihuman.face.landmarks import _Window
+
+    filmed = [f.rgb for f in read_frames(shared("video/v05_*"), max_frames=30)]
+    # the first frame panned 2 px a frame left and 1 px up, past the window's dead zone and speed
+    panned = [np.ascontiguousarray(np.roll(filmed[0], (-k, -2 * k), axis=(0, 1))) for k in range(60)]
+
+    def track(frames: list[np.ndarray], mesh: FaceMesh) -> tuple[np.ndarray, object]:
+        with mesh:
+            found = [mesh.detect(rgb) for rgb in frames]
+            window = mesh._window
+        assert all(f is not None for f in found)
+        return np.stack(found), window
+
+    with monkeypatch.context() as m:
+        m.setattr(_Window, "MAX_SHARE", 0.0)  # no window: the whole frame
+        whole, none = track(filmed, FaceMesh(static=False))
+    windowed, window = track(filmed, FaceMesh(static=False))
+    assert none is None and window is not None
+    assert window.width * window.height < 0.3 * filmed[0].shape[0] * filmed[0].shape[1]
+    errors = _eye_errors(whole, windowed)
+    assert errors[3:].mean() < 0.003 and errors[3:].max() < 0.03  # the first frames differ by the detection
+
+    landmarks, window = track(panned, FaceMesh(static=False))
+    box = FaceBox.of(landmarks[-1])
+    assert window.x0 < box.x0 and box.x1 < window.x0 + window.width  # it followed the face
+    assert window.y0 < box.y0 and box.y1 < window.y0 + window.height
+    moved = np.median(landmarks[:, :, :2] - landmarks[5, :, :2], axis=1)[5:]
+    truth = np.array([(-2 * k, -k) for k in range(len(panned))], np.float64)[5:] - (-10, -5)
+    assert np.abs(moved - truth).max() < 3
+
+
+def test_the_window_follows_a_face_past_its_dead_zone_and_stays_in_the_frame():
+    from digihuman.face.landmarks import _Window
+
+    face = FaceBox(500, 600, 700, 800)  # 200 px across
+    window = _Window.around(face, 1080, 1920)
+    assert (window.x0, window.y0, window.width, window.height) == (300, 400, 600, 600)
+    assert window.following(FaceBox(520, 620, 720, 820)) is window  # 20 px: inside the dead zone (30)
+    moved = window.following(FaceBox(550, 580, 750, 780))  # 50 px right, 20 up: one pixel right
+    assert (moved.x0, moved.y0) == (301, 400)
+    assert window.following(FaceBox(580, 600, 780, 800)) is None  # 80 px off: it would outrun the window
+    assert window.following(FaceBox(450, 550, 750, 850)) is None  # grown by half: a new window
+    edge = _Window.around(FaceBox(0, 600, 200, 800), 1080, 1920)
+    assert edge.x0 == 0 and edge.following(FaceBox(-40, 600, 160, 800)) is edge  # held inside the frame
+    assert _Window.around(FaceBox(100, 100, 400, 400), 512, 512) is None  # most of the frame: none

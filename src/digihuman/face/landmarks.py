@@ -131,6 +131,12 @@ class FaceMesh:
     as the face's region comes from the last frame's landmarks either way. The switch is made at a
     frame where no face was being tracked, so neither graph has history to lose; when the face is
     lost, the many-face graph looks again.
+
+    While it tracks a lone face, the one-face graph is given only a window of the picture around it
+    (:class:`_Window`, three faces wide): in a 1080x1920 half-body video the face fills a few
+    percent of the frame, and handing the whole frame over costs a fifth of the mesh's time in copies
+    (10 s of 1080p tracked: 7.0 -> 5.8 CPU-s) for the same landmarks (mean difference 0.001 eye
+    distances after the first frames, which the detection in the window places a little differently).
     """
 
     def __init__(self, *, static: bool, max_faces: int = 3, min_confidence: float = 0.5) -> None:
@@ -140,6 +146,7 @@ class FaceMesh:
         self._mesh: Any = None
         self._faces = max_faces  # how many faces the loaded graph finds (1 while tracking a lone face)
         self._previous: FaceBox | None = None
+        self._window: _Window | None = None  # the part of the picture the one-face graph is given
 
     def _load(self, faces: int | None = None) -> Any:
         faces = faces or self.max_faces
@@ -161,22 +168,56 @@ class FaceMesh:
 
     def faces(self, rgb: np.ndarray) -> list[np.ndarray]:
         """Every face found in ``rgb`` (H, W, 3 uint8), each as (478, 3) float32 pixel landmarks."""
+        window = self._window
+        if window is not None and self._mesh is not None:
+            found = self._process(rgb, 1, window)
+            if found:
+                self._window = window.following(FaceBox.of(found[0]))
+                if self._window is None:  # the face outgrew or outran its window: a new one, afresh
+                    again = self._track_lone(rgb, found[0])
+                    if again:
+                        found = again
+                    else:
+                        self._load(self.max_faces)  # look for every face again, from a fresh graph
+            else:
+                self._window = None
+                self._load(self.max_faces)  # lost: look for every face again, from a fresh graph
+            return found
         found = self._process(rgb, self._faces if self._mesh is not None else self.max_faces)
         if (not self.static and self._previous is None and len(found) == 1 and self.max_faces > 1
                 and self._faces > 1):
             # a lone face, found afresh: track it with the one-face graph from this very frame
-            found = self._process(rgb, 1)
+            found = self._track_lone(rgb, found[0])
         elif not found and self._faces == 1 and self.max_faces > 1:
             self._load(self.max_faces)  # lost: look for every face again, from a fresh graph
         return found
 
-    def _process(self, rgb: np.ndarray, faces: int) -> list[np.ndarray]:
+    def _track_lone(self, rgb: np.ndarray, face: np.ndarray) -> list[np.ndarray]:
+        """The lone ``face`` of ``rgb`` found again by a fresh one-face graph, given only a window
+        around it where that is a small part of the picture."""
+        height, width = rgb.shape[:2]
+        self._window = _Window.around(FaceBox.of(face), width, height)
+        if self._mesh is not None and self._faces == 1:
+            self._mesh.close()  # a graph that tracked in another window would look in the wrong place
+            self._mesh = None
+        found = self._process(rgb, 1, self._window)
+        if not found:
+            self._window = None
+        return found
+
+    def _process(self, rgb: np.ndarray, faces: int, window: _Window | None = None) -> list[np.ndarray]:
+        x0, y0 = (window.x0, window.y0) if window is not None else (0, 0)
+        if window is not None:
+            rgb = rgb[y0: y0 + window.height, x0: x0 + window.width]
         height, width = rgb.shape[:2]
         result = self._load(faces).process(np.ascontiguousarray(rgb))
         found = result.multi_face_landmarks or []
+        # z is in units of the picture's width, as x is: in pixels, it is the same in a window
         scale = np.array([width, height, width], dtype=np.float32)
+        shift = np.array([x0, y0, 0], dtype=np.float32)
         return [
-            np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float32) * scale for face in found
+            np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float32) * scale + shift
+            for face in found
         ]
 
     def detect(self, rgb: np.ndarray) -> np.ndarray | None:
@@ -204,12 +245,75 @@ class FaceMesh:
             self._mesh.close()
             self._mesh = None
         self._previous = None
+        self._window = None
 
     def __enter__(self) -> FaceMesh:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The part of a video's frames a tracked face is looked for in: a fixed-size square around it.
+
+    The tracking graph places each frame's face region where the last frame's landmarks were, in
+    coordinates relative to the picture it is given, so a window that moves shifts that region by as
+    much, and the landmarks follow their region a little (a 1 px shift moves them by 0.003 eye
+    distances, a 60 px jump by 0.2). The window therefore keeps its size and follows a face that is
+    0.15 faces off its centre by one pixel a frame; a face that outruns it (0.35 faces off: the face
+    region, 1.5 faces turned up to 45 degrees, stays inside up to 0.44) is found afresh in a new
+    window, which disturbs a frame or two as the first frame's detection does (up to 0.08).
+    """
+
+    x0: int
+    y0: int
+    width: int
+    height: int
+    size: float  # across the face it was made for, pixels
+    frame_width: int
+    frame_height: int
+
+    FACES = 3.0  # across the window, in faces
+    FOLLOW = 0.15  # faces off centre before the window follows
+    STEP_PX = 1  # the most it moves a frame
+    REACH = 0.35  # faces off centre past which the face is looked for afresh in a new window
+    MAX_SHARE = 0.5  # of the frame's area: a larger window is not worth it, the frame is given whole
+
+    @classmethod
+    def around(cls, box: FaceBox, width: int, height: int) -> _Window | None:
+        side = int(round(cls.FACES * box.size))
+        w, h = min(side, width), min(side, height)
+        if w * h > cls.MAX_SHARE * width * height:
+            return None
+        cx, cy = box.center
+        return cls(*cls._place(cx - w / 2, cy - h / 2, w, h, width, height), w, h, box.size, width, height)
+
+    @staticmethod
+    def _place(x: float, y: float, w: int, h: int, width: int, height: int) -> tuple[int, int]:
+        return int(np.clip(round(x), 0, width - w)), int(np.clip(round(y), 0, height - h))
+
+    def following(self, box: FaceBox) -> _Window | None:
+        """This window, moved after the face at ``box``; None when the face has outgrown or outrun it."""
+        if box.size > 1.25 * self.size:
+            return None
+        cx, cy = box.center
+        # how far off the window is from where it would be placed now (at the frame's edge, no further)
+        x, y = self._place(cx - self.width / 2, cy - self.height / 2, self.width, self.height,
+                           self.frame_width, self.frame_height)
+        dx, dy = x - self.x0, y - self.y0
+        if max(abs(dx), abs(dy)) > self.REACH * self.size:
+            return None  # about to leave: a new window around it, afresh
+        dead = self.FOLLOW * self.size
+        dx, dy = (float(np.clip(d - np.clip(d, -dead, dead), -self.STEP_PX, self.STEP_PX)) for d in (dx, dy))
+        if not (dx or dy):
+            return self
+        x0, y0 = self._place(self.x0 + dx, self.y0 + dy, self.width, self.height, self.frame_width,
+                             self.frame_height)
+        if (x0, y0) == (self.x0, self.y0):
+            return self
+        return _Window(x0, y0, self.width, self.height, self.size, self.frame_width, self.frame_height)
 
 
 def find_face_box(rgb: np.ndarray, min_confidence: float = 0.5) -> FaceBox | None:
