@@ -55,3 +55,20 @@ def test_aac_is_adts_and_flac_is_native(fmt: str, magic: bytes) -> None:
 def test_pcm_is_raw_16_bit_at_the_asked_rate() -> None:
     data = b"".join(encode_stream(chunks(2, 0.5, []), EncodeOptions("pcm", sample_rate=24000)))
     assert abs(len(data) / 2 / 24000 - 1.0) < 0.002
+
+
+def test_resampling_in_pieces_gives_the_samples_of_one_pass() -> None:
+    from digihuman.media.audio import RESAMPLE_PIECE_S, resample, resampled
+
+    rng = np.random.default_rng(3)
+    for rate, target in ((16000, 48000), (22050, 16000), (24000, 44100)):
+        samples = (0.3 * rng.standard_normal(int((2.5 * RESAMPLE_PIECE_S) * rate))).astype(np.float32)
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=target)
+        frame = av.AudioFrame.from_ndarray(samples[None, :], format="flt", layout="mono")
+        frame.sample_rate = rate
+        one_pass = np.concatenate([f.to_ndarray()[0] for f in [*resampler.resample(frame),
+                                                               *resampler.resample(None)]])
+        assert np.array_equal(resample(samples, rate, target), one_pass)
+        pieces = list(resampled(samples, rate, target))
+        assert len(pieces) >= 3 and np.array_equal(np.concatenate(pieces), one_pass)
+    assert resample(np.zeros(0, np.float32), 16000, 48000).size == 0

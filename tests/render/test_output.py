@@ -194,3 +194,37 @@ def test_render_writer_takes_yuv_frames(tmp_path: Path) -> None:
     differs = np.argwhere(np.abs(clean - marked).max(axis=2) > 24)
     assert differs.size > 0 and differs[:, 0].min() > 120 * 0.6 and differs[:, 1].min() > 160 * 0.4
     assert writer.preview.is_file()
+
+
+def test_a_soundtrack_resamples_the_speech_as_the_video_advances() -> None:
+    """Ten minutes of speech at 48 kHz are 115 MB: a soundtrack never holds them whole, and its
+    packets are those of the speech resampled at once."""
+    import hashlib
+    import tracemalloc
+
+    from digihuman.media.audio import resample
+    from digihuman.speech.utterance import Speech
+
+    rng = np.random.default_rng(2)
+    samples = (0.2 * rng.standard_normal(120 * 16000)).astype(np.float32)  # 2 min; 23 MB at 48 kHz
+
+    def encoded(speech: Speech) -> tuple[str, int]:
+        sound = Soundtrack(speech)
+        reader, digest, count = sound.reader(), hashlib.sha256(), 0
+        for k in range(1, 3001):  # as a 25 fps video asks, frame by frame
+            for packet in sound.packets(reader, k / 25, final=k == 3000):
+                digest.update(bytes(packet) + packet.pts.to_bytes(8, "little", signed=True))
+                count += 1
+        return digest.hexdigest(), count
+
+    whole = encoded(Speech(resample(samples, 16000, Soundtrack.RATE), Soundtrack.RATE))
+    speech = Speech(samples, 16000)
+    tracemalloc.start()
+    try:
+        streamed = encoded(speech)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert streamed == whole and whole[1] > 5000
+    assert peak < 12e6, peak  # some seconds of samples at a time (at once: 23 MB, and 46 MB at its peak)
+    assert len(speech.at(16000)) == len(samples)  # the speech is left as it was

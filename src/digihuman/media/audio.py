@@ -56,18 +56,33 @@ def normalize_loudness(samples: np.ndarray) -> np.ndarray:
     return samples * gain
 
 
+RESAMPLE_PIECE_S = 10  # seconds handed to the resampler at a time
+
+
 def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
     """Resample mono float32 audio with libswresample."""
     if rate == target:
         return samples
+    out = list(resampled(samples, rate, target))
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def resampled(samples: np.ndarray, rate: int, target: int) -> Iterator[np.ndarray]:
+    """:func:`resample`'s output piece by piece (the same samples: the resampler carries its state
+    from one piece to the next). Handed the whole at once, resampling peaked at 30 bytes per output
+    sample (880 MB for 10 minutes of 16 kHz speech at 48 kHz)."""
     import av
 
     resampler = av.AudioResampler(format="flt", layout="mono", rate=target)
-    frame = av.AudioFrame.from_ndarray(samples.astype(np.float32)[None, :], format="flt", layout="mono")
-    frame.sample_rate = rate
-    out = [f.to_ndarray()[0] for f in resampler.resample(frame)]
-    out += [f.to_ndarray()[0] for f in resampler.resample(None)]
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
+    step = RESAMPLE_PIECE_S * rate
+    for k in range(0, len(samples), step):
+        piece = np.ascontiguousarray(samples[k: k + step], dtype=np.float32)
+        frame = av.AudioFrame.from_ndarray(piece[None, :], format="flt", layout="mono")
+        frame.sample_rate = rate
+        for f in resampler.resample(frame):
+            yield f.to_ndarray()[0]
+    for f in resampler.resample(None):
+        yield f.to_ndarray()[0]
 
 
 def decode_audio(path: Path, rate: int | None = None, *, required: bool = True) -> tuple[np.ndarray, int]:

@@ -204,12 +204,19 @@ class VideoWriter:
 
 
 def _samples(source: Path | Speech, rate: int) -> Iterator[np.ndarray]:
-    """Mono float32 samples of a job's speech (decoded already: resampled once, shared by the
-    clean and the watermarked video), or of any audio file (or video soundtrack), decoded lazily."""
+    """Mono float32 samples of a job's speech (decoded already; resampled once, shared by the
+    clean and the watermarked video), or of any audio file (or video soundtrack), decoded lazily.
+
+    The speech is resampled piece by piece as the videos advance, never whole: ten minutes at
+    48 kHz would hold 115 MB for the whole render, and resampling them at once peaked at 880 MB."""
     if not isinstance(source, (str, Path)):
-        samples = source.at(rate)
-        for k in range(0, len(samples), rate):
-            yield samples[k: k + rate]
+        if source.sample_rate != rate:
+            from digihuman.media.audio import resampled
+
+            yield from resampled(source.samples, source.sample_rate, rate)
+            return
+        for k in range(0, len(source.samples), rate):
+            yield source.samples[k: k + rate]
         return
     import av
 
