@@ -45,10 +45,10 @@ def write_wav(path: Path, samples: np.ndarray, rate: int = RATE) -> Path:
 
 
 @pytest.fixture(scope="module")
-def recognizer(tmp_path_factory: pytest.TempPathFactory):
+def recognizer():
     from digihuman.speech.asr.whisper import WhisperRecognizer
 
-    return WhisperRecognizer(cache_dir=tmp_path_factory.mktemp("models"))
+    return WhisperRecognizer()  # the server's models folder: models another test loaded are not loaded again
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """WhisperRecognizer on real speech (../shared/media), on silence and on things that are not audio.
 
-The real-speech tests use the bundled models (tiny.en, and whisper base assembled into a temporary
-cache dir); they are skipped only where those packages or the shared media are missing.
+The real-speech tests use the bundled models (tiny.en, and whisper base assembled into the server's
+models folder); they are skipped only where those packages or the shared media are missing.
 """
 
 from __future__ import annotations
@@ -57,9 +57,11 @@ def _clip(path: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def recognizer(tmp_path_factory: pytest.TempPathFactory) -> WhisperRecognizer:
+def recognizer() -> WhisperRecognizer:
     _needs_models()
-    return WhisperRecognizer(cache_dir=tmp_path_factory.mktemp("models"))
+    # the server's own models folder: whisper base is assembled there once for every test process, and a
+    # process that already loaded it does not load it again (test_base_model_is_assembled_once assembles anew)
+    return WhisperRecognizer()
 
 
 @pytest.fixture(scope="module")
