@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from digihuman.errors import EngineUnavailable
 from digihuman.progress import Progress, scaled
-from digihuman.render.avatar import MANIFEST, AvatarModel, TrainOptions, train_avatar
+from digihuman.render.avatar import MANIFEST, TrainOptions, train_avatar
 from digihuman.render.base import AvatarInfo, RenderOptions, RenderResult
 from digihuman.timings import stage
 
@@ -71,17 +71,14 @@ class SampleTalkingHead:
 
     def _render_model(self, model_dir: Path, speech: Speech, out_dir: Path, options: RenderOptions,
                       progress: Progress) -> RenderResult:
-        from digihuman.render.video import render_model, speech_content
+        from digihuman.render.video import render_model
 
-        model = AvatarModel.load(model_dir)
-        content = speech_content(model, speech)
-        timeline = None  # render_model then finds only the pauses: a mapping from the sound itself
-        # needs no more, and recognising and aligning the words would change nothing in the video
-        # (lip-sync bench: the same r with or without them) at most of a render's speech analysis
-        if model.mapping.reads_timeline:
-            with stage("speech analysis"):
-                timeline = self.timeline(speech)
-        return render_model(model_dir, speech, out_dir, options, progress, timeline, content)
+        # render_model starts the speech's encoder states, then finds only its pauses: a mapping from
+        # the sound itself needs no more, and recognising and aligning the words would change nothing
+        # in the video (lip-sync bench: the same r with or without them) at most of a render's speech
+        # analysis. Only a mapping that reads phones is given this head's timeline. The states are
+        # left to render_model alone, which lets go of them once the frames are planned
+        return render_model(model_dir, speech, out_dir, options, progress, timeline_of=self.timeline)
 
     def _render_photo(self, image: Path, speech: Speech, out_dir: Path, options: RenderOptions,
                       progress: Progress, timeline: Timeline) -> RenderResult:
