@@ -29,7 +29,7 @@ import json
 from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -184,15 +184,26 @@ def train_avatar(video: Path, model_dir: Path, progress: Progress = no_progress,
                                                  start, frames)
     ppu = float(np.clip(round(float(np.median(track.scale))), 48, options.max_crop_px_per_unit))
 
-    progress(66, "learning the voice-to-mouth mapping")
-    mapping, warnings, pauses = _learn_mapping(track, descriptors, usable, heard.result())
+    progress(66, "learning the voice-to-mouth mapping and cutting the mouth library")
+    sound = heard.result()
+    pauses = None if sound.timeline is None else pause_frames(sound.timeline, track.times, track.fps)
     rest = rest_frame(descriptors, usable, motion, track.angles, pauses)
     cover_at = start + int(np.argmin(np.abs(np.arange(start, start + frames) - rest)))  # nearest calm frame
     background = not (encoded or copied)
     kept = None if background else regions.frames(len(track))
-    offsets, lip_lab = _cut_library(video, track, ppu, start, frames, cover_at, model_dir, options,
-                                    scaled(progress, 68, 99), background=background, regions=kept)
+    # the cut (OpenCV, JPEG, the decoder: outside the GIL) runs in its own thread beside the mapping's
+    # fit (numpy), which needs none of it: the library's frames are told apart only afterwards. The
+    # fit keeps to one BLAS thread meanwhile (a second would spin waiting for the cut's core; the
+    # fitted numbers agree to 1e-8)
+    cut = _in_thread(_cut_library, video, track, ppu, start, frames, cover_at, model_dir, options,
+                     no_progress, background=background, regions=kept)
+    try:
+        with _blas().limit(limits=1, user_api="blas"):
+            mapping, warnings = _learn_mapping(track, descriptors, usable, sound)
+    finally:
+        offsets, lip_lab = cut.result()
     del regions, kept
+    progress(99, "mouth library cut")
     usable &= np.diff(offsets) > 0  # a frame the second decode did not return has no mouth
     usable &= ~colour_outliers(lip_lab, usable)  # lips not coloured like the person's own: not shown
     if not (model_dir / "cover.jpg").is_file():
@@ -367,13 +378,7 @@ def hear_beside(video: Path) -> Future[HeardSpeech]:
     Tracking the face keeps about one core busy and reading the soundtrack (whisper's encoder) two
     threads, and neither needs the other: together they take the time of the longer, not of both.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    pool = ThreadPoolExecutor(1, thread_name_prefix="avatar soundtrack")
-    try:
-        return pool.submit(hear, video)
-    finally:
-        pool.shutdown(wait=False)  # the thread ends with its one job
+    return _in_thread(hear, video)
 
 
 def hear(video: Path) -> HeardSpeech:
@@ -399,10 +404,27 @@ def hear(video: Path) -> HeardSpeech:
     return HeardSpeech(speech.at(RATE), timeline, states)
 
 
+@cache
+def _blas():  # type: ignore[no-untyped-def]  # noqa: ANN202 - ThreadpoolController
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _in_thread(work, *args, **kwargs) -> Future:  # noqa: ANN001, ANN002, ANN003 - any call
+    """``work(*args, **kwargs)``, from now on in a thread of its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="avatar training")
+    try:
+        return pool.submit(work, *args, **kwargs)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with its one job
+
+
 def _learn_mapping(track, descriptors: np.ndarray, usable: np.ndarray,  # noqa: ANN001
-                   sound: HeardSpeech) -> tuple[MouthMapping, tuple[str, ...], np.ndarray | None]:
-    """Fit the speech → descriptor regression on the video's own soundtrack; also returns the frames
-    in the soundtrack's pauses (:func:`pause_frames`; None without speech)."""
+                   sound: HeardSpeech) -> tuple[MouthMapping, tuple[str, ...]]:
+    """Fit the speech → descriptor regression on the video's own soundtrack."""
     from digihuman.render import content
     from digihuman.speech.align import mouth_track
 
@@ -410,7 +432,7 @@ def _learn_mapping(track, descriptors: np.ndarray, usable: np.ndarray,  # noqa: 
     if sound.timeline is None:
         why = ("the video has no speech soundtrack: a generic mouth mapping is used instead of the "
                "person's own")
-        return prior_mapping(10), (why,), None
+        return prior_mapping(10), (why,)
     mouth = mouth_track(sound.timeline, track.fps)
     encoder = content.ENCODER if sound.states is not None else ""
     features = speech_features(sound.samples, mouth, times=track.times, bands=BANDS, content=encoder,
@@ -418,7 +440,7 @@ def _learn_mapping(track, descriptors: np.ndarray, usable: np.ndarray,  # noqa: 
     targets = (descriptors - z_mean) / z_std
     mapping = fit_kernel_mapping(features, targets, usable, bands=BANDS, content=encoder,
                                  content_columns=features.values.shape[1] - feature_width(BANDS))
-    return mapping, (), pause_frames(sound.timeline, track.times, track.fps)
+    return mapping, ()
 
 
 class _BackgroundBeside:
