@@ -243,3 +243,21 @@ def test_the_window_follows_a_face_past_its_dead_zone_and_stays_in_the_frame():
     edge = _Window.around(FaceBox(0, 600, 200, 800), 1080, 1920)
     assert edge.x0 == 0 and edge.following(FaceBox(-40, 600, 160, 800)) is edge  # held inside the frame
     assert _Window.around(FaceBox(100, 100, 400, 400), 512, 512) is None  # most of the frame: none
+
+
+def test_landmarks_are_read_from_their_bytes_as_from_each_landmark():
+    from mediapipe.framework.formats import landmark_pb2
+
+    from digihuman.face.landmarks import normalised_points
+
+    rng = np.random.default_rng(1)
+    xyz = rng.normal(0.5, 0.3, (478, 3)).astype(np.float32)
+    xyz[5] = 0.0  # zeros are written too (proto2 fields that are set)
+    plain = landmark_pb2.NormalizedLandmarkList()
+    for x, y, z in xyz:
+        plain.landmark.add(x=x, y=y, z=z)
+    assert normalised_points(plain).dtype == np.float32
+    assert np.array_equal(normalised_points(plain), xyz)
+    plain.landmark[7].visibility = 0.9  # a longer record: read landmark by landmark
+    assert np.array_equal(normalised_points(plain), xyz)
+    assert normalised_points(landmark_pb2.NormalizedLandmarkList()).shape == (0, 3)

@@ -215,10 +215,7 @@ class FaceMesh:
         # z is in units of the picture's width, as x is: in pixels, it is the same in a window
         scale = np.array([width, height, width], dtype=np.float32)
         shift = np.array([x0, y0, 0], dtype=np.float32)
-        return [
-            np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float32) * scale + shift
-            for face in found
-        ]
+        return [normalised_points(face) * scale + shift for face in found]
 
     def detect(self, rgb: np.ndarray) -> np.ndarray | None:
         """The landmarks (478, 3) of the face to use in ``rgb``, or None when there is none.
@@ -252,6 +249,26 @@ class FaceMesh:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# a landmark as MediaPipe serialises it when only x, y and z are set: field 1 (15 bytes) holding
+# fields 1, 2 and 3 as little-endian floats, each after its one-byte tag
+_LANDMARK_BYTES = 17
+_TAGS = {0: 0x0A, 1: 15, 2: 0x0D, 7: 0x15, 12: 0x1D}
+_XYZ_BYTES = [3, 4, 5, 6, 8, 9, 10, 11, 13, 14, 15, 16]
+
+
+def normalised_points(face: Any) -> np.ndarray:
+    """(N, 3) float32 x, y, z of a NormalizedLandmarkList, read from its serialised bytes in one go:
+    the same numbers as asking each landmark for them (1 ms a face, a tenth of the mesh's time),
+    for 0.07 ms. A list with more than x, y and z set is read landmark by landmark."""
+    data = face.SerializeToString()
+    count = len(data) // _LANDMARK_BYTES
+    if count and len(data) == count * _LANDMARK_BYTES:
+        raw = np.frombuffer(data, np.uint8).reshape(count, _LANDMARK_BYTES)
+        if all((raw[:, at] == tag).all() for at, tag in _TAGS.items()):
+            return np.ascontiguousarray(raw[:, _XYZ_BYTES]).view("<f4").reshape(count, 3)
+    return np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float32).reshape(-1, 3)
 
 
 @dataclass(frozen=True)
