@@ -122,36 +122,37 @@ def photo_rtf(audio: Path, width: int) -> float | None:
 
 
 def peak_memory(model_dir: Path, seconds: float, work: Path) -> dict[str, float]:
-    """Peak RSS (MB) of a fresh process rendering ``seconds`` of speech: of the speech timeline
-    (built first) and of the render itself (the peak reset between the two, timeline still held).
+    """Peak RSS (MB) of a fresh process rendering ``seconds`` of speech as a job does: the speech
+    decoded ("speech"), then the avatar engine's render from the trained model ("render": the
+    process's peak over all of it — the speech's pauses, its encoder states, planning and the frames).
 
-    Read from /proc (VmHWM, reset through clear_refs): getrusage's ru_maxrss would include the
-    parent's size, which a child inherits across fork and exec.
+    Read from /proc (VmHWM): getrusage's ru_maxrss would include the parent's size, which a child
+    inherits across fork and exec.
     """
     audio = speech(work / f"mem_{int(seconds)}.wav", seconds)
     code = f"""
 import sys
 sys.path.insert(0, {str(ROOT / "src")!r})
 from pathlib import Path
+from digihuman.progress import no_progress
 from digihuman.render.base import RenderOptions
-from digihuman.render.video import render_model
-from digihuman.speech.align import build_timeline
+from digihuman.render.engine import SampleTalkingHead
+from digihuman.speech.utterance import Speech
 
 def hwm():
     for line in open("/proc/self/status"):
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
 
-timeline = build_timeline(Path({str(audio)!r}))
+speech = Speech.from_file(Path({str(audio)!r}))
 first = hwm()
-open("/proc/self/clear_refs", "w").write("5")
-render_model(Path({str(model_dir)!r}), Path({str(audio)!r}), Path({str(work / "mem_out")!r}), RenderOptions(),
-             timeline=timeline)
+SampleTalkingHead().render(Path({str(model_dir)!r}), speech, Path({str(work / "mem_out")!r}), RenderOptions(),
+                           no_progress)
 print(first, hwm())
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    timeline_mb, render_mb = (float(v) for v in out.stdout.strip().splitlines()[-1].split())
-    return {"timeline": round(timeline_mb), "render": round(render_mb)}
+    speech_mb, render_mb = (float(v) for v in out.stdout.strip().splitlines()[-1].split())
+    return {"speech": round(speech_mb), "render": round(render_mb)}
 
 
 def main() -> None:
