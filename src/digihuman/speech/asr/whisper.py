@@ -233,7 +233,9 @@ def _encoded(model, samples, short: bool):  # type: ignore[no-untyped-def]
     window = WINDOW_SECONDS * SAMPLE_RATE
     samples = np.asarray(samples[:window], np.float32)
     heard = min(window, int(np.ceil(len(samples) / SAMPLE_RATE + 0.5)) * SAMPLE_RATE) if short else window
-    features = model.feature_extractor(np.pad(samples, (0, window - len(samples))))[:, : heard // 160]
+    # the log-mel of the heard part only: the zeros after it add no frame the encoder reads (a 2 s
+    # sentence: 55 -> 3 ms; features within 1.2e-7 of the full window's)
+    features = model.feature_extractor(np.pad(samples, (0, heard - len(samples))))[:, : heard // 160]
     view = ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None], np.float32))
     return model.model.encode(view, to_cpu=True)
 
