@@ -96,9 +96,11 @@ case "${1:-}" in
     # Everything is installed here: a test that skips for a missing engine, model or server fails.
     export DIGIHUMAN_REQUIRE_ENGINES=1
     set +e
-    # One test process per core (one more was slower: the engines' own threads then contend); a file's
-    # tests stay in one process, so its fixtures are set up once; the longest files start first (tests/conftest.py).
-    .venv/bin/python -m pytest -n auto --dist loadfile --no-loadscope-reorder "$@"
+    # One test process more than the cores: many tests wait on servers, browsers and real-time streams,
+    # which left a core idle a fifth of the time (2 cores: 373 s with two processes, 333 s with three).
+    # A file's tests stay in one process, so its fixtures are set up once; the longest files start
+    # first (tests/conftest.py).
+    .venv/bin/python -m pytest -n "$(( $(nproc) + 1 ))" --dist loadfile --no-loadscope-reorder "$@"
     rc=$?
     set -e
     if [ "$rc" = 5 ]; then echo "pytest collected no tests: that is a failure" >&2; exit 1; fi
