@@ -109,14 +109,12 @@ def speech_content(model: AvatarModel, speech: Speech) -> Future[np.ndarray] | N
 
 
 def render_model(model_dir: Path, speech: Speech | Path, out_dir: Path, options: RenderOptions,
-                 progress: Progress = no_progress, timeline: Timeline | None = None,
-                 content: Future[np.ndarray] | None = None,
+                 progress: Progress = no_progress,
                  timeline_of: Callable[[Speech], Timeline] | None = None) -> RenderResult:
     """Render the avatar model in ``model_dir`` saying ``speech`` (or an audio file, decoded here)
-    into ``out_dir``; ``timeline``: the speech's, when the caller has built it (else only its pauses,
-    unless the model's mapping reads phones: then ``timeline_of(speech)``, by default its text aligned
-    or its words recognised); ``content``: its encoder states, when the caller started them
-    (:func:`speech_content`; else they are started here, before the timeline is built)."""
+    into ``out_dir``. The speech's encoder states are started first; of its timeline only the pauses
+    are found, unless the model's mapping reads phones: then ``timeline_of(speech)``, by default its
+    text aligned or its words recognised."""
     from digihuman.speech.align import mouth_track
     from digihuman.speech.align.features import RATE
     from digihuman.speech.align.timeline import default_builder, pauses_only
@@ -126,14 +124,12 @@ def render_model(model_dir: Path, speech: Speech | Path, out_dir: Path, options:
     progress(1, "reading the speech")
     if not isinstance(speech, Speech):
         speech = Speech.from_file(Path(speech))
-    if content is None:
-        content = speech_content(model, speech)
-    if timeline is None:
-        with stage("speech analysis"):
-            if model.mapping.reads_timeline:
-                timeline = (timeline_of or default_builder().for_speech)(speech)
-            else:
-                timeline = pauses_only(speech)
+    content = speech_content(model, speech)
+    with stage("speech analysis"):
+        if model.mapping.reads_timeline:
+            timeline = (timeline_of or default_builder().for_speech)(speech)
+        else:
+            timeline = pauses_only(speech)
     progress(5, "choosing mouths")
     with stage("selection"):
         mouth = mouth_track(timeline, model.fps)
