@@ -21,6 +21,9 @@ from typing import Any
 
 KEY = "bench-key-0123456789"
 POLL_S = 0.25
+# Requests timed per video avatar: the first trains it; the repeat reuses it; "marked" reuses it too and
+# leaves out no_watermark, as a request does by default (the video then carries the server's mark).
+_REQUESTS = ("first", "repeat", "marked")
 
 
 def free_port() -> int:
@@ -111,7 +114,7 @@ def _upload(client: Any, path: Path) -> str:
 def generate(client: Any, body: dict[str, Any]) -> tuple[dict[str, Any], float, float]:
     """One /avatar/generation with ``body`` from submit to success: the task, wall and submit seconds."""
     t0 = time.perf_counter()
-    response = client.post("/avatar/generation", json={**body, "no_watermark": True})
+    response = client.post("/avatar/generation", json=body)
     submit_s = time.perf_counter() - t0
     response.raise_for_status()
     task_id = response.json()["data"]["id"]
@@ -126,11 +129,13 @@ def generate(client: Any, body: dict[str, Any]) -> tuple[dict[str, Any], float, 
     return task, wall, submit_s
 
 
-def timed_request(server: Server, client: Any, avatar_url: str, audio_url: str) -> dict[str, Any]:
-    """One /avatar/generation from submit to success: wall seconds, the task's stages, worker peak RSS."""
+def timed_request(server: Server, client: Any, avatar_url: str, audio_url: str, marked: bool = False) -> dict[str, Any]:
+    """One /avatar/generation from submit to success: wall seconds, the task's stages, worker peak RSS.
+    ``marked``: as the request comes by default, with the server's watermark; else ``no_watermark``."""
     pids = server.workers()
     _reset_hwm(pids)
-    task, wall, submit_s = generate(client, {"avatar_url": avatar_url, "audio_url": audio_url})
+    body = {"avatar_url": avatar_url, "audio_url": audio_url} | ({} if marked else {"no_watermark": True})
+    task, wall, submit_s = generate(client, body)
     outputs = task["outputs"]
     return {"e2e_s": round(wall, 2), "submit_s": round(submit_s, 3), "video_s": outputs["duration_s"],
             "rtf_e2e": round(wall / outputs["duration_s"], 3), "trained": outputs.get("avatar_trained"),
@@ -139,7 +144,8 @@ def timed_request(server: Server, client: Any, avatar_url: str, audio_url: str) 
 
 
 def run_e2e(seconds: float, speech: Callable, cut: Callable, floor: Callable, sources: dict,
-            media: Path, results: Path) -> dict[str, Any]:
+            media: Path, results: Path, train_s: float = 10.0) -> dict[str, Any]:
+    import av
     import cv2
     import httpx
 
@@ -148,8 +154,11 @@ def run_e2e(seconds: float, speech: Callable, cut: Callable, floor: Callable, so
         work = Path(tmp)
         audio = speech(work / f"speech_{int(seconds)}.wav", seconds)
         inputs: dict[str, Path] = {}
+        trained_s: dict[str, float] = {}  # a clip shorter than train_s is taken whole
         for name, (clip, width) in sources.items():
-            inputs[name] = cut(media / clip, work / f"e2e_{name}.mp4", 10.0, width)
+            inputs[name] = cut(media / clip, work / f"e2e_{name}.mp4", train_s, width)
+            with av.open(str(inputs[name])) as container:
+                trained_s[name] = container.duration / av.time_base
         photo = cv2.imread(str(media / "image" / "p07_m_asian_frame_from_v01.png"))
         inputs["photo"] = work / "photo.png"
         cv2.imwrite(str(inputs["photo"]), photo)
@@ -164,6 +173,7 @@ def run_e2e(seconds: float, speech: Callable, cut: Callable, floor: Callable, so
                 if name != "photo":
                     row["repeat"] = timed_request(server, client, avatar_url, audio_url)
                     row["repeat_over_first"] = round(row["repeat"]["e2e_s"] / row["first"]["e2e_s"], 3)
+                    row["marked"] = timed_request(server, client, avatar_url, audio_url, marked=True)
                     model_dir = data_dir / "files" / "avatars" / row["first"]["avatar_model_id"]
                     if (model_dir / "manifest.json").is_file():
                         from digihuman.render.avatar import AvatarModel
@@ -176,43 +186,40 @@ def run_e2e(seconds: float, speech: Callable, cut: Callable, floor: Callable, so
                         row["size"] = list(model.size)
                     first_training = row["first"]["timings"].get("training", {}).get("wall_s")
                     if first_training:
-                        row["train_s_per_s"] = round(first_training / 10.0, 2)
+                        row["train_s_per_s"] = round(first_training / trained_s[name], 2)
+                        row["trained_video_s"] = round(trained_s[name], 1)
                 rows[name] = row
-                print(json.dumps({name: {k: v for k, v in row.items() if k not in ("first", "repeat")}
-                                  | {"first_s": row["first"]["e2e_s"],
-                                     "repeat_s": row.get("repeat", {}).get("e2e_s")}}), flush=True)
+                print(json.dumps({name: {k: v for k, v in row.items() if k not in _REQUESTS}
+                                  | {f"{part}_s": row[part]["e2e_s"] for part in _REQUESTS if part in row}}),
+                      flush=True)
     _print_table(rows, seconds)
     results.mkdir(parents=True, exist_ok=True)
-    out = {"speech_s": seconds, "cases": rows}
+    out = {"speech_s": seconds, "train_s": train_s, "cases": rows}
     (results / f"render_e2e_{int(seconds)}s.json").write_text(json.dumps(out, indent=1))
     return out
 
 
 def _print_table(rows: dict[str, Any], seconds: float) -> None:
+    nan = float("nan")
     print(f"\nend to end through the API, {seconds:g} s of speech (wall s; RTF = wall / video s)")
-    print(f"{'case':10} {'first':>7} {'RTF':>6} {'repeat':>7} {'RTF':>6} {'rep/1st':>7} {'floor':>6} "
-          f"{'train s/s':>9} {'peak MB':>7}")
+    print(f"{'case':10} {'first':>7} {'RTF':>6} {'repeat':>7} {'RTF':>6} {'rep/1st':>7} {'marked':>7} {'RTF':>6} "
+          f"{'floor':>6} {'train s/s':>9} {'peak MB':>7}")
     for name, r in rows.items():
-        rep = r.get("repeat", {})
-        peak = max(r["first"]["worker_peak_rss_mb"], rep.get("worker_peak_rss_mb", 0))
+        rep, marked = r.get("repeat", {}), r.get("marked", {})
+        peak = max(r[part]["worker_peak_rss_mb"] for part in _REQUESTS if part in r)
         print(f"{name:10} {r['first']['e2e_s']:7.1f} {r['first']['rtf_e2e']:6.2f} "
-              f"{rep.get('e2e_s', float('nan')):7.1f} {rep.get('rtf_e2e', float('nan')):6.2f} "
-              f"{r.get('repeat_over_first', float('nan')):7.2f} {r.get('floor_s', float('nan')):6.1f} "
-              f"{r.get('train_s_per_s', float('nan')):9.2f} {peak:7.0f}")
+              f"{rep.get('e2e_s', nan):7.1f} {rep.get('rtf_e2e', nan):6.2f} {r.get('repeat_over_first', nan):7.2f} "
+              f"{marked.get('e2e_s', nan):7.1f} {marked.get('rtf_e2e', nan):6.2f} {r.get('floor_s', nan):6.1f} "
+              f"{r.get('train_s_per_s', nan):9.2f} {peak:7.0f}")
     print("\nstage profile (wall s / CPU s) of each request:")
+    columns = [(name, part) for name, r in rows.items() for part in _REQUESTS if part in r]
     stages: list[str] = []
-    for r in rows.values():
-        for part in ("first", "repeat"):
-            for stage in r.get(part, {}).get("timings", {}):
-                if stage not in stages:
-                    stages.append(stage)
-    print(f"{'stage':17}" + "".join(f"{name + ':' + part[:3]:>16}" for name, r in rows.items()
-                                     for part in ("first", "repeat") if part in r))
+    for name, part in columns:
+        stages += [stage for stage in rows[name][part]["timings"] if stage not in stages]
+    print(f"{'stage':17}" + "".join(f"{name + ':' + part[:3]:>16}" for name, part in columns))
     for stage in stages:
         cells = []
-        for r in rows.values():
-            for part in ("first", "repeat"):
-                if part in r:
-                    t = r[part]["timings"].get(stage)
-                    cells.append(f"{t['wall_s']:7.1f}/{t['cpu_s']:<7.1f}" if t else f"{'-':>15}")
+        for name, part in columns:
+            t = rows[name][part]["timings"].get(stage)
+            cells.append(f"{t['wall_s']:7.1f}/{t['cpu_s']:<7.1f}" if t else f"{'-':>15}")
         print(f"{stage:17}" + "".join(f"{c:>16}" for c in cells))

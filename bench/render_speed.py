@@ -1,8 +1,8 @@
 """Speed and memory of the sample-based talking head at 512, 720p and 1080p.
 
-For each resolution: training time per input second (10 s of talking video); rendering real-time
-factor (compute seconds per second of video) of the high-speed path and V2 on ``--seconds`` of
-speech; and in the same run the floor — decoding the background clip and encoding the same number of
+For each resolution: training time per input second (``--train-seconds`` of talking video, 10 by
+default); rendering real-time factor (compute seconds per second of video) of the high-speed path
+and V2 on ``--seconds`` of speech; and in the same run the floor — decoding the background clip and encoding the same number of
 frames with the soundtrack, no other work — so each is also given as a ratio to the floor. The photo
 path is timed too when ``digihuman.render.photo.render_photo`` exists. Peak memory (max RSS of a
 child process) is measured for a 60 s render at 720p, and a 600 s one with ``--long``.
@@ -12,12 +12,15 @@ End to end through the HTTP API (``--e2e``, or ``--e2e-only`` to skip the in-pro
 for each of 512², 720p, 1080×1920 and a photo the avatar and the speech are uploaded, then the time
 from POST /avatar/generation to the task's success is taken, with the task's own stage profile (wall
 and CPU seconds per stage, from ``outputs.timings``) and the worker's peak RSS (VmHWM, reset per
-request). Each video avatar is asked for twice: the second request reuses the trained avatar.
+request). Each video avatar is asked for three times: the second request reuses the trained avatar,
+and so does the third, which leaves out ``no_watermark`` as a request does by default.
 
-Sources: lv02 (512×512) and v05 (1080×1920; scaled to 720×1280 for 720p), the first 10 s of each;
+Sources: lv02 (512×512, 50 s) and v05 (1080×1920, scaled to 720×1280 for 720p; 10 s), the first
+``--train-seconds`` of each (a shorter clip whole);
 speech: a05 (60 s; looped to 600 s with ``--long``); photo: p07.
 
     .venv/bin/python bench/render_speed.py [--seconds 60] [--long] [--memory-only] [--e2e | --e2e-only]
+                                           [--train-seconds 10]
 """
 
 from __future__ import annotations
@@ -166,12 +169,14 @@ def main() -> None:
     parser.add_argument("--memory-only", action="store_true", help="only the 720p peak-memory figures")
     parser.add_argument("--e2e", action="store_true", help="also time tasks through the HTTP API")
     parser.add_argument("--e2e-only", action="store_true", help="only time tasks through the HTTP API")
+    parser.add_argument("--train-seconds", type=float, default=TRAIN_S,
+                        help="seconds of talking video each avatar is trained on (default 10)")
     args = parser.parse_args()
     seconds = args.seconds or (600.0 if args.long else 60.0)
     if args.e2e_only:
         from render_e2e import run_e2e
 
-        run_e2e(seconds, speech, cut, floor, SOURCES, MEDIA, RESULTS)
+        run_e2e(seconds, speech, cut, floor, SOURCES, MEDIA, RESULTS, args.train_seconds)
         return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -180,7 +185,7 @@ def main() -> None:
         for name, (clip, width) in SOURCES.items():
             if args.memory_only and name != "720p":
                 continue
-            video = cut(MEDIA / clip, work / f"{name}.mp4", TRAIN_S, width)
+            video = cut(MEDIA / clip, work / f"{name}.mp4", args.train_seconds, width)
             model_dir = work / f"model_{name}"
             t0 = time.perf_counter()
             info = train_avatar(video, model_dir)
@@ -225,7 +230,7 @@ def main() -> None:
     if args.e2e:
         from render_e2e import run_e2e
 
-        run_e2e(seconds, speech, cut, floor, SOURCES, MEDIA, RESULTS)
+        run_e2e(seconds, speech, cut, floor, SOURCES, MEDIA, RESULTS, args.train_seconds)
 
 
 if __name__ == "__main__":

@@ -133,13 +133,9 @@ class FakeTalkingHead:
         _delay(progress, "rendering")
         samples = (np.clip(speech.at(RATE), -1, 1) * 32767).astype(np.int16)
         video = out_dir / "video.mp4"
-        seconds = write_video(video, samples, base)
-        marked = None
-        if options.watermark:
-            marked = out_dir / "video_wm.mp4"
-            write_video(marked, samples, base, mark=True)
+        seconds = write_video(video, samples, base, mark=bool(options.watermark))
         cover, preview = write_stills(out_dir, base)
-        return RenderResult(video, cover, preview, seconds, marked)
+        return RenderResult(video, cover, preview, seconds)
 
 
 class FakeChat:

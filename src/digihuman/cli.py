@@ -337,7 +337,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         result = head.render(Path(args.avatar), Speech.from_file(Path(args.audio)), Path(tmp), options,
                              _progress if args.progress else no_progress)
-        shutil.copyfile(result.watermarked or result.video, out)
+        shutil.copyfile(result.video, out)
         shutil.copyfile(result.preview, out.with_suffix(".webp"))
     _print_json({"video": str(out), "preview": str(out.with_suffix(".webp")), "duration_s": result.duration_s})
     return 0

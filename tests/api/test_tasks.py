@@ -37,7 +37,7 @@ def test_uniform_shape_through_the_lifecycle(client, run_queued, media, tmp_path
     assert done["finished_at"] >= done["started_at"] >= done["created_at"]
     assert done["duration_s"] >= 0
     outputs = done["outputs"]
-    for name in ("video", "wm_video", "cover", "preview"):
+    for name in ("video", "cover", "preview"):
         assert outputs[name].startswith(f"http://testserver/files/tasks/{task_id}/"), outputs
     assert outputs["duration_s"] == pytest.approx(1.0, abs=0.2)
     download(client, outputs["video"], tmp_path / "v.mp4", "video/mp4")

@@ -45,8 +45,7 @@ def render(args: argparse.Namespace) -> int:
             task_id = dh.render_fast(avatar, args.audio)
         task = dh.wait(task_id, progress=args.progress)
         outputs, out = task["outputs"], Path(args.out)
-        # The server burns in its own mark; --watermark asks for the marked copy.
-        dh.download(outputs["wm_video"] if args.watermark and outputs.get("wm_video") else outputs["video"], out)
+        dh.download(outputs["video"], out)  # the server's own mark burnt in when --watermark asked for it
         preview = None
         if outputs.get("preview"):
             preview = dh.download(outputs["preview"], out.with_suffix(".webp"))

@@ -128,7 +128,6 @@ def _render(
     ctx.progress(98, "storing the video")
     return {
         "video": ctx.store_output("video.mp4", result.video),
-        "wm_video": ctx.store_output("video_wm.mp4", result.watermarked) if result.watermarked else None,
         "cover": ctx.store_output("cover" + result.cover.suffix, result.cover),
         "preview": ctx.store_output("preview.webp", result.preview),
         "duration_s": result.duration_s,

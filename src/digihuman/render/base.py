@@ -17,7 +17,7 @@ class RenderOptions:
     """How to render one video."""
 
     quality: Literal["standard", "v2"] = "standard"  # v2 spends more time on blending and smoothing
-    watermark: str | None = None  # when set, also write a copy with this corner mark
+    watermark: str | None = None  # when set, the video carries this mark in its corner
     # the caller re-encodes the video (e.g. a remix): encode fast and nearly lossless instead of small
     intermediate: bool = False
     # long side of the output in pixels (even); None: the avatar's own size, at most
@@ -44,11 +44,10 @@ def output_size(width: int, height: int, max_side: int | None, default_cap: int)
 class RenderResult:
     """Files a render wrote (all inside the output folder it was given)."""
 
-    video: Path  # clean H.264 + AAC MP4
-    cover: Path  # a still frame (PNG or JPEG)
-    preview: Path  # animated WebP
+    video: Path  # H.264 + AAC MP4 (with the options' watermark, if any)
+    cover: Path  # a still frame (PNG or JPEG), clean
+    preview: Path  # animated WebP, clean
     duration_s: float
-    watermarked: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,12 @@ Frames arrive one at a time and leave one at a time, so memory does not grow
 with the length of the video; the preview keeps only a few small frames.
 
 Encoding is most of a render's cost, so each frame is converted to YUV 4:2:0 once (OpenCV's
-conversion costs a third of the encoder's own), the watermarked copy differs from the clean one
-only in its corner, and each MP4 is encoded in its own thread (x264 and PyAV release the GIL) fed
-through a short queue: the frame loop goes on decoding and compositing meanwhile, and memory stays
-flat whatever the length. A caller that changes only part of each frame hands over YUV frames
+conversion costs a third of the encoder's own), a watermark is drawn into the converted frame's
+corner only, and the MP4 is encoded in its own thread (x264 and PyAV release the GIL) fed through
+a short queue: the frame loop goes on decoding and compositing meanwhile, and memory stays flat
+whatever the length. A render writes one video, marked or clean: a clean copy beside every marked
+one doubled x264's work (the larger part of a 720p or 1080p render) for a file the request did not
+ask for. A caller that changes only part of each frame hands over YUV frames
 (:meth:`RenderWriter.write_yuv`) and converts just that part (:func:`yuv_part`, :func:`paste_yuv`).
 """
 
@@ -15,9 +17,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections import deque
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -56,13 +56,8 @@ class VideoSpec:
 
 
 class Soundtrack:
-    """A render's sound encoded once as AAC; each MP4 that carries it muxes the same packets.
-
-    The clean video and its watermarked copy have the same sound: encoding it for each cost 0.55 CPU-s
-    per 30 s twice, a tenth of a 512² render. The audio is cut or padded with silence to exactly the
-    video's length, so duration and sync are exact. Videos are written in their own threads, each at
-    its own pace: whichever asks first encodes, and a packet is kept only until every reader took it.
-    """
+    """A video's sound encoded as AAC as the video advances, cut or padded with silence to exactly the
+    video's length, so duration and sync are exact."""
 
     RATE = 48000
     BIT_RATE = 128000
@@ -78,35 +73,14 @@ class Soundtrack:
         self._pending = np.zeros(0, np.float32)
         self._encoded = 0  # samples handed to the encoder
         self._flushed = False
-        self._packets: deque[tuple[bytes, int | None, int | None]] = deque()
-        self._first = 0  # index of self._packets[0] among every packet made
-        self._taken: list[int] = []  # per reader, the index of the next packet it takes
-        self._lock = threading.Lock()
+        self._packets: list[av.Packet] = []
 
-    def reader(self) -> int:
-        with self._lock:
-            self._taken.append(self._first)
-            return len(self._taken) - 1
-
-    def packets(self, reader: int, until_s: Fraction | float, final: bool = False) -> list[av.Packet]:
-        """The packets ``reader`` has not taken yet, with the sound encoded up to ``until_s`` (and to
-        its end, padded to ``until_s``, when ``final``)."""
-        import av
-
-        with self._lock:
-            self._encode_until(int(until_s * self.RATE), final)
-            start = self._taken[reader] - self._first
-            made = list(self._packets)[start:]
-            self._taken[reader] += len(made)
-            while self._packets and min(self._taken) > self._first:
-                self._packets.popleft()
-                self._first += 1
-        out = []
-        for data, pts, dts in made:
-            packet = av.Packet(data)
-            packet.pts, packet.dts, packet.time_base = pts, dts, Fraction(1, self.RATE)
-            out.append(packet)
-        return out
+    def packets(self, until_s: Fraction | float, final: bool = False) -> list[av.Packet]:
+        """The packets not taken yet, with the sound encoded up to ``until_s`` (and to its end, padded
+        to ``until_s``, when ``final``)."""
+        self._encode_until(int(until_s * self.RATE), final)
+        made, self._packets = self._packets, []
+        return made
 
     def _encode_until(self, wanted: int, final: bool) -> None:
         if self._flushed:
@@ -136,14 +110,13 @@ class Soundtrack:
         self._encoded += samples.size
 
     def _keep(self, packets: list[av.Packet]) -> None:
-        self._packets.extend((bytes(p), p.pts, p.dts) for p in packets)
+        self._packets.extend(packets)
 
 
 class VideoWriter:
-    """An MP4 being written: ``write(rgb)`` per frame; the soundtrack is interleaved as frames arrive
-    (a :class:`Soundtrack` shared with another video, or its own)."""
+    """An MP4 being written: ``write(rgb)`` per frame; the soundtrack is interleaved as frames arrive."""
 
-    def __init__(self, path: Path, spec: VideoSpec, audio: Path | Speech | Soundtrack | None = None) -> None:
+    def __init__(self, path: Path, spec: VideoSpec, audio: Path | Speech | None = None) -> None:
         import av
 
         self.path, self.spec = Path(path), spec
@@ -159,8 +132,7 @@ class VideoWriter:
         self.frames = 0
         self._audio = None
         if audio is not None:
-            self._soundtrack = audio if isinstance(audio, Soundtrack) else Soundtrack(audio)
-            self._reader = self._soundtrack.reader()
+            self._soundtrack = Soundtrack(audio)
             self._audio = self._container.add_stream("aac", rate=Soundtrack.RATE, layout="mono")
             self._audio.bit_rate = Soundtrack.BIT_RATE
 
@@ -189,7 +161,7 @@ class VideoWriter:
         """Mux the soundtrack up to ``until_s``, keeping it interleaved with the video."""
         if self._audio is None:
             return
-        for packet in self._soundtrack.packets(self._reader, until_s, final):
+        for packet in self._soundtrack.packets(until_s, final):
             packet.stream = self._audio
             self._container.mux(packet)
 
@@ -204,10 +176,10 @@ class VideoWriter:
 
 
 def _samples(source: Path | Speech, rate: int) -> Iterator[np.ndarray]:
-    """Mono float32 samples of a job's speech (decoded already; resampled once, shared by the
-    clean and the watermarked video), or of any audio file (or video soundtrack), decoded lazily.
+    """Mono float32 samples of a job's speech (decoded already), or of any audio file (or video
+    soundtrack), decoded lazily.
 
-    The speech is resampled piece by piece as the videos advance, never whole: ten minutes at
+    The speech is resampled piece by piece as the video advances, never whole: ten minutes at
     48 kHz would hold 115 MB for the whole render, and resampling them at once peaked at 880 MB."""
     if not isinstance(source, (str, Path)):
         if source.sample_rate != rate:
@@ -335,19 +307,17 @@ def watermark(rgb: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
-def watermark_yuv(yuv: np.ndarray, rgb: np.ndarray | None, text: str) -> np.ndarray:
-    """``to_yuv(watermark(rgb, text))`` given ``yuv = to_yuv(rgb)``: only the corner is converted
-    again (the box is even-aligned, so its 2x2 chroma blocks are the whole frame's). Without ``rgb``
-    the corner's picture is converted from ``yuv``."""
+def watermark_yuv(yuv: np.ndarray, rgb: np.ndarray | None, text: str) -> None:
+    """Make ``yuv = to_yuv(rgb)`` into ``to_yuv(watermark(rgb, text))`` in place: only the corner is
+    converted again (the box is even-aligned, so its 2x2 chroma blocks are the whole frame's).
+    Without ``rgb`` the corner's picture is converted from ``yuv``."""
     height, width = yuv.shape[0] * 2 // 3, yuv.shape[1]
     box = _mark_layout(width, height, text)[3]
     x0, y0, x1, y1 = box
-    out = yuv.copy()
     if x1 <= x0 or y1 <= y0:
-        return out
+        return
     corner = to_rgb(yuv_part(yuv, box)) if rgb is None else np.ascontiguousarray(rgb[y0:y1, x0:x1])
-    paste_yuv(out, to_yuv(_mark(corner, width, height, text)), box)
-    return out
+    paste_yuv(yuv, to_yuv(_mark(corner, width, height, text)), box)
 
 
 class PreviewCollector:
@@ -432,32 +402,24 @@ class EncoderThread:
 
 
 class RenderWriter:
-    """One pass over the frames writes the clean MP4, its watermarked copy (when asked) and the preview.
+    """One pass over the frames writes the MP4 (with ``watermark_text`` in its corner when given) and
+    the preview (always clean).
 
-    Use as a context manager; on an error both videos are abandoned and no preview is written. The
-    "encoding" stage is the frame loop's share: converting each frame, and waiting when an encoder
-    thread falls behind (the threads' own CPU time shows in whichever stage runs meanwhile).
+    Use as a context manager; on an error the video is abandoned and no preview is written. The
+    "encoding" stage is the frame loop's share: converting each frame, and waiting when the encoder
+    thread falls behind (the thread's own CPU time shows in whichever stage runs meanwhile).
     """
 
     def __init__(self, out_dir: Path, spec: VideoSpec, audio: Path | Speech | None, watermark_text: str | None) -> None:
         self.video = out_dir / "video.mp4"
-        self.watermarked = out_dir / "video_wm.mp4" if watermark_text else None
         self.preview = out_dir / "preview.webp"
-        self._spec, self._audio, self._text = spec, audio, watermark_text or ""
+        self._spec, self._audio, self._text = spec, audio, watermark_text
         self._previews = PreviewCollector(float(spec.fps))
-        self._writers = ExitStack()
-        self._threads: list[EncoderThread] = []
 
     def __enter__(self) -> RenderWriter:
-        sound = Soundtrack(self._audio) if self._audio is not None else None
-        with ExitStack() as opened:  # should the second fail to open, the first is abandoned
-            clean = opened.enter_context(VideoWriter(self.video, self._spec, sound))
-            marked = (opened.enter_context(VideoWriter(self.watermarked, self._spec, sound))
-                      if self.watermarked else None)
-            self._size = clean.width, clean.height
-            self._threads = [EncoderThread(w, f"encode {w.path.name}")
-                             for w in (clean, marked) if w is not None]
-            self._writers = opened.pop_all()
+        self._writer = VideoWriter(self.video, self._spec, self._audio)
+        self._size = self._writer.width, self._writer.height
+        self._thread = EncoderThread(self._writer, f"encode {self.video.name}")
         return self
 
     def write(self, rgb: np.ndarray) -> None:
@@ -465,37 +427,35 @@ class RenderWriter:
         rgb = rgb[:height, :width]
         with stage("encoding"):
             yuv = to_yuv(rgb)
-            self._threads[0].put(yuv)
-            if len(self._threads) > 1:
-                self._threads[1].put(watermark_yuv(yuv, rgb, self._text))
+            if self._text:
+                watermark_yuv(yuv, rgb, self._text)
+            self._thread.put(yuv)
         with stage("preview"):
             self._previews.add(rgb)
 
     def write_yuv(self, yuv: np.ndarray) -> None:
-        """Write a frame given as :func:`to_yuv` makes it, at the videos' (even) size; the writer
+        """Write a frame given as :func:`to_yuv` makes it, at the video's (even) size; the writer
         owns the array from here on."""
         width, height = self._size
         if yuv.shape != (height * 3 // 2, width):
             raise ValueError(f"a {width}x{height} video was given a YUV frame of shape {yuv.shape}")
-        with stage("encoding"):
-            self._threads[0].put(yuv)
-            if len(self._threads) > 1:
-                self._threads[1].put(watermark_yuv(yuv, None, self._text))
-        with stage("preview"):
+        with stage("preview"):  # before the mark: the preview is clean
             self._previews.add_yuv(yuv)
+        with stage("encoding"):
+            if self._text:
+                watermark_yuv(yuv, None, self._text)
+            self._thread.put(yuv)
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        failed: BaseException | None = None
         with stage("encoding"):
-            for thread in self._threads:  # every thread is stopped, whatever the others met
-                try:
-                    thread.finish()
-                except BaseException as e:  # noqa: BLE001 - the render's own error comes first
-                    failed = failed or e
-            if kind is None and failed is not None:  # an encoder failed: the videos are abandoned
-                self._writers.__exit__(type(failed), failed, failed.__traceback__)
-                raise failed
-            self._writers.__exit__(kind, exc, tb)
+            try:
+                self._thread.finish()
+            except BaseException as failed:  # the encoder failed: the video is abandoned
+                self._writer.__exit__(type(failed), failed, failed.__traceback__)
+                if kind is None:
+                    raise
+            else:
+                self._writer.__exit__(kind, exc, tb)
         if kind is None:
             with stage("preview"):
                 self._previews.write(self.preview)

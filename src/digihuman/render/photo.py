@@ -128,8 +128,7 @@ def render_photo(image: Path, speech: Speech | Path, mouth: MouthTrack, timeline
                  motion: IdleMotion = IdleMotion()) -> RenderResult:
     """Render ``image`` (a portrait) saying ``speech``, lips moved by ``mouth``, into ``out_dir``.
 
-    Writes video.mp4 (and video_wm.mp4 when ``options.watermark`` is set), cover.jpg and
-    preview.webp. One frame per MouthTrack entry at its fps. Raises MediaRejected when the photo
+    Writes video.mp4 (marked when ``options.watermark`` is set), cover.jpg and preview.webp. One frame per MouthTrack entry at its fps. Raises MediaRejected when the photo
     has no usable face.
     """
     if len(mouth) == 0:
@@ -154,5 +153,4 @@ def render_photo(image: Path, speech: Speech | Path, mouth: MouthTrack, timeline
             if i % 25 == 0:
                 progress(100.0 * i / max(n, 1), "rendering the face")
     progress(100.0, "rendering the face")
-    return RenderResult(video=output.video, cover=cover, preview=output.preview, duration_s=duration,
-                        watermarked=output.watermarked)
+    return RenderResult(video=output.video, cover=cover, preview=output.preview, duration_s=duration)

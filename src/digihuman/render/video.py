@@ -212,8 +212,7 @@ def write_render(model: AvatarModel, plan: RenderPlan, audio: Speech | Path, out
         backgrounds.close()  # stops the decoding thread before its clip closes
         reader.close()
     progress(100, "rendered")
-    return RenderResult(video=output.video, cover=cover, preview=output.preview,
-                        duration_s=plan.frames / plan.fps, watermarked=output.watermarked)
+    return RenderResult(video=output.video, cover=cover, preview=output.preview, duration_s=plan.frames / plan.fps)
 
 
 def _return_freed_memory() -> None:

@@ -188,7 +188,7 @@ class AvatarGeneratePayload(Payload):
     use_voice: UseVoice | None = None  # text spoken by a voice; or
     create_voice: CreateVoice | None = None  # text spoken by a voice cloned from a sample
     quality: Literal["standard", "v2"] = "standard"  # v2 spends more time on blending and smoothing
-    no_watermark: bool = False  # True: the clean video is the result (a watermarked one is made too otherwise)
+    no_watermark: bool = False  # True: the video is clean (else it carries the server's mark)
     resolution: int | None = None  # long side of the video in pixels; None: the avatar's own size
     # with audio_key: what the audio says, so the mouth is aligned to these words, not recognised
     text: str | None = None

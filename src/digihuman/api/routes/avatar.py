@@ -47,7 +47,9 @@ class AvatarGeneration(BaseModel):
     audio_url: str | None = Field(None, description="Speech the avatar says.")
     create_voice: CreateVoice | None = None
     use_voice: UseVoice | None = None
-    no_watermark: bool = False
+    no_watermark: bool = Field(
+        False, description="True: the video is clean. Otherwise it carries the server's corner mark, and "
+                           "no_wm_work_video_path stays empty: one video is rendered per request.")
     work_name: str = Field("", max_length=200, description="A name for the video (ours).")
     callback_url: str | None = Field(
         None, description="Told when the task ends: the task object is POSTed there, signed (ours).")
@@ -124,16 +126,17 @@ def status(task_id: str, owner: Owner, services: ServicesDep) -> dict[str, Any]:
 def task_view(services: Services, task: TaskView) -> dict[str, Any]:
     out = task.outputs or {}
     url = services.storage.url
-    clean = url(out["video"]) if out.get("video") else None
-    marked = url(out["wm_video"]) if out.get("wm_video") else None
-    final = clean if task.inputs.get("no_watermark") else (marked or clean)
+    # One video is rendered: marked unless no_watermark was asked (a clean copy of every marked video
+    # doubled the encoder's work, most of a 1080p render).
+    final = url(out["video"]) if out.get("video") else None
+    marked = not task.inputs.get("no_watermark")
     return {
         "id": task.id,
         "work_name": task.name,
         "web_work_status": WEB_STATUS[task.status],
         "work_video_path": final,
-        "wm_work_video_path": marked,
-        "no_wm_work_video_path": clean,
+        "wm_work_video_path": final if marked else None,
+        "no_wm_work_video_path": None if marked else final,
         "work_webp_path": url(out["preview"]) if out.get("preview") else None,
         "work_cover_path": url(out["cover"]) if out.get("cover") else None,
         "create_time": int(task.created_at * 1000),

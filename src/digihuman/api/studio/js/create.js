@@ -188,9 +188,8 @@ async function follow(taskId, result) {
     return;
   }
   const out = task.outputs || {};
-  const watermarked = !$("create-watermark").disabled && $("create-watermark").checked;
   videoResult(result, {
-    video: (watermarked && out.wm_video) || out.video,
+    video: out.video,
     preview: out.preview,
     cover: out.cover,
     duration: out.duration_s ?? task.duration_s,

@@ -271,7 +271,6 @@ const en = {
   "kind.remix": "Remix",
 
   "out.video": "Video",
-  "out.wm_video": "Video with watermark",
   "out.audio": "Audio",
   "out.cover": "Cover",
   "out.preview": "Preview",
@@ -622,7 +621,6 @@ const zh = {
   "kind.remix": "视频二创",
 
   "out.video": "视频",
-  "out.wm_video": "带水印视频",
   "out.audio": "音频",
   "out.cover": "封面",
   "out.preview": "预览",

@@ -8,7 +8,7 @@ let items = [];
 let cursor = null;
 let timer = 0;
 
-const OUTPUT_LABELS = { video: "out.video", wm_video: "out.wm_video", audio: "out.audio", cover: "out.cover",
+const OUTPUT_LABELS = { video: "out.video", audio: "out.audio", cover: "out.cover",
   preview: "out.preview" };
 
 export function init() {
