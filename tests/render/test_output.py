@@ -10,7 +10,7 @@ import pytest
 
 from digihuman.media.probe import probe
 from digihuman.render.output import (PreviewCollector, RenderWriter, Soundtrack, VideoSpec, VideoWriter,
-                                     to_yuv, watermark, watermark_yuv, write_cover)
+                                     to_rgb, to_yuv, watermark, watermark_yuv, write_cover)
 from tests.mediagen import make_wav
 
 
@@ -157,6 +157,27 @@ def test_an_encoder_failure_is_raised_and_the_encoder_thread_stops(tmp_path: Pat
     assert not writer.preview.exists()
 
 
+def test_a_preview_from_yuv_frames_looks_like_one_from_rgb_frames() -> None:
+    rows, cols = np.mgrid[0:1080, 0:1920]
+    picture = np.dstack([rows * 255 // 1080, cols * 255 // 1920, (rows + cols) * 255 // 3000]).astype(np.uint8)
+    from_rgb, from_yuv = PreviewCollector(fps=25), PreviewCollector(fps=25)
+    from_rgb.add(to_rgb(to_yuv(picture)))
+    from_yuv.add_yuv(to_yuv(picture))
+    assert from_yuv.frames[0].shape == from_rgb.frames[0].shape == (180, 320, 3)
+    assert np.abs(from_yuv.frames[0].astype(int) - from_rgb.frames[0]).mean() < 1.5
+
+
+def test_the_preview_is_written_once_its_frames_are_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    writes = []
+    write = PreviewCollector.write
+    monkeypatch.setattr(PreviewCollector, "write", lambda self, path: writes.append(path) or write(self, path))
+    with RenderWriter(tmp_path, VideoSpec(160, 120, 25), None, None) as writer:
+        for img in frames(100, 160, 120):  # the preview holds the first 4 s
+            writer.write_yuv(to_yuv(img))
+        assert writer.preview.is_file()
+    assert writes == [writer.preview]  # not written again at the end
+
+
 def test_preview_and_cover(tmp_path: Path) -> None:
     collector = PreviewCollector(fps=25)
     for img in frames(200):
@@ -169,7 +190,7 @@ def test_preview_and_cover(tmp_path: Path) -> None:
 
 
 def test_yuv_parts_cut_and_paste_like_rgb() -> None:
-    from digihuman.render.output import even_box, paste_yuv, to_rgb, yuv_part
+    from digihuman.render.output import even_box, paste_yuv, yuv_part
 
     rng = np.random.default_rng(1)
     img = rng.integers(0, 255, (122, 162, 3), np.uint8)
