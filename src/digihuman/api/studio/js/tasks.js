@@ -8,8 +8,7 @@ let items = [];
 let cursor = null;
 let timer = 0;
 
-const OUTPUT_LABELS = { video: "out.video", audio: "out.audio", cover: "out.cover",
-  preview: "out.preview" };
+const OUTPUT_LABELS = { video: "out.video", audio: "out.audio", cover: "out.cover", preview: "out.preview" };
 
 export function init() {
   $("tasks-status").addEventListener("change", () => load());
