@@ -29,7 +29,7 @@ import json
 from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -198,7 +198,9 @@ def train_avatar(video: Path, model_dir: Path, progress: Progress = no_progress,
     cut = _in_thread(_cut_library, video, track, ppu, start, frames, cover_at, model_dir, options,
                      no_progress, background=background, regions=kept)
     try:
-        with _blas().limit(limits=1, user_api="blas"):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
             mapping, warnings = _learn_mapping(track, descriptors, usable, sound)
     finally:
         offsets, lip_lab = cut.result()
@@ -402,13 +404,6 @@ def hear(video: Path) -> HeardSpeech:
     # mapping from the sound alone, and renders of this avatar then do not need it either)
     states = content.content_states(speech.at(RATE)) if content.available() else None
     return HeardSpeech(speech.at(RATE), timeline, states)
-
-
-@cache
-def _blas():  # type: ignore[no-untyped-def]  # noqa: ANN202 - ThreadpoolController
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
 
 
 def _in_thread(work, *args, **kwargs) -> Future:  # noqa: ANN001, ANN002, ANN003 - any call

@@ -140,7 +140,8 @@ def render_model(model_dir: Path, speech: Speech | Path, out_dir: Path, options:
 
 def write_render(model: AvatarModel, plan: RenderPlan, audio: Speech | Path, out_dir: Path,
                  options: RenderOptions, progress: Progress = no_progress) -> RenderResult:
-    """Stream the plan to ``out_dir``: video.mp4 (+ video_wm.mp4), preview.webp, cover.jpg."""
+    """Stream the plan to ``out_dir``: video.mp4 (marked when ``options.watermark`` is set), preview.webp,
+    cover.jpg."""
     from digihuman.render.clip import ClipReader, read_ahead, read_plan
     from digihuman.render.output import RenderWriter, VideoSpec, to_rgb, write_cover
 
