@@ -22,7 +22,8 @@ def test_a_dead_worker_restarts_at_once_and_a_crash_loop_waits_longer_each_time(
     times = [float(t) for t in starts.read_text().split()]
     assert len(times) >= 4, times
     gaps = [b - a for a, b in zip(times, times[1:])]
-    # a process start each, plus no wait after the first exit, then 0.4 s, then 0.8 s
-    assert gaps[1] - gaps[0] > 0.3 and gaps[2] - gaps[1] > 0.3, gaps
+    # a process start each (0.02-0.2 s, by the machine's load), plus no wait after the first exit, then
+    # 0.4 s, then 0.8 s: the waits are bounds below; the starts vary too much to subtract
+    assert gaps[0] < gaps[1] and gaps[1] >= 0.4 and gaps[2] >= 0.8, gaps
     time.sleep(1.0)
     assert len(starts.read_text().split()) == len(times), "no worker may start after the stop"
