@@ -32,6 +32,10 @@ the held-out speech:
     all          intonation, tempo and gv 1.5 together
     fast         what fast training chose (parallel frames where the words were known)
     full         what full training tuned (unless --no-full)
+    units        the speaker's own recorded phones, chosen by unit selection and played one after another
+                 (English; see unit_selection.py)
+    units-timed  the same phones stretched onto the stock voice's phone times over the fast conversion
+    units-close  units-timed where a phone's envelope lies near the conversion's, the conversion elsewhere
   --methods picks rows (the default leaves out the older mcep / par-* rows to save time).
   Measured 2026-12-03 (a05, lv03, a09 at ~10 s and 13-38 s of speech; a03, a06 at 5-6 s), each against
   before: intonation -0.006..+0.009, own-0.5 -0.003..+0.010, gv-1.5 -0.001..+0.004 similarity, all
@@ -95,7 +99,7 @@ from digihuman.speech.asr.whisper import WhisperRecognizer, load_audio
 from digihuman.speech.tts.base import AudioChunk, SpeechOptions
 from digihuman.speech.tts.catalogue import SpeechCatalogue
 from digihuman.speech.voices.base import VoiceTrainOptions
-from digihuman.speech.voices.conversion import Conversion, TargetFrames
+from digihuman.speech.voices.conversion import Conversion, SpeakerStats, TargetFrames
 from digihuman.speech.voices.features import RATE, analyse, vocode
 from digihuman.speech.voices.intonation import Intonation
 from digihuman.speech.voices.similarity import embed, similarity
@@ -152,7 +156,9 @@ SPEAKERS = (
     Speaker("r03", "voice_ref/r03_zh_f_cosyvoice_zero_shot_prompt.wav", "zh", 0.0),
 )
 METHODS = ("f0", "mcep", "par-s5", "par-s15", "par-quiet", "before", "detail-13", "sharpen", "intonation",
-           "tempo", "own-0.5", "gv-1.5", "all", "fast", "full")
+           "tempo", "own-0.5", "gv-1.5", "all", "fast", "full", "units", "units-timed", "units-close")
+UNIT_METHODS = {"units", "units-timed", "units-close"}
+UNITS_CLOSE = 1.3  # mel-cepstral distance within which units-close takes a recorded phone
 DEFAULT_METHODS = ("before", "detail-13", "sharpen", "intonation", "tempo", "own-0.5", "gv-1.5", "all", "fast",
                    "full")
 
@@ -274,6 +280,9 @@ def _evaluate(speaker: Speaker, seconds: float, done: float, cloner: WorldVoiceC
             row["similarity"][name] = similarity(embed(np.concatenate(outputs[name]), RATE), reference)
             if name != "f0":
                 row["error"][name] = _error(asr, outputs[name], sentences, lang)
+        if lang == "en" and wanted & UNIT_METHODS:
+            outputs.update(_unit_selection(row, sample_audio, reference, sentences, stock[lang], source, fast, asr,
+                                           tts, wanted))
         row["rtf"]["end_to_end"] = _rtf(cloner, Path(folder) / "fast", sentences)
         real = audio[cut:] if speaker.held_out else audio
         shown = {"stock voice": stock[lang][0]}
@@ -285,6 +294,51 @@ def _evaluate(speaker: Speaker, seconds: float, done: float, cloner: WorldVoiceC
         tracks.update({name: [analyse(a).f0 for a in outputs[name]] for name in ("before", "fast") if name in outputs})
         row["pitch"] = {name: _pitch_style(f0s) for name, f0s in tracks.items()}
     return row
+
+
+def _unit_selection(row: dict, sample: np.ndarray, reference: np.ndarray, sentences: tuple[str, ...],
+                    stock: list[np.ndarray], source: SpeakerStats, fast: _Model, asr: WhisperRecognizer,
+                    tts: SpeechCatalogue, wanted: set[str]) -> dict[str, list[np.ndarray]]:
+    """The ``units`` rows: the sentences said with the speaker's own recorded phones (see unit_selection.py)."""
+    import unit_selection  # beside this script
+
+    from digihuman.speech.align.english import EnglishAligner
+    from digihuman.speech.voices.conversion import convert
+
+    started = time.perf_counter()
+    units = unit_selection.recorded_units(sample, asr, EnglishAligner())
+    recorded = analyse(sample)
+    stock_frames = [analyse(a) for a in stock]
+    speech = np.concatenate([f.mcep[f.speech(), 0] for f in stock_frames])
+    level = float(np.median(speech) - np.median(recorded.mcep[recorded.speech(), 0]))
+    targets = [unit_selection.phone_units(_stock_phones(tts, s), len(f)) for s, f in zip(sentences, stock_frames)]
+    prepared = time.perf_counter() - started
+    outputs = {}
+    for name in sorted(wanted & UNIT_METHODS):
+        started = time.perf_counter()
+        said = []
+        for wanted_units, audio, frames in zip(targets, stock, stock_frames):
+            if name == "units":
+                said.append(unit_selection.concatenated(wanted_units, units, recorded))
+                continue
+            converted = convert(frames, source, fast.target, fast.conversion, fast.parallel)
+            limit = UNITS_CLOSE if name == "units-close" else None
+            said.append(unit_selection.retimed(wanted_units, units, recorded, converted, level, limit)[: len(audio)])
+        outputs[name] = said
+        seconds = sum(len(a) for a in stock) / RATE
+        row["rtf"][name] = round((time.perf_counter() - started + prepared) / seconds, 3)
+        row["similarity"][name] = similarity(embed(np.concatenate(said), RATE), reference)
+        row["error"][name] = _error(asr, said, sentences, "en")
+    return outputs
+
+
+def _stock_phones(tts: SpeechCatalogue, text: str) -> tuple:
+    """Piper's timed phones of a sentence said as in :func:`_stock` (no sampling noise: the same audio)."""
+    phones, offset = [], 0.0
+    for chunk in tts.synthesize(text, SOURCE_VOICES["en"], SpeechOptions(temperature=0.0)):
+        phones += [replace(p, start=p.start + offset, end=p.end + offset) for p in chunk.phones]
+        offset += len(chunk.samples) / chunk.sample_rate
+    return tuple(phones)
 
 
 def _pitch_style(tracks: list[np.ndarray]) -> dict:
