@@ -100,9 +100,16 @@ case "${1:-}" in
     # which left a core idle a fifth of the time (2 cores: 373 s with two processes, 333 s with three).
     # A file's tests stay in one process, so its fixtures are set up once; the longest files start
     # first (tests/conftest.py).
-    .venv/bin/python -m pytest -n "$(( $(nproc) + 1 ))" --dist loadfile --no-loadscope-reorder "$@"
+    # The suite takes 4-8 minutes on 2 cores. A bound turns a hung run (a test process that died
+    # without a word, its siblings idle) into a failure that says so, long before CI's own limit.
+    timeout --kill-after=60 45m .venv/bin/python -m pytest -n "$(( $(nproc) + 1 ))" --dist loadfile \
+      --no-loadscope-reorder "$@"
     rc=$?
     set -e
+    if [ "$rc" = 124 ]; then
+      echo "the test run was stopped after 45 minutes: it hung (the suite takes 4-8); run it again with -v" >&2
+      exit 1
+    fi
     if [ "$rc" = 5 ]; then echo "pytest collected no tests: that is a failure" >&2; exit 1; fi
     exit "$rc"
     ;;
