@@ -51,7 +51,7 @@ import numpy as np
 
 from digihuman.speech.align.english import EnglishAligner
 from digihuman.speech.asr.whisper import WhisperRecognizer
-from digihuman.speech.voices.features import FRAME_MS, Frames, vocode
+from digihuman.speech.voices.features import FRAME_MS, RATE, Frames, vocode
 from digihuman.timeline import Phone
 
 HOP_S = FRAME_MS / 1000.0
@@ -73,7 +73,7 @@ class Unit:
 def recorded_units(audio: np.ndarray, asr: WhisperRecognizer, aligner: EnglishAligner) -> list[Unit]:
     """The reference's phones: whisper's timed words aligned into phones by pocketsphinx."""
     _, phones = aligner.align(audio, asr.transcribe(audio, language="en").words)
-    return phone_units(phones, len(audio) // int(16000 * HOP_S))
+    return phone_units(phones, len(audio) // round(RATE * HOP_S))
 
 
 def phone_units(phones: Sequence[Phone], frames: int) -> list[Unit]:
