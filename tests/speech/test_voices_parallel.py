@@ -89,14 +89,11 @@ def test_recognised_segments_are_grouped_into_windows_and_a_given_transcript_tak
 
 
 def test_parallel_correction_is_averaged_less_than_the_cross_speaker_one_on_short_references() -> None:
-    from digihuman.speech.voices.world import parallel_smoothing, smoothing_for
+    from digihuman.speech.voices.world import PARALLEL_SMOOTH, smoothing_for
 
-    for language in ("en", "zh"):
-        widths = [parallel_smoothing(s, language) for s in (4.0, 10.0, 40.0, 300.0)]
-        assert widths == sorted(widths, reverse=True) and all(w % 2 == 1 for w in widths)
-        # long references keep the words as well as short ones do: no less averaging than at 10 s
-        assert parallel_smoothing(300.0, language) == parallel_smoothing(10.0, language)
-        assert all(parallel_smoothing(s, language) <= smoothing_for(s, language) for s in (4.0, 10.0, 20.0))
+    for language, width in PARALLEL_SMOOTH.items():
+        assert width % 2 == 1
+        assert all(width <= smoothing_for(s, language) for s in (4.0, 10.0, 20.0))
 
 
 @pytest.fixture(scope="module")
@@ -115,12 +112,12 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SpeechCatal
 
 def test_fast_training_pairs_the_stock_voice_with_the_samples_and_older_models_still_speak(
         trained: tuple[Path, SpeechCatalogue], tmp_path: Path) -> None:
-    from digihuman.speech.voices.world import DETAIL, WorldVoiceCloner
+    from digihuman.speech.voices.world import PARALLEL_SMOOTH, WorldVoiceCloner
 
     model_dir, catalogue = trained
     meta = json.loads((model_dir / "voice.json").read_text())
     assert meta["conversion"]["parallel_smooth"] > 0 and meta["conversion"]["loudness"] > 0
-    assert meta["conversion"]["detail"] == DETAIL["en"] > 0  # English takes the speaker's fine envelope
+    assert meta["conversion"]["parallel_smooth"] == PARALLEL_SMOOTH["en"] and meta["conversion"]["detail"] == 0
     assert "slope" in meta["intonation"] and ParallelFrames.load(model_dir / "parallel.npz").speed != 1.0
     pairs = ParallelFrames.load(model_dir / "parallel.npz")
     assert len(pairs) > 500  # most of ~8 s of speech was paired

@@ -15,7 +15,7 @@ the words and their rhythm stay the stock voice's. What changes:
   post-filter, weight ``gv``);
 - fine envelope: with parallel frames, coefficients from ``detail`` on are the reference's own
   closest paired frames, unsmoothed: the envelope's fine detail tells the speaker apart more than
-  its average does (see world.DETAIL).
+  its average does, but the words suffer (fast training leaves it off: see world.PARALLEL_SMOOTH).
 
 Replacing frames by the target's own gives the target's timbre far more than any global
 mapping (measured in bench/voice_eval.py), but with little reference speech the nearest

@@ -72,29 +72,16 @@ ZH_SMOOTH = 61  # Mandarin: the kNN correction averaged over ~300 ms, about a sy
 # Natural-log amplitude the parallel correction may move a frame's loudness: ±8.7 dB in English; ±6.5 dB
 # in Mandarin, heard worse through loudness changes (a09, 12 s: CER 0.16 at ±8.7 dB over 15 frames).
 LOUDNESS = {"en": 1.0, "zh": 0.75}
-# Mel-cepstral order from which the parallel conversion takes the reference's own closest frames, unsmoothed
-# (Conversion.detail; 0: none). Cutting real speech's envelope after c12 drops its similarity to the
-# same speaker more than anything measured (a05 vocoded 0.937 -> 0.769, a09 0.908 -> 0.842), while matching
-# the clone's mean spectrum, F0 level/range or aperiodicity to held-out speech of the person moved it
-# < 0.01 (bench/voice_eval.py, 12 s, 10 sentences, 2026-12-03). English: +0.002..+0.012 similarity (a05,
-# lv03, a03) with WER 0.035 / 0.018 / 0.080 -> 0.035 / 0.035 / 0.035 and the same conversion time.
-# Mandarin left out: a09 +0.025..+0.029 but CER 0.097 -> 0.132 in one of two runs, a06 -0.007.
-DETAIL = {"en": 13, "zh": 0}
-
-
-def parallel_smoothing(seconds: float, language: str = "en") -> int:
-    """Frames over which the parallel correction is averaged (odd), by reference length and language.
-
-    Matching within one voice finds the same sound far more often than across voices, so far less
-    averaging keeps the words than :func:`smoothing_for` needs. Measured in bench/voice_eval.py:
-    English 9 frames from 8 s of speech, 15 below (a03, 6 s: WER 0.07 at 9 frames, 0.02 at 15);
-    Mandarin 21 (a09: CER 0.16 at 15, 0.05 at 21, similarity 0.70 against 0.66 for the cross-speaker
-    kNN). 5 frames from 30 s cost words (38 s of a05 / lv03, 10 sentences, 2026-12-03: WER 0.044 /
-    0.080 at 5 frames, 0.018 / 0.035 at 9, stock 0) for 0.002-0.003 similarity.
-    """
-    if language == "zh":
-        return 21
-    return 15 if seconds < 8.0 else 9
+# Frames over which the parallel correction is averaged, by language. Matching within one voice finds the
+# same sound far more often than across voices, so far less averaging keeps the words than smoothing_for
+# needs. Mandarin 21 (a09: CER 0.16 at 15, 0.05 at 21, similarity 0.70 against 0.66 for the cross-speaker
+# kNN). English 15 at every length: 9 frames from 8 s of speech lost words (bench/voice_eval.py,
+# 10 sentences, 2026-12-03: lv03 WER 0.071 / 0.053 at 11 / 38 s against 0.018 at 15 without the fine
+# envelope, a05 0.035 -> 0.009 at 9 s) for 0.002-0.011 similarity. The fine envelope from the speaker's
+# closest frames (Conversion.detail) is off in both languages: English gained -0.003..+0.013 and lost
+# words on lv03 (WER 0.018 -> 0.071 at 11 s); Mandarin a09 +0.025..+0.029 but CER 0.097 -> 0.132 in one
+# of two runs, a06 -0.007.
+PARALLEL_SMOOTH = {"en": 15, "zh": 21}
 
 
 def smoothing_for(seconds: float, language: str = "en") -> int:
@@ -169,8 +156,8 @@ class WorldVoiceCloner:
             progress(40.0, "pairing the stock voice with the samples")
             parallel = self._parallel(audio, analysed, texts, language, heard)
             if parallel is not None:
-                conversion = replace(conversion, parallel_smooth=parallel_smoothing(seconds, language),
-                                     loudness=LOUDNESS[language], detail=DETAIL[language])
+                conversion = replace(conversion, parallel_smooth=PARALLEL_SMOOTH[language],
+                                     loudness=LOUDNESS[language])
         if options.train_mode == "full":
             from digihuman.speech.voices.tuning import tune
 
