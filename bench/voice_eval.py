@@ -54,7 +54,9 @@ the held-out speech:
   The stock voice is weakly periodic: DIO finds 38-55 % of its speech frames voiced (real speech 64-89 %),
   and DIO and Harvest agree on only 15-30 % of them. Voicing more of it (DIO allowed_range 0.2 / 0.3: 77 /
   90 % voiced) moved similarity by -0.030..+0.004 (a05, lv03, a03 at 12 s, 10 sentences) and WER from
-  0.009 / 0.018 / 0.062 to 0.000 / 0.000 / 0.044 at 0.3; Harvest cost 0.01-0.03. Left as it is.
+  0.009 / 0.018 / 0.062 to 0.000 / 0.000 / 0.044 at 0.3; Harvest cost 0.01-0.03. Voicing the frames of
+  Piper's vowels and sonorants (24 % of frames, F0 interpolated) moved a05 / lv03 / a03 / a02 by -0.010 /
+  +0.014 / -0.009 / +0.021, within the run-to-run spread, WER +0.009..+0.018. Left as it is.
   What separates clone and person is not the average spectrum: matching the clone's long-term spectrum
   (voiced frames, cepstrum liftered to 8 or 20), F0 level and range or aperiodicity to the person's
   held-out speech itself moved similarity by < 0.012 (a05, a03, a09); fitted on the reference instead,
