@@ -322,18 +322,19 @@ def _unit_selection(row: dict, sample: np.ndarray, reference: np.ndarray, senten
     speech = np.concatenate([f.mcep[f.speech(), 0] for f in stock_frames])
     level = float(np.median(speech) - np.median(recorded.mcep[recorded.speech(), 0]))
     targets = [unit_selection.phone_units(_stock_phones(tts, s), len(f)) for s, f in zip(sentences, stock_frames)]
+    converted = ([convert(f, source, fast.target, fast.conversion, fast.parallel) for f in stock_frames]
+                 if wanted & {"units-timed", "units-close"} else [None] * len(stock))
     prepared = time.perf_counter() - started
     outputs = {}
     for name in sorted(wanted & UNIT_METHODS):
         started = time.perf_counter()
         said = []
-        for wanted_units, audio, frames in zip(targets, stock, stock_frames):
+        for wanted_units, audio, fast_frames in zip(targets, stock, converted):
             if name == "units":
                 said.append(unit_selection.concatenated(wanted_units, units, recorded))
                 continue
-            converted = convert(frames, source, fast.target, fast.conversion, fast.parallel)
             limit = UNITS_CLOSE if name == "units-close" else None
-            said.append(unit_selection.retimed(wanted_units, units, recorded, converted, level, limit)[: len(audio)])
+            said.append(unit_selection.retimed(wanted_units, units, recorded, fast_frames, level, limit)[: len(audio)])
         outputs[name] = said
         seconds = sum(len(a) for a in stock) / RATE
         row["rtf"][name] = round((time.perf_counter() - started + prepared) / seconds, 3)
