@@ -100,10 +100,11 @@ case "${1:-}" in
     # which left a core idle a fifth of the time (2 cores: 373 s with two processes, 333 s with three).
     # A file's tests stay in one process, so its fixtures are set up once; the longest files start
     # first (tests/conftest.py).
-    # The suite takes 4-8 minutes on 2 cores. A bound turns a hung run (a test process that died
-    # without a word, its siblings idle) into a failure that says so, long before CI's own limit.
+    # A test process that dies fails the run at once, naming the test it died in: replacing it makes
+    # pytest-xdist's whole-file scheduling wait forever for work it has lost. The suite takes 4-8
+    # minutes on 2 cores; the time bound turns any other hang into a failure long before CI's limit.
     timeout --kill-after=60 45m .venv/bin/python -m pytest -n "$(( $(nproc) + 1 ))" --dist loadfile \
-      --no-loadscope-reorder "$@"
+      --no-loadscope-reorder --max-worker-restart 0 "$@"
     rc=$?
     set -e
     if [ "$rc" = 124 ]; then

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -13,6 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from digihuman.api.app import create_app
+from digihuman.config import Settings
+from digihuman.services import Services
+from tests.conftest import AUTH
 from tests.live.conftest import LIVE_SIZE
 
 pytestmark = pytest.mark.media
@@ -192,6 +197,15 @@ def test_sessions_per_key_are_limited_and_delete_ends_one(client: TestClient, av
     third = create(client, avatar_id)  # the ended one no longer counts
     for data in (second, third):
         client.delete(f"/v1/live/{data['session_id']}")
+
+
+def test_a_server_that_shuts_down_ends_its_sessions_and_their_threads(settings: Settings, services: Services,
+                                                                      avatar_id: str) -> None:
+    with TestClient(create_app(settings, services, housekeeping=False), headers=AUTH) as client:
+        data = create(client, avatar_id)
+        client.post(f"/v1/live/{data['session_id']}/say", json={"text": "Still speaking when the server stops."})
+    names = {f"live-{data['session_id'][:8]}", f"live-speech-{data['session_id'][:8]}", "live-reaper"}
+    assert not [t.name for t in threading.enumerate() if t.name in names]  # none left running native code
 
 
 def test_chat_speaks_the_models_answer(client: TestClient, avatar_id: str) -> None:

@@ -39,7 +39,7 @@ def live_server(make_settings: Callable[[str], Settings], *, wrap: Callable[[ASG
     app: ASGIApp = create_app(settings, services, housekeeping=False)
     if wrap is not None:
         app = wrap(app)
-    server = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     stop = threading.Event()

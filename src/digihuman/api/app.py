@@ -49,7 +49,7 @@ def create_app(settings: Settings, services: Services | None = None, *, housekee
             deliverer.start()
         yield
         if getattr(app.state, "live", None) is not None:  # live sessions end with their server
-            app.state.live.close()
+            await asyncio.to_thread(app.state.live.close)  # waits for the sessions' threads
         if getattr(app.state, "whep_viewers", None) is not None:  # and their WebRTC peers say goodbye
             await app.state.whep_viewers.close_all()
         if reaper and deliverer:

@@ -83,10 +83,12 @@ class LiveRegistry:
             return [s for s in self._sessions.values() if not s.closed]
 
     def close(self) -> None:
-        """End every session and the reaper (server shutdown)."""
+        """End every session and the reaper (server shutdown); returns once their threads have stopped."""
         self._stop.set()
         for session in self.sessions():
             self.end(session.id)
+        if self._reaper is not None and self._reaper is not threading.current_thread():
+            self._reaper.join(REAP_EVERY_S)
 
     def _find(self, session_id: str) -> LiveSession:
         with self._lock:

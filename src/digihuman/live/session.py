@@ -45,6 +45,9 @@ Prepare = Callable[[], None]  # loads what the session's requests will need (run
 MAX_LATE_S = 0.5
 WARM_UP_TEXT = "Hello."
 HISTORY_TURNS = 10  # chat turns remembered (user + assistant each)
+# A closing session's threads finish the chunk or sentence they are making: a long sentence's speech
+# may take a few seconds; past this close() returns and the threads end on their own.
+CLOSE_WAIT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -164,15 +167,19 @@ class LiveSession:
             self._jobs.put((stream.generation, "block", block))
         self._jobs.put((stream.generation, "end", None))
 
-    def close(self) -> None:
-        """End the session: subscribers' streams end, threads stop."""
-        if self.closed:
-            return
-        self.closed = True
-        self.interrupt()
-        self._jobs.put((-1, "stop", None))
-        self._wake.set()
-        self._broadcast.end()
+    def close(self, wait_s: float = CLOSE_WAIT_S) -> None:
+        """End the session: subscribers' streams end, threads stop (waited for up to ``wait_s``, so
+        that none is left decoding footage while the process shuts down)."""
+        if not self.closed:
+            self.closed = True
+            self.interrupt()
+            self._jobs.put((-1, "stop", None))
+            self._wake.set()
+            self._broadcast.end()
+        deadline = time.monotonic() + wait_s
+        for thread in (self._producer, self._worker):
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
 
     # --- requests ---------------------------------------------------------------------------------
     def _submit(self, kind: str, text: str) -> None:
