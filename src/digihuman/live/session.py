@@ -167,8 +167,8 @@ class LiveSession:
             self._jobs.put((stream.generation, "block", block))
         self._jobs.put((stream.generation, "end", None))
 
-    def close(self, wait_s: float = CLOSE_WAIT_S) -> None:
-        """End the session: subscribers' streams end, threads stop (waited for up to ``wait_s``, so
+    def close(self) -> None:
+        """End the session: subscribers' streams end, threads stop (waited for up to CLOSE_WAIT_S, so
         that none is left decoding footage while the process shuts down)."""
         if not self.closed:
             self.closed = True
@@ -176,7 +176,7 @@ class LiveSession:
             self._jobs.put((-1, "stop", None))
             self._wake.set()
             self._broadcast.end()
-        deadline = time.monotonic() + wait_s
+        deadline = time.monotonic() + CLOSE_WAIT_S
         for thread in (self._producer, self._worker):
             if thread is not threading.current_thread():
                 thread.join(max(0.0, deadline - time.monotonic()))
