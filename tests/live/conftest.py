@@ -12,6 +12,7 @@ import pytest
 from digihuman.config import Settings
 from digihuman.pipelines.avatar import avatar_model_prefix
 from digihuman.services import Services
+from digihuman.tasks.payloads import AVATAR_TRAIN
 from digihuman.tasks.records import TaskRow, TaskStatus
 from tests.conftest import API_KEY, make_settings
 
@@ -45,7 +46,7 @@ def install_avatar(services: Services, folder: Path, key: str = API_KEY) -> str:
     # Its training task is written already finished, in one step: a queued one would be taken by the
     # server's worker thread, which would fail it for lacking a training request.
     now = time.time()
-    task = TaskRow(id=uuid.uuid4().hex, kind="avatar.train", owner=owner, status=TaskStatus.SUCCEEDED.value,
+    task = TaskRow(id=uuid.uuid4().hex, kind=AVATAR_TRAIN, owner=owner, status=TaskStatus.SUCCEEDED.value,
                    progress=100.0, stage="done", inputs={}, outputs={"avatar_model_id": model.id}, attempts=1,
                    max_attempts=1, timeout_s=60, worker="test", created_at=now, updated_at=now, started_at=now,
                    finished_at=now)
